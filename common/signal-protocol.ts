@@ -1,0 +1,93 @@
+/**
+ * The signaling wire contract between peers and `movie-signal`, as typed
+ * socket.io events. The server only ever sees room ids and opaque, size-bounded
+ * payloads: PAKE messages (public group elements) and SDP / ICE candidates
+ * sealed under the PAKE key. It relays `signal` payloads between the two
+ * members of a room without interpreting them.
+ */
+
+export const SIGNAL_PROTOCOL_VERSION = 1;
+
+/** Size limits enforced by the server on relayed payloads (characters of the base64 string). */
+export const SIGNAL_LIMITS = {
+  /** sealed SDP: a 64 KiB SDP, base64 + AEAD overhead */
+  sdp: 88 * 1024,
+  /** sealed ICE candidate: 2 KiB candidate, base64 + AEAD overhead */
+  candidate: 3 * 1024,
+  /** a PAKE message (32-byte point + framing) */
+  pake: 1024,
+  /** a "bye" (sealed reason) */
+  bye: 1024,
+  roomId: 32,
+  token: 64,
+} as const;
+
+export type SignalKind = 'pake' | 'sdp' | 'candidate' | 'bye';
+
+/** One relayed message. `data` is opaque to the server (base64). */
+export interface SignalPayload {
+  kind: SignalKind;
+  data: string;
+}
+
+export type Role = 'host' | 'receiver';
+
+/** ICE server as handed out by the server (`movie-signal --ice-config`). */
+export interface IceServerConfig {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export type SignalErrorReason =
+  | 'bad-request'
+  | 'not-found'
+  | 'busy'
+  | 'rate-limited'
+  | 'too-many-rooms'
+  | 'expired'
+  | 'not-in-room'
+  | 'version'
+  | 'shutting-down'
+  | 'internal';
+
+export interface SignalError {
+  ok: false;
+  reason: SignalErrorReason;
+  message: string;
+}
+
+export interface CreateRequest { v: number }
+export interface CreateOk { ok: true; room: string; token: string; iceServers: IceServerConfig[] }
+export type CreateReply = CreateOk | SignalError;
+
+export interface JoinRequest { v: number; room: string }
+export interface JoinOk { ok: true; room: string; iceServers: IceServerConfig[] }
+export type JoinReply = JoinOk | SignalError;
+
+/** A host whose connection (or whose node) dropped reclaims its room with the token. */
+export interface RejoinRequest { v: number; room: string; token: string }
+export interface RejoinOk { ok: true; room: string; peerPresent: boolean }
+export type RejoinReply = RejoinOk | SignalError;
+
+export type SignalReply = { ok: true } | SignalError;
+
+export interface ClientToServerEvents {
+  create: (req: CreateRequest, ack: (reply: CreateReply) => void) => void;
+  join: (req: JoinRequest, ack: (reply: JoinReply) => void) => void;
+  rejoin: (req: RejoinRequest, ack: (reply: RejoinReply) => void) => void;
+  signal: (msg: SignalPayload, ack?: (reply: SignalReply) => void) => void;
+  leave: () => void;
+}
+
+export interface ServerToClientEvents {
+  /** to the host: a receiver joined its room */
+  'peer-joined': () => void;
+  /** to either: the other member left or disconnected */
+  'peer-left': () => void;
+  signal: (msg: SignalPayload) => void;
+  /** an error not tied to an ack (e.g. an event sent without an ack callback) */
+  'signal-error': (err: SignalError) => void;
+  /** the node is shutting down (SIGTERM); reconnect or retry later */
+  shutdown: () => void;
+}
