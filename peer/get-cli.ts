@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
+ * verified file. Never uses the sender's file name as a path.
+ */
+import { Command } from 'commander';
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseCode } from '../common/code.js';
+import { usageError } from '../common/errors.js';
+import { generateReceiverKeyPair } from '../common/key-transport.js';
+import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { buildRtcConfig } from './ice.js';
+import { createProgress, formatBytes } from './progress.js';
+import { rendezvous } from './rendezvous.js';
+import { receiveFile } from './receiver.js';
+import { SignalClient } from './signal-client.js';
+import { describePair } from './candidate-pair.js';
+
+interface GetFlags extends CommonFlags {
+  output: string;
+  force?: boolean;
+}
+
+const program = configureExit(
+  addCommonOptions(
+    new Command('movie-get')
+      .description('Receive a file sent with movie-share, verify it, and write it to OUT.')
+      .argument('<code>', 'the code movie-share printed, e.g. 7k2m-apple-river-stone')
+      .requiredOption('-o, --output <path>', 'where to write the file')
+      .option('--force', 'overwrite OUT if it exists'),
+  ),
+);
+program.parse();
+const flags = program.opts<GetFlags>();
+const rawCode = program.args[0]!;
+
+let signal: SignalClient | undefined;
+let closeChannel: (() => void) | undefined;
+const cancel = new AbortController();
+
+async function checkOutput(out: string, force: boolean): Promise<void> {
+  const st = await stat(out).catch(() => null);
+  if (st?.isDirectory()) throw usageError(`${out} is a directory; give a file path with -o.`);
+  if (st && !force) throw usageError(`${out} already exists; choose another -o path or add --force to overwrite it.`);
+  const dir = dirname(out);
+  const dst = await stat(dir).catch(() => null);
+  if (!dst?.isDirectory()) throw usageError(`The folder ${dir} does not exist; create it or choose another -o path.`);
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw usageError(`Cannot write to the folder ${dir} (permission denied or read-only); choose another -o path.`);
+  }
+}
+
+void runMain(
+  'movie-get',
+  () => outputMode(flags),
+  async () => {
+    const mode = outputMode(flags);
+    const out = new Output(mode, 'movie-get', Boolean(flags.verbose));
+    const code = parseCode(rawCode);
+    const outPath = resolve(flags.output);
+    await checkOutput(outPath, Boolean(flags.force));
+    const ice = iceOptions(flags);
+    const tune = tuning(flags);
+    const keyPair = generateReceiverKeyPair();
+    keyPair.catch(() => undefined);
+
+    const { url } = signalUrl(flags);
+    signal = await SignalClient.connect({ url });
+    const joined = await signal.joinRoom(code.room);
+    out.verbose(`joined room ${code.room}; checking the code`);
+    onInterrupt(() => {
+      if (closeChannel) cancel.abort();
+      else {
+        process.stderr.write('movie-get: cancelled.\n');
+        signal?.close();
+        process.exit(1);
+      }
+    });
+
+    const rz = await rendezvous({
+      role: 'receiver',
+      code,
+      signal,
+      rtcConfig: buildRtcConfig(ice, joined.iceServers),
+      lowWaterMark: tune.lowWaterMark,
+      onVerified: (v) => {
+        if (flags.verify) {
+          if (mode === 'json') out.event('verify', { verification: v });
+          else process.stderr.write(`Verification: ${v} (the sender sees the same if nobody is in the middle)\n`);
+        }
+      },
+      log: (l) => out.verbose(l),
+    });
+    closeChannel = () => rz.session.channel.close();
+    const pair = describePair(rz.rtc);
+    out.verbose(`connected (${pair.summary})`);
+    out.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
+    signal.close();
+
+    const t0 = Date.now();
+    const progress = createProgress(mode, 'receiving');
+    const res = await receiveFile(rz.session, {
+      outPath,
+      keyPair,
+      tuning: tune,
+      progress,
+      link: { cancel: cancel.signal },
+      onStart: (i) => {
+        if (i.notice) out.info(i.notice);
+        out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${outPath}`);
+      },
+    });
+    const secs = (Date.now() - t0) / 1000;
+    out.event('done', { path: outPath, name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs });
+    out.info(`Received ${formatBytes(res.size)} into ${outPath} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+  },
+  () => {
+    closeChannel?.();
+    signal?.close();
+  },
+);

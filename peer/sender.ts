@@ -1,0 +1,107 @@
+/**
+ * The host's side of the data-channel protocol (docs/PROTOCOL.md §3):
+ *
+ *   wait-hello → send key (+ MAC) → wait-confirm (check MAC) → stream chunks
+ *   from the receiver's resume offset → end → wait-done → success
+ *
+ * Nothing of the file leaves before the receiver's key-confirmation MAC has
+ * been checked in constant time.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TransportTuning } from '../common/config.js';
+import { PROTOCOL_VERSION } from '../common/config.js';
+import { ExitCode, MovieShareError } from '../common/errors.js';
+import { CHUNK_OVERHEAD, chunkCount, encodeChunk, KEY_BYTES, TRANSFER_ID_BYTES } from '../common/framing.js';
+import { encryptKeyMessage, importReceiverPublicKey } from '../common/key-transport.js';
+import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type SenderMessage } from '../common/messages.js';
+import { checkMac, receiverMac, senderMac, transcriptBytes } from '../common/transcript.js';
+import { readChunks, type FileInfo } from './file-source.js';
+import { FlowControl } from './flow-control.js';
+import { Link, type LinkOptions } from './link.js';
+import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
+
+export interface SendOptions {
+  file: FileInfo;
+  sha256: string;
+  tuning: TransportTuning;
+  progress?: ProgressSink;
+  link?: LinkOptions;
+  /** called once the receiver is authenticated, just before the first chunk */
+  onAuthenticated?: (resumeFrom: number) => void;
+}
+
+export interface SendResult {
+  resumedFrom: number;
+  /** file bytes put on the wire in this run */
+  sentBytes: number;
+}
+
+export async function sendFile(session: SecureSession, opts: SendOptions): Promise<SendResult> {
+  const link = new Link<ReceiverMessage, SenderMessage>(session.channel, parseReceiverMessage, opts.link);
+  const progress = opts.progress ?? silentProgress;
+  const { file, tuning } = opts;
+  try {
+    const hello = await link.expect('hello');
+    if (hello.v !== PROTOCOL_VERSION) {
+      throw new MovieShareError(ExitCode.Other, `The receiver speaks protocol version ${hello.v}, this movie-share speaks ${PROTOCOL_VERSION}; update both.`);
+    }
+    const rsaPublicKey = Buffer.from(hello.rsaPublicKey, 'base64');
+    const publicKey = importReceiverPublicKey(rsaPublicKey);
+    const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
+    const key = randomBytes(KEY_BYTES);
+    const transferId = randomBytes(TRANSFER_ID_BYTES);
+    const encryptedKey = encryptKeyMessage(
+      publicKey,
+      serializeKeyPayload({ transferId, key, sha256: opts.sha256, size: file.size, name: file.name, chunkSize }),
+    );
+    const transcript = transcriptBytes({
+      version: PROTOCOL_VERSION,
+      hostFingerprint: session.hostFingerprint,
+      receiverFingerprint: session.receiverFingerprint,
+      rsaPublicKey,
+      encryptedKey,
+    });
+    link.sendControl({
+      t: 'key',
+      v: PROTOCOL_VERSION,
+      encryptedKey: encryptedKey.toString('base64'),
+      mac: senderMac(session.confirmHost, transcript).toString('base64'),
+    });
+
+    const confirm = await link.expect('confirm');
+    checkMac(receiverMac(session.confirmReceiver, transcript, confirm.resumeFrom), Buffer.from(confirm.mac, 'base64'));
+    const from = confirm.resumeFrom;
+    if (from > file.size) throw new MovieShareError(ExitCode.Other, 'The receiver asked to resume past the end of the file.');
+    opts.onAuthenticated?.(from);
+
+    const flow = new FlowControl(session.channel, tuning, from);
+    link.onEager = (m) => {
+      if (m.t !== 'ack') return false;
+      flow.ack(m.written);
+      return true;
+    };
+    progress.start(file.size, from);
+    const total = chunkCount(file.size - from, chunkSize);
+    let index = 0;
+    let offset = from;
+    for await (const slice of readChunks(file.path, from, file.size, chunkSize)) {
+      const end = offset + slice.length;
+      await link.guard(flow.ready(end));
+      link.sendFrame(encodeChunk(key, transferId, index, index === total - 1, slice));
+      index++;
+      offset = end;
+      progress.update(offset);
+      if (link.failed) throw link.failed;
+    }
+    link.sendControl({ t: 'end' });
+    const done = await link.expect('done');
+    if (done.sha256 !== opts.sha256) {
+      throw new MovieShareError(ExitCode.Integrity, 'The receiver reported a different SHA-256 than the file has.');
+    }
+    link.finish();
+    progress.finish();
+    return { resumedFrom: from, sentBytes: file.size - from };
+  } catch (e) {
+    throw link.fail(e);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What the rendezvous (signaling + PAKE + WebRTC) hands to the transfer: an
+ * open channel, the key-confirmation keys from the PAKE, and the DTLS
+ * fingerprints of the connection actually in use, in host/receiver order.
+ */
+import type { MessageChannel } from './channel.js';
+
+export interface SecureSession {
+  channel: MessageChannel;
+  confirmHost: Buffer;
+  confirmReceiver: Buffer;
+  hostFingerprint: string;
+  receiverFingerprint: string;
+}
+
+/** Where the transfer reports progress (peer/progress.ts renders it). */
+export interface ProgressSink {
+  start(total: number, already: number): void;
+  update(done: number): void;
+  finish(): void;
+}
+
+export const silentProgress: ProgressSink = { start() {}, update() {}, finish() {} };

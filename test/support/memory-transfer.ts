@@ -1,0 +1,62 @@
+/** Run a sender and a receiver in one process over an in-memory channel. */
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_TUNING, type TransportTuning } from '../../common/config.js';
+import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/key-transport.js';
+import { MovieShareError } from '../../common/errors.js';
+import { memoryChannelPair, type FrameHook } from '../../peer/memory-channel.js';
+import { receiveFile, type ReceiveResult } from '../../peer/receiver.js';
+import { sendFile, type SendResult } from '../../peer/sender.js';
+import { inspectFile, hashFile } from '../../peer/file-source.js';
+import type { SecureSession } from '../../peer/session.js';
+
+let cachedKeyPair: Promise<ReceiverKeyPair> | undefined;
+/** One RSA key pair for the whole test file keeps unit tests fast. */
+export const sharedKeyPair = (): Promise<ReceiverKeyPair> => (cachedKeyPair ??= generateReceiverKeyPair());
+
+export interface MemoryRun {
+  send: SendResult | MovieShareError;
+  receive: ReceiveResult | MovieShareError;
+  chunkFramesSent: number;
+}
+
+export interface MemoryRunOptions {
+  hook?: FrameHook;
+  tuning?: Partial<TransportTuning>;
+  /** what each side believes the fingerprints are (default: both see the same) */
+  senderView?: { host: string; receiver: string };
+  receiverView?: { host: string; receiver: string };
+  senderKeys?: { confirmHost: Buffer; confirmReceiver: Buffer };
+  peerTimeoutMs?: number;
+  /** announce this SHA-256 instead of the file's real one */
+  senderSha256?: string;
+}
+
+export async function runMemoryTransfer(src: string, out: string, opts: MemoryRunOptions = {}): Promise<MemoryRun> {
+  let chunkFramesSent = 0;
+  const hook: FrameHook = (frame, from) => {
+    if (from === 'a' && frame[0] === 0x02) chunkFramesSent++;
+    return opts.hook ? opts.hook(frame, from) : [frame];
+  };
+  const [a, b] = memoryChannelPair({ hook });
+  const keys = { confirmHost: randomBytes(32), confirmReceiver: randomBytes(32) };
+  const fp = { host: 'sha-256 AA:BB', receiver: 'sha-256 CC:DD' };
+  const sv = opts.senderView ?? fp;
+  const rv = opts.receiverView ?? fp;
+  const sk = opts.senderKeys ?? keys;
+  const senderSession: SecureSession = { channel: a, ...sk, hostFingerprint: sv.host, receiverFingerprint: sv.receiver };
+  const receiverSession: SecureSession = { channel: b, ...keys, hostFingerprint: rv.host, receiverFingerprint: rv.receiver };
+  const tuning = { ...DEFAULT_TUNING, chunkSize: 16 * 1024, ackBytes: 64 * 1024, windowBytes: 256 * 1024, ...opts.tuning };
+  const info = await inspectFile(src);
+  const sha256 = opts.senderSha256 ?? (await hashFile(src));
+  const link = { peerTimeoutMs: opts.peerTimeoutMs ?? 3000, pingIntervalMs: 500 };
+  const asErr = (e: unknown): MovieShareError => {
+    if (e instanceof MovieShareError) return e;
+    throw e;
+  };
+  const [send, receive] = await Promise.all([
+    sendFile(senderSession, { file: info, sha256, tuning, link }).catch(asErr),
+    receiveFile(receiverSession, { outPath: out, keyPair: sharedKeyPair(), tuning, link }).catch(asErr),
+  ]);
+  a.close();
+  return { send, receive, chunkFramesSent };
+}

@@ -1,0 +1,135 @@
+/**
+ * Child processes for process-level tests: the real CLIs against a real
+ * movie-signal on 127.0.0.1 with an ephemeral port, ICE bound to 127.0.0.1.
+ * Every child is tracked and killed (by PID) when the test ends, even on
+ * failure, and when the test process exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const DIST = fileURLToPath(new URL('../../', import.meta.url));
+export const BIN = {
+  signal: `${DIST}signaling/cli.js`,
+  share: `${DIST}peer/share-cli.js`,
+  get: `${DIST}peer/get-cli.js`,
+};
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** resolves with the exit code (or 128+signal) */
+  exited: Promise<number>;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  kill(sig?: NodeJS.Signals): void;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
+
+export class Procs {
+  private children: Proc[] = [];
+
+  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let out = '';
+    let err = '';
+    const listeners: (() => void)[] = [];
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const l of listeners) l();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      for (const l of listeners) l();
+    });
+    const exited = new Promise<number>((resolve) => {
+      child.on('exit', (code, sig) => {
+        live.delete(child);
+        resolve(code ?? 128 + (sig ? SIGNALS[sig] ?? 0 : 0));
+        for (const l of listeners) l();
+      });
+    });
+    const p: Proc = {
+      child,
+      pid: child.pid!,
+      stdout: () => out,
+      stderr: () => err,
+      exited,
+      waitFor(re, timeoutMs = 20_000) {
+        return new Promise((resolve, reject) => {
+          const check = () => {
+            const m = re.exec(out) ?? re.exec(err);
+            if (m) {
+              clearTimeout(t);
+              resolve(m);
+              return true;
+            }
+            if (child.exitCode !== null || child.signalCode !== null) {
+              clearTimeout(t);
+              reject(new Error(`process exited before ${re}:\nstdout: ${out}\nstderr: ${err}`));
+              return true;
+            }
+            return false;
+          };
+          const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}:\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
+          if (!check()) listeners.push(() => void check());
+        });
+      },
+      kill(sig = 'SIGKILL') {
+        try {
+          child.kill(sig);
+        } catch {
+          // already gone
+        }
+      },
+    };
+    this.children.push(p);
+    return p;
+  }
+
+  node(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+    return this.spawn(process.execPath, [script, ...args], env);
+  }
+
+  /** A real movie-signal on 127.0.0.1, ephemeral port. */
+  async signal(extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; url: string }> {
+    const proc = this.node(BIN.signal, ['--host', '127.0.0.1', '--port', '0', ...extra], env);
+    const m = await proc.waitFor(/listening on (http:\/\/\S+)/);
+    return { proc, url: m[1]! };
+  }
+
+  /** movie-share FILE against `url`; resolves once the code is printed. */
+  async share(file: string, url: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; code: string }> {
+    const proc = this.node(BIN.share, [file, '--signal', url, '--bind-address', '127.0.0.1', ...extra], env);
+    const m = await proc.waitFor(/Code: (\S+)/);
+    return { proc, code: m[1]! };
+  }
+
+  get(code: string, out: string, url: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
+    return this.node(BIN.get, [code, '-o', out, '--signal', url, '--bind-address', '127.0.0.1', ...extra], env);
+  }
+
+  /** Kill every child still running (SIGKILL, by PID) and wait for them. */
+  async cleanup(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (p) => {
+        if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
+        await p.exited;
+      }),
+    );
+    this.children = [];
+  }
+}
