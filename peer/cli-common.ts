@@ -125,6 +125,7 @@ export async function runMain(prog: string, mode: () => OutputMode, main: () => 
     if (isMovieShareError(e)) {
       code = e.exitCode;
       process.stderr.write(`${prog}: ${e.message}\n`);
+      if (process.env.MOVIE_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
       if (mode() === 'json') jsonEvent('error', { code, message: e.message });
     } else {
       code = ExitCode.Other;

@@ -10,7 +10,7 @@
  *    |   both: ISK = CPace(code, room), keys = HKDF(ISK)             |
  *    | pake: MAC_host(Y_h, Y_r) ──────▶|──────────────────────────▶  | check (else exit 4)
  *    | check (else exit 4) ◀───────────|◀────── pake: MAC_rcv(Y_h,Y_r)|
- *    | sdp/candidates, sealed with AES-GCM under the PAKE keys ◀───▶ |
+ *    | offer / answer (SDP with all candidates), sealed under the PAKE keys ◀───▶ |
  *    |═════════ ICE + DTLS: direct data channel (server not involved) ═════════|
  *
  * The server sees the room id and opaque bytes only. A server that injects
@@ -18,7 +18,6 @@
  * the wrong words fails the PAKE confirmation (exit 4) and, because the host
  * takes one attempt per code, a guesser gets exactly one try.
  */
-import { randomBytes } from 'node:crypto';
 import type { RtcConfig } from 'node-datachannel';
 import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCode } from '../common/errors.js';
 import type { ParsedCode } from '../common/code.js';
@@ -182,6 +181,15 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
       }
     };
 
+    let shareSent = false;
+    let earlyConfirm: Buffer | undefined;
+    /** Our share always goes out before our confirmation, whichever event comes first. */
+    const sendShare = (): void => {
+      if (shareSent) return;
+      shareSent = true;
+      send('pake', Buffer.concat([Buffer.from([PAKE_SHARE]), pake.message]));
+    };
+
     const onPake = (bytes: Buffer): void => {
       if (bytes.length < 1) throw authError(AUTH_FAILURE_SENTENCE);
       const type = bytes[0];
@@ -190,12 +198,20 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         if (peerShare) throw authError(AUTH_FAILURE_SENTENCE);
         peerShare = Uint8Array.from(body);
         keys = deriveSessionKeys(pake.finish(peerShare));
+        sendShare();
         const [hs, rs] = shares();
         send('pake', Buffer.concat([Buffer.from([PAKE_CONFIRM]), confirmMac(keys, role, hs, rs)]));
+        if (earlyConfirm) onPake(earlyConfirm);
         return;
       }
       if (type === PAKE_CONFIRM) {
-        if (!keys || confirmed) throw authError(AUTH_FAILURE_SENTENCE);
+        if (!keys) {
+          // relays may reorder: keep an early confirmation until the share arrives
+          if (earlyConfirm) throw authError(AUTH_FAILURE_SENTENCE);
+          earlyConfirm = Buffer.from(bytes);
+          return;
+        }
+        if (confirmed) throw authError(AUTH_FAILURE_SENTENCE);
         const [hs, rs] = shares();
         if (!macEquals(confirmMac(keys, other, hs, rs), body)) throw authError(AUTH_FAILURE_SENTENCE);
         confirmed = true;
@@ -222,14 +238,11 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
       if (!settled && !rtc) fail(networkError(host ? 'The receiver left before the transfer started.' : 'The sender left before the transfer started. Ask for a new code.'));
     });
 
-    const sendShare = (): void => send('pake', Buffer.concat([Buffer.from([PAKE_SHARE]), pake.message]));
-    if (host) signal.onPeerJoined(() => {
-      log('receiver joined; checking the code');
-      sendShare();
-    });
-    else sendShare();
+    if (host) {
+      signal.onPeerJoined(() => {
+        log('receiver joined; checking the code');
+        sendShare();
+      });
+    } else sendShare();
   });
 }
-
-/** A fresh random id for naming things in logs (never secret). */
-export const nonce = (): string => randomBytes(4).toString('hex');

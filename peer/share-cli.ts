@@ -95,7 +95,6 @@ void runMain(
       }
     });
 
-    const t0 = Date.now();
     const rz = await rendezvous({
       role: 'host',
       code: parseCode(code),
@@ -116,6 +115,7 @@ void runMain(
     out.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
     if (!publicUrl) signal.close();
 
+    const t0 = Date.now();
     const sha256 = await hashing;
     const progress = createProgress(mode, 'sending');
     const res = await sendFile(rz.session, {

@@ -6,12 +6,14 @@
  *  - we construct the native PeerConnection ourselves from our RtcConfig
  *    (bindAddress, mtu, TURN relay types, credentials with ':'), and hand it to
  *    the polyfill, which would otherwise rebuild TURN URLs lossily.
+ *  - the polyfill does not announce the end of ICE gathering (a null
+ *    candidate), which simple-peer needs without trickle; the shim does.
  * The returned Connection keeps strong references to the peer, its
  * RTCPeerConnection and the data channel for as long as it lives: a
  * garbage-collected channel wrapper silently closes the channel.
  */
 import SimplePeer from 'simple-peer';
-import { PeerConnection, type RtcConfig, type SelectedCandidateInfo } from 'node-datachannel';
+import { PeerConnection, initLogger, type RtcConfig, type SelectedCandidateInfo } from 'node-datachannel';
 import { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate } from 'node-datachannel/polyfill';
 import { randomBytes } from 'node:crypto';
 
@@ -39,11 +41,22 @@ interface SimplePeerInternals {
 
 export type SignalData = SimplePeer.SignalData;
 
+if (process.env.MOVIE_DEBUG_RTC) {
+  initLogger('Debug', (level, message) => process.stderr.write(`[rtc ${level}] ${message}\n`));
+}
+
 function wrtcFor(config: RtcConfig) {
   class ShimPeerConnection extends RTCPeerConnection {
     constructor() {
       const native = new PeerConnection(`movie-share-${randomBytes(4).toString('hex')}`, config);
       super({ iceServers: [], peerConnection: native } as unknown as ConstructorParameters<typeof RTCPeerConnection>[0]);
+      // W3C: gathering complete is announced by an icecandidate event with a null
+      // candidate; the polyfill omits it, and simple-peer (non-trickle) waits for it.
+      this.addEventListener('icegatheringstatechange', () => {
+        if (this.iceGatheringState === 'complete') {
+          this.onicecandidate?.({ candidate: null } as unknown as Event);
+        }
+      });
     }
     override async createOffer(...args: Parameters<RTCPeerConnection['createOffer']>) {
       const d = await super.createOffer(...args);
@@ -67,7 +80,9 @@ export interface WebRtcPeer {
 export function createPeer(initiator: boolean, config: RtcConfig): WebRtcPeer {
   const peer = new SimplePeer({
     initiator,
-    trickle: true,
+    // One sealed offer and one sealed answer, each with every candidate: no
+    // ordering races between descriptions and candidates through the relay.
+    trickle: false,
     wrtc: wrtcFor(config) as unknown as SimplePeer.Options['wrtc'],
     config: { iceServers: [] },
     channelConfig: { ordered: true },

@@ -1,0 +1,50 @@
+/**
+ * Keys derived from the CPace ISK (common/pake.ts) with HKDF-SHA256
+ * (node:crypto hkdfSync), one independent, labelled key per purpose and
+ * direction, as the CPace draft recommends (§10.3: run ISK through a KDF).
+ */
+import { hkdfSync } from 'node:crypto';
+
+export interface SessionKeys {
+  /** 32-byte AES-256-GCM key: signaling payloads sealed by the host for the receiver. */
+  sealHostToReceiver: Buffer;
+  /** 32-byte AES-256-GCM key: signaling payloads sealed by the receiver for the host. */
+  sealReceiverToHost: Buffer;
+  /** 32-byte HMAC-SHA256 key for the host's key-confirmation MAC. */
+  confirmHost: Buffer;
+  /** 32-byte HMAC-SHA256 key for the receiver's key-confirmation MAC. */
+  confirmReceiver: Buffer;
+  /** Twelve digits, "1234 5678 9012" (about 40 bits); equal on both sides iff their ISKs are equal. */
+  verification: string;
+}
+
+const SALT = Buffer.from('movie-share/v1 session keys', 'utf8');
+const LABEL = {
+  sealHostToReceiver: 'movie-share/v1 seal host->receiver',
+  sealReceiverToHost: 'movie-share/v1 seal receiver->host',
+  confirmHost: 'movie-share/v1 confirm host',
+  confirmReceiver: 'movie-share/v1 confirm receiver',
+  verification: 'movie-share/v1 verification',
+} as const;
+
+function expand(isk: Uint8Array, label: string, length: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', isk, SALT, Buffer.from(label, 'utf8'), length));
+}
+
+/**
+ * Derives all session keys from a CPace ISK (at least 32 bytes; CPace gives
+ * 64). Deterministic; the keys are independent of one another (distinct HKDF
+ * info labels) and reveal nothing about the ISK or each other.
+ */
+export function deriveSessionKeys(isk: Uint8Array): SessionKeys {
+  if (!(isk instanceof Uint8Array) || isk.length < 32) throw new TypeError('ISK must be at least 32 bytes');
+  const v = expand(isk, LABEL.verification, 8).readBigUInt64BE(0) % 10n ** 12n;
+  const digits = v.toString().padStart(12, '0');
+  return {
+    sealHostToReceiver: expand(isk, LABEL.sealHostToReceiver, 32),
+    sealReceiverToHost: expand(isk, LABEL.sealReceiverToHost, 32),
+    confirmHost: expand(isk, LABEL.confirmHost, 32),
+    confirmReceiver: expand(isk, LABEL.confirmReceiver, 32),
+    verification: `${digits.slice(0, 4)} ${digits.slice(4, 8)} ${digits.slice(8)}`,
+  };
+}
