@@ -47,6 +47,8 @@ export type SignalErrorReason =
   | 'too-many-rooms'
   | 'expired'
   | 'not-in-room'
+  /** (added) a `signal` could not be relayed: the other member is reconnecting (or has not joined yet) */
+  | 'peer-absent'
   | 'version'
   | 'shutting-down'
   | 'internal';
@@ -62,12 +64,26 @@ export interface CreateOk { ok: true; room: string; token: string; iceServers: I
 export type CreateReply = CreateOk | SignalError;
 
 export interface JoinRequest { v: number; room: string }
-export interface JoinOk { ok: true; room: string; iceServers: IceServerConfig[] }
+export interface JoinOk {
+  ok: true;
+  room: string;
+  iceServers: IceServerConfig[];
+  /** (added, optional) the receiver's secret to `rejoin` after its own connection dropped */
+  token?: string;
+  /** (added, optional) whether the host is connected right now (false while it is reconnecting) */
+  peerPresent?: boolean;
+}
 export type JoinReply = JoinOk | SignalError;
 
-/** A host whose connection (or whose node) dropped reclaims its room with the token. */
+/** A host whose connection (or whose node) dropped reclaims its room with the token (a receiver may do the same with the token from its JoinOk). */
 export interface RejoinRequest { v: number; room: string; token: string }
-export interface RejoinOk { ok: true; room: string; peerPresent: boolean }
+export interface RejoinOk {
+  ok: true;
+  room: string;
+  peerPresent: boolean;
+  /** (added, optional) which member the token belongs to */
+  role?: Role;
+}
 export type RejoinReply = RejoinOk | SignalError;
 
 export type SignalReply = { ok: true } | SignalError;
@@ -81,9 +97,9 @@ export interface ClientToServerEvents {
 }
 
 export interface ServerToClientEvents {
-  /** to the host: a receiver joined its room */
+  /** to the host: a receiver joined its room; to either member: the other one came back (`rejoin`) */
   'peer-joined': () => void;
-  /** to either: the other member left or disconnected */
+  /** to either: the other member left (explicit `leave`), or its connection dropped and it did not `rejoin` within the grace period */
   'peer-left': () => void;
   signal: (msg: SignalPayload) => void;
   /** an error not tied to an ack (e.g. an event sent without an ack callback) */

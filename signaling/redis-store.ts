@@ -1,0 +1,215 @@
+/**
+ * RoomStore on Redis, for scale-out: every movie-signal node sees the same
+ * rooms and the same rate-limit counters.
+ *
+ * Layout (all keys share the hash tag `{ms}` so a future Redis Cluster keeps
+ * them in one slot and the Lua scripts stay legal):
+ *   <prefix>{ms}:room:<id>     hash: ver, created, active, hsid, htok, hgone,
+ *                              hasr, rsid, rtok, rgone, rleft; PEXPIRE'd as a
+ *                              safety net (the sweeper normally ends rooms)
+ *   <prefix>{ms}:used:<id>     tombstone of a paired room that ended (PX): the
+ *                              id stays burned, joins get `busy`
+ *   <prefix>{ms}:deadlines     sorted set: room id -> next deadline (ms epoch)
+ *                              (idle TTL / grace); its size is the room count
+ *   <prefix>{ms}:rl:<key>:<w>  INCR counter per rate-limit window, PEXPIRE'd
+ *   <prefix>node:<id>          pub/sub channel each node subscribes to: a node
+ *                              is alive while PUBSUB NUMSUB counts it (Redis
+ *                              drops the subscription the moment a crashed
+ *                              node's connection closes)
+ *
+ * Writes are Lua scripts (one round trip, atomic): insert-if-absent with the
+ * max-rooms check, and compare-and-set on the `ver` field.
+ */
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import type { CasResult, InsertResult, RoomState, RoomStore } from './rooms.js';
+
+type Client = ReturnType<typeof createClient>;
+
+const INSERT = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 'exists' end
+local max = tonumber(ARGV[1])
+if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then return 'full' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+return 'ok'
+`;
+
+const CAS = `
+local v = redis.call('HGET', KEYS[1], 'ver')
+if (not v) or v ~= ARGV[1] then return 'conflict' end
+redis.call('DEL', KEYS[1])
+if #ARGV < 6 then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  if tonumber(ARGV[5]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[5]) end
+  return 'ok'
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+return 'ok'
+`;
+
+const DUE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[3] .. id) == 1 then
+    table.insert(out, id)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`;
+
+const HIT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`;
+
+/** Keep a room's hash this long past its deadline, in case no node is alive to sweep it. */
+const SAFETY_MS = 15 * 60_000;
+
+const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
+
+function toFields(s: RoomState): string[] {
+  const n = (x: number | null): string => (x === null ? '' : String(x));
+  return [
+    'ver', String(s.ver),
+    'created', String(s.createdAt),
+    'active', String(s.activeAt),
+    'hsid', s.host.sid ?? '',
+    'htok', s.host.token,
+    'hgone', n(s.host.goneAt),
+    'hnode', s.host.node,
+    'hasr', s.receiver ? '1' : '0',
+    'rsid', s.receiver?.sid ?? '',
+    'rtok', s.receiver?.token ?? '',
+    'rgone', n(s.receiver?.goneAt ?? null),
+    'rnode', s.receiver?.node ?? '',
+    'rleft', s.receiverLeft ? '1' : '0',
+  ];
+}
+
+function fromFields(id: string, h: Record<string, string>): RoomState | null {
+  if (!h || !h.ver) return null;
+  const num = (x: string | undefined): number | null => (x ? Number(x) : null);
+  return {
+    id,
+    ver: Number(h.ver),
+    createdAt: Number(h.created),
+    activeAt: Number(h.active),
+    host: { sid: h.hsid || null, token: h.htok ?? '', goneAt: num(h.hgone), node: h.hnode ?? '' },
+    receiver:
+      h.hasr === '1' ? { sid: h.rsid || null, token: h.rtok ?? '', goneAt: num(h.rgone), node: h.rnode ?? '' } : null,
+    receiverLeft: h.rleft === '1',
+  };
+}
+
+export class RedisRoomStore implements RoomStore {
+  readonly kind = 'redis' as const;
+  private readonly roomPrefix: string;
+  private readonly usedPrefix: string;
+  private readonly deadlinesKey: string;
+  private readonly rlPrefix: string;
+
+  private readonly nodePrefix: string;
+  private readonly alive = new Map<string, { alive: boolean; until: number }>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly ownNode: string,
+    prefix = 'movie-signal:',
+  ) {
+    this.nodePrefix = `${prefix}node:`;
+    this.roomPrefix = `${prefix}{ms}:room:`;
+    this.usedPrefix = `${prefix}{ms}:used:`;
+    this.deadlinesKey = `${prefix}{ms}:deadlines`;
+    this.rlPrefix = `${prefix}{ms}:rl:`;
+  }
+
+  private async script(src: string, keys: string[], args: string[]): Promise<unknown> {
+    const sha = sha1(src);
+    try {
+      return await this.client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
+    } catch (e) {
+      if (!String((e as Error)?.message ?? e).includes('NOSCRIPT')) throw e;
+      return await this.client.sendCommand(['EVAL', src, String(keys.length), ...keys, ...args]);
+    }
+  }
+
+  private px(deadline: number): string {
+    return String(Math.max(0, deadline - Date.now()) + SAFETY_MS);
+  }
+
+  async insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult> {
+    const r = await this.script(
+      INSERT,
+      [this.roomPrefix + room.id, this.deadlinesKey, this.usedPrefix + room.id],
+      [String(maxRooms), String(deadline), this.px(deadline), room.id, ...toFields(room)],
+    );
+    return r === 'ok' || r === 'full' ? r : 'exists';
+  }
+
+  async get(id: string): Promise<RoomState | null> {
+    const h = (await this.client.hGetAll(this.roomPrefix + id)) as Record<string, string>;
+    return fromFields(id, h);
+  }
+
+  async cas(id: string, expectedVer: number, next: RoomState | null, deadline: number, tombstoneMs = 0): Promise<CasResult> {
+    const r = await this.script(
+      CAS,
+      [this.roomPrefix + id, this.deadlinesKey, this.usedPrefix + id],
+      [String(expectedVer), String(deadline), this.px(deadline), id, String(Math.round(tombstoneMs)), ...(next ? toFields(next) : [])],
+    );
+    return r === 'ok' ? 'ok' : 'conflict';
+  }
+
+  async tombstoned(id: string): Promise<boolean> {
+    return (await this.client.exists(this.usedPrefix + id)) === 1;
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    const r = await this.script(DUE, [this.deadlinesKey], [String(now), String(limit), this.roomPrefix]);
+    return Array.isArray(r) ? r.map(String) : [];
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.client.zCard(this.deadlinesKey));
+  }
+
+  async hit(key: string, windowMs: number, now: number): Promise<number> {
+    const w = Math.floor(now / windowMs);
+    const r = await this.script(HIT, [`${this.rlPrefix}${key}:${w}`], [String(windowMs + 1000)]);
+    return Number(r);
+  }
+
+  /** The channel this node subscribes to (on its pub/sub client) to advertise that it is alive. */
+  nodeChannel(node = this.ownNode): string {
+    return this.nodePrefix + node;
+  }
+
+  async nodeAlive(node: string, fresh = false): Promise<boolean> {
+    if (node === this.ownNode) return true;
+    if (!node) return false;
+    const now = Date.now();
+    const c = this.alive.get(node);
+    if (c && c.until > now && (!fresh || !c.alive)) return c.alive;
+    const r = (await this.client.sendCommand(['PUBSUB', 'NUMSUB', this.nodeChannel(node)])) as unknown[];
+    const alive = Number(r?.[1] ?? 0) > 0;
+    if (this.alive.size > 1000) this.alive.clear();
+    this.alive.set(node, { alive, until: now + (alive ? 250 : 60_000) }); // node ids are per process: dead stays dead
+    return alive;
+  }
+
+  healthy(): boolean {
+    return this.client.isReady;
+  }
+
+  async close(): Promise<void> {
+    // the client is owned (and closed) by the server
+  }
+}

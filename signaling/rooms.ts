@@ -1,0 +1,469 @@
+/**
+ * Room logic of movie-signal: the one place that decides who may create, join,
+ * rejoin, leave and relay, and when a room ends.
+ *
+ * A room holds exactly one host and at most one receiver, ever. The rules are
+ * written once, as pure transitions over a `RoomState` record (`RoomManager`);
+ * storage is behind `RoomStore`, with an in-memory implementation here and a
+ * Redis one in `redis-store.ts`. Every write is a compare-and-set on the
+ * room's version, so the same code is correct when several nodes share Redis:
+ * a transition that lost a race is re-read and re-applied.
+ *
+ * Lifecycle:
+ *  - `create` (host): a fresh room id and a secret host token.
+ *  - `join` (receiver): pairs; the host gets `peer-joined`. A room that has
+ *    ever been paired is never joinable again (one receiver per code): a
+ *    second joiner gets `busy`, an unknown id `not-found`.
+ *  - a member `leave`s: the other gets `peer-left` at once.
+ *  - a member's connection drops: it has `graceMs` to `rejoin` with its token
+ *    (a node restart, a network blip). Only if it does not come back in time
+ *    does the other get `peer-left`. On `rejoin` the other gets `peer-joined`
+ *    (clients treat it as "present again"). A `signal` for a member that is
+ *    away is refused with `peer-absent` so the sender can hold it.
+ *  - the room ends when the host leaves explicitly, when the host's grace
+ *    period runs out, when the receiver leaves while the host is away, or
+ *    after `ttlMs` without activity (present members get `signal-error`
+ *    with reason `expired`).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { customAlphabet } from 'nanoid';
+import { ROOM_ALPHABET, ROOM_LENGTH } from '../common/room-id.js';
+import type { Role, SignalError, SignalErrorReason } from '../common/signal-protocol.js';
+
+export interface Member {
+  /** socket id of the member's current connection; null while it is away */
+  sid: string | null;
+  /** secret for `rejoin` */
+  token: string;
+  /** when its connection dropped (ms epoch); null while connected */
+  goneAt: number | null;
+  /** id of the movie-signal node holding its connection (to notice members of a crashed node) */
+  node: string;
+}
+
+export interface RoomState {
+  id: string;
+  /** version for compare-and-set; 1 on creation, +1 on every write */
+  ver: number;
+  createdAt: number;
+  /** last activity (create, join, rejoin, relayed messages): idle TTL counts from here */
+  activeAt: number;
+  host: Member;
+  /** null until a receiver joined; once set the room is paired for good */
+  receiver: Member | null;
+  /** the receiver has left for good (explicit leave, or its grace ran out) */
+  receiverLeft: boolean;
+}
+
+export type InsertResult = 'ok' | 'exists' | 'full';
+export type CasResult = 'ok' | 'conflict';
+
+/** Storage of room state and of the rate-limit counters. */
+export interface RoomStore {
+  readonly kind: 'memory' | 'redis';
+  /** insert a new room unless the id is taken (or tombstoned) or `maxRooms` rooms exist */
+  insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult>;
+  get(id: string): Promise<RoomState | null>;
+  /**
+   * Replace (next) or delete (null) the room if its version is still
+   * `expectedVer`. A deletion with `tombstoneMs` > 0 leaves a tombstone: the id
+   * stays "used" (joins get `busy`, no new room gets it) for that long.
+   */
+  cas(id: string, expectedVer: number, next: RoomState | null, deadline: number, tombstoneMs?: number): Promise<CasResult>;
+  /** whether `id` belonged to a paired room that ended recently */
+  tombstoned(id: string): Promise<boolean>;
+  /** ids of rooms whose deadline (idle TTL or a grace period) is at or before `now` */
+  due(now: number, limit: number): Promise<string[]>;
+  count(): Promise<number>;
+  /** count one event for a fixed-window rate limit; returns the count in the current window */
+  hit(key: string, windowMs: number, now: number): Promise<number>;
+  /** whether the movie-signal node `node` is alive (its Redis subscription exists); always true in memory. `fresh`: no cached answer */
+  nodeAlive(node: string, fresh?: boolean): Promise<boolean>;
+  /** whether the backing store is usable right now (for /healthz) */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+export interface RoomPolicy {
+  ttlMs: number;
+  graceMs: number;
+  maxRooms: number;
+  /** how long the id of a paired room that ended stays burned (default: ttlMs) */
+  tombstoneMs?: number;
+}
+
+/** Something a transition wants sent to a member (by socket id, on whatever node it is). */
+export type Effect =
+  | { to: string; event: 'peer-joined' | 'peer-left' }
+  | { to: string; event: 'signal-error'; err: SignalError };
+
+export interface Fail { ok: false; reason: SignalErrorReason; message: string }
+export type Result<T> = ({ ok: true } & T) | Fail;
+
+export const MESSAGES = {
+  notFound: 'No room with that id is waiting (it may have expired, ended, or never existed).',
+  busy: 'room is busy: that code has already been used by another receiver.',
+  used: 'room is busy: that code has already been used (its transfer is over); ask the sender for a new one.',
+  full: 'The signaling server has too many open rooms right now; try again later.',
+  rejoinNotFound: 'That room no longer exists or the token does not match.',
+  expiredIdle: 'The room expired after being idle too long.',
+} as const;
+
+const newRoomId = customAlphabet(ROOM_ALPHABET, ROOM_LENGTH);
+const newToken = (): string => randomBytes(24).toString('base64url');
+
+function tokenEquals(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function clone(s: RoomState): RoomState {
+  return {
+    ...s,
+    host: { ...s.host },
+    receiver: s.receiver ? { ...s.receiver } : null,
+  };
+}
+
+/** The earliest moment something has to happen to this room by itself. */
+export function deadlineOf(s: RoomState, p: RoomPolicy): number {
+  let d = s.activeAt + p.ttlMs;
+  if (s.host.goneAt !== null) d = Math.min(d, s.host.goneAt + p.graceMs);
+  if (s.receiver && !s.receiverLeft && s.receiver.goneAt !== null) d = Math.min(d, s.receiver.goneAt + p.graceMs);
+  return d;
+}
+
+type Step<T> =
+  | { write: false; next?: undefined; result: Result<T>; effects?: Effect[] }
+  | { write: true; next: RoomState | null; result: Result<T>; effects?: Effect[] };
+
+const MAX_CAS_RETRIES = 16;
+
+export class RoomManager {
+  constructor(
+    readonly store: RoomStore,
+    readonly policy: RoomPolicy,
+    /** this node's id, recorded with each member it connects */
+    readonly nodeId = 'local',
+  ) {}
+
+  /** Read-modify-CAS loop around a transition. */
+  private async mutate<T>(
+    id: string,
+    fn: (s: RoomState | null) => Step<T> | Promise<Step<T>>,
+  ): Promise<{ result: Result<T>; effects: Effect[] }> {
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const cur = await this.store.get(id);
+      const step = await fn(cur ? clone(cur) : null);
+      if (!step.write) return { result: step.result, effects: step.effects ?? [] };
+      if (!cur) throw new Error('transition wrote a room that does not exist');
+      let deadline = 0;
+      if (step.next) {
+        step.next.ver = cur.ver + 1;
+        deadline = deadlineOf(step.next, this.policy);
+      }
+      // a code that paired once is burned: when its room ends, the id stays "used" for a while
+      const tomb = !step.next && cur.receiver ? (this.policy.tombstoneMs ?? this.policy.ttlMs) : 0;
+      const r = await this.store.cas(id, cur.ver, step.next, deadline, tomb);
+      if (r === 'ok') return { result: step.result, effects: step.effects ?? [] };
+    }
+    throw new Error(`room ${id}: too much contention`);
+  }
+
+  /** A room is unusable once its idle TTL passed, even if the sweeper has not removed it yet. */
+  private idleExpired(s: RoomState, now: number): boolean {
+    return now >= s.activeAt + this.policy.ttlMs;
+  }
+
+  private hostExpired(s: RoomState, now: number): boolean {
+    return s.host.goneAt !== null && now >= s.host.goneAt + this.policy.graceMs;
+  }
+
+  private async connectedOnLiveNode(m: Member | null, fresh = false): Promise<boolean> {
+    return !!m?.sid && (m.node === this.nodeId || (await this.store.nodeAlive(m.node, fresh)));
+  }
+
+  /**
+   * Members whose node crashed (no disconnect was ever processed for them)
+   * count as away from now on: their grace period starts. Returns true if
+   * anything changed.
+   */
+  private async markCrashed(s: RoomState, now: number, fresh = true): Promise<boolean> {
+    let changed = false;
+    for (const m of [s.host, s.receiverLeft ? null : s.receiver]) {
+      if (m?.sid && !(await this.connectedOnLiveNode(m, fresh))) {
+        m.sid = null;
+        m.goneAt = now;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  async create(sid: string, now: number): Promise<Result<{ room: string; token: string }>> {
+    for (let i = 0; i < 20; i++) {
+      const state: RoomState = {
+        id: newRoomId(),
+        ver: 1,
+        createdAt: now,
+        activeAt: now,
+        host: { sid, token: newToken(), goneAt: null, node: this.nodeId },
+        receiver: null,
+        receiverLeft: false,
+      };
+      const r = await this.store.insert(state, this.policy.maxRooms, deadlineOf(state, this.policy));
+      if (r === 'ok') return { ok: true, room: state.id, token: state.host.token };
+      if (r === 'full') return { ok: false, reason: 'too-many-rooms', message: MESSAGES.full };
+      // 'exists': id collision, draw again
+    }
+    return { ok: false, reason: 'too-many-rooms', message: MESSAGES.full };
+  }
+
+  async join(
+    id: string,
+    sid: string,
+    now: number,
+  ): Promise<{ result: Result<{ token: string; peerPresent: boolean }>; effects: Effect[] }> {
+    return this.mutate<{ token: string; peerPresent: boolean }>(id, async (s) => {
+      if (s?.receiver) {
+        return { write: false, result: { ok: false, reason: 'busy', message: MESSAGES.busy } };
+      }
+      if (!s && (await this.store.tombstoned(id))) {
+        return { write: false, result: { ok: false, reason: 'busy', message: MESSAGES.used } };
+      }
+      if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) {
+        return { write: false, result: { ok: false, reason: 'not-found', message: MESSAGES.notFound } };
+      }
+      const token = newToken();
+      await this.markCrashed(s, now);
+      s.receiver = { sid, token, goneAt: null, node: this.nodeId };
+      s.activeAt = now;
+      const effects: Effect[] = s.host.sid ? [{ to: s.host.sid, event: 'peer-joined' }] : [];
+      return { write: true, next: s, result: { ok: true, token, peerPresent: s.host.sid !== null }, effects };
+    });
+  }
+
+  async rejoin(
+    id: string,
+    token: string,
+    sid: string,
+    now: number,
+  ): Promise<{ result: Result<{ role: Role; peerPresent: boolean }>; effects: Effect[] }> {
+    return this.mutate<{ role: Role; peerPresent: boolean }>(id, async (s) => {
+      const notFound: Fail = { ok: false, reason: 'not-found', message: MESSAGES.rejoinNotFound };
+      if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) return { write: false, result: notFound };
+      let role: Role;
+      if (tokenEquals(s.host.token, token)) role = 'host';
+      else if (s.receiver && !s.receiverLeft && tokenEquals(s.receiver.token, token)) role = 'receiver';
+      else return { write: false, result: notFound };
+      const me = role === 'host' ? s.host : s.receiver!;
+      if (role === 'receiver' && me.goneAt !== null && now >= me.goneAt + this.policy.graceMs) {
+        return { write: false, result: notFound };
+      }
+      const other = role === 'host' ? (s.receiverLeft ? null : s.receiver) : s.host;
+      const wasAway = me.sid !== sid;
+      me.sid = sid;
+      me.goneAt = null;
+      me.node = this.nodeId;
+      await this.markCrashed(s, now);
+      s.activeAt = now;
+      const effects: Effect[] = other?.sid && wasAway ? [{ to: other.sid, event: 'peer-joined' }] : [];
+      return { write: true, next: s, result: { ok: true, role, peerPresent: !!other?.sid }, effects };
+    });
+  }
+
+  /**
+   * Explicit `leave` (permanent): the other member is told at once. A dropped
+   * connection (permanent=false) only marks the member away; the sweeper
+   * tells the other member if the grace period passes without a `rejoin`.
+   */
+  async depart(id: string, sid: string, now: number, permanent: boolean): Promise<{ effects: Effect[] }> {
+    const { effects } = await this.mutate<object>(id, (s) => {
+      const none: Step<object> = { write: false, result: { ok: true } };
+      if (!s) return none;
+      const rsid = s.receiver && !s.receiverLeft ? s.receiver.sid : null;
+      if (s.host.sid === sid) {
+        if (permanent) {
+          return { write: true, next: null, result: { ok: true }, effects: rsid ? [{ to: rsid, event: 'peer-left' }] : [] };
+        }
+        s.host.sid = null;
+        s.host.goneAt = now;
+        return { write: true, next: s, result: { ok: true } };
+      }
+      if (s.receiver && !s.receiverLeft && s.receiver.sid === sid) {
+        if (permanent) {
+          s.receiver.sid = null;
+          s.receiver.goneAt = null;
+          s.receiverLeft = true;
+          const effects: Effect[] = s.host.sid ? [{ to: s.host.sid, event: 'peer-left' }] : [];
+          // both have left: the room ends
+          return { write: true, next: s.host.sid === null ? null : s, result: { ok: true }, effects };
+        }
+        s.receiver.sid = null;
+        s.receiver.goneAt = now;
+        return { write: true, next: s, result: { ok: true } };
+      }
+      return none; // not (or no longer) a member: e.g. superseded by a rejoin
+    });
+    return { effects };
+  }
+
+  /**
+   * Whom to relay a `signal` from `sid` to: the other member's socket id, or
+   * null while there is none (not joined yet, or away reconnecting). A Fail
+   * when `sid` is not a member.
+   */
+  async relayTarget(id: string, sid: string, now: number): Promise<Result<{ to: string | null }>> {
+    const s = await this.store.get(id);
+    if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) {
+      return { ok: false, reason: 'not-in-room', message: 'You are not in a room (it ended or expired).' };
+    }
+    let other: Member | null;
+    if (s.host.sid === sid) other = s.receiver && !s.receiverLeft ? s.receiver : null;
+    else if (s.receiver && !s.receiverLeft && s.receiver.sid === sid) other = s.host;
+    else return { ok: false, reason: 'not-in-room', message: 'This connection is not a member of that room.' };
+    if (other?.sid && !(await this.connectedOnLiveNode(other))) {
+      // the other member's node crashed: it is away (its grace period starts), the sender holds the message
+      await this.mutate(id, async (c) => {
+        if (!c || !(await this.markCrashed(c, now, false))) return { write: false, result: { ok: true } };
+        return { write: true, next: c, result: { ok: true } };
+      });
+      return { ok: true, to: null };
+    }
+    const to = other?.sid ?? null;
+    // keep the room alive while it is used; throttled so relays stay read-only most of the time
+    if (now - s.activeAt > Math.min(30_000, this.policy.ttlMs / 10)) {
+      void this.mutate(id, (c) => {
+        if (!c) return { write: false, result: { ok: true } };
+        c.activeAt = Math.max(c.activeAt, now);
+        return { write: true, next: c, result: { ok: true } };
+      }).catch(() => undefined);
+    }
+    return { ok: true, to };
+  }
+
+  /** Whether `sid` is still a member of room `id` (used to refuse a second create/join on one connection). */
+  async isMember(id: string, sid: string): Promise<boolean> {
+    const s = await this.store.get(id);
+    return !!s && (s.host.sid === sid || (!!s.receiver && !s.receiverLeft && s.receiver.sid === sid));
+  }
+
+  /** Apply whatever is due for one room (idle TTL, grace periods). */
+  async sweepOne(id: string, now: number): Promise<{ effects: Effect[]; ended: 'expired' | 'host-gone' | null }> {
+    let ended: 'expired' | 'host-gone' | null = null;
+    const { effects } = await this.mutate<object>(id, (s) => {
+      ended = null;
+      if (!s) return { write: false, result: { ok: true } };
+      const present = [s.host.sid, s.receiver && !s.receiverLeft ? s.receiver.sid : null].filter(
+        (x): x is string => !!x,
+      );
+      if (this.idleExpired(s, now)) {
+        ended = 'expired';
+        const err: SignalError = { ok: false, reason: 'expired', message: MESSAGES.expiredIdle };
+        return { write: true, next: null, result: { ok: true }, effects: present.map((to) => ({ to, event: 'signal-error', err })) };
+      }
+      if (this.hostExpired(s, now)) {
+        ended = 'host-gone';
+        const rsid = s.receiver && !s.receiverLeft ? s.receiver.sid : null;
+        return { write: true, next: null, result: { ok: true }, effects: rsid ? [{ to: rsid, event: 'peer-left' }] : [] };
+      }
+      let effects: Effect[] = [];
+      if (s.receiver && !s.receiverLeft && s.receiver.goneAt !== null && now >= s.receiver.goneAt + this.policy.graceMs) {
+        s.receiver.goneAt = null;
+        s.receiverLeft = true;
+        if (s.host.sid) effects = [{ to: s.host.sid, event: 'peer-left' }];
+      }
+      // rewrite even when nothing changed: refreshes the stored deadline
+      return { write: true, next: s, result: { ok: true }, effects };
+    });
+    return { effects, ended };
+  }
+}
+
+/* ------------------------------------------------------------------ */
+
+/** Rooms and counters in this process only (single node, or the embedded server). */
+export class MemoryRoomStore implements RoomStore {
+  readonly kind = 'memory' as const;
+  private rooms = new Map<string, { state: RoomState; deadline: number }>();
+  private counters = new Map<string, { n: number; until: number }>();
+  private tombs = new Map<string, number>();
+  private lastPurge = 0;
+
+  async insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult> {
+    if (this.rooms.has(room.id) || (await this.tombstoned(room.id))) return 'exists';
+    if (maxRooms > 0 && this.rooms.size >= maxRooms) return 'full';
+    this.rooms.set(room.id, { state: clone(room), deadline });
+    return 'ok';
+  }
+
+  async get(id: string): Promise<RoomState | null> {
+    const e = this.rooms.get(id);
+    return e ? clone(e.state) : null;
+  }
+
+  async cas(id: string, expectedVer: number, next: RoomState | null, deadline: number, tombstoneMs = 0): Promise<CasResult> {
+    const e = this.rooms.get(id);
+    if (!e || e.state.ver !== expectedVer) return 'conflict';
+    if (next) this.rooms.set(id, { state: clone(next), deadline });
+    else {
+      this.rooms.delete(id);
+      if (tombstoneMs > 0) this.tombs.set(id, Date.now() + tombstoneMs);
+    }
+    return 'ok';
+  }
+
+  async tombstoned(id: string): Promise<boolean> {
+    const until = this.tombs.get(id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.tombs.delete(id);
+    return false;
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const [id, e] of this.rooms) {
+      if (e.deadline <= now) {
+        out.push(id);
+        if (out.length >= limit) break;
+      }
+    }
+    if (now - this.lastPurge > 5_000) {
+      this.lastPurge = now;
+      for (const [k, c] of this.counters) if (c.until <= now) this.counters.delete(k);
+      for (const [k, until] of this.tombs) if (until <= now) this.tombs.delete(k);
+    }
+    return out;
+  }
+
+  async count(): Promise<number> {
+    return this.rooms.size;
+  }
+
+  async hit(key: string, windowMs: number, now: number): Promise<number> {
+    const w = Math.floor(now / windowMs);
+    const k = `${key}:${w}`;
+    let c = this.counters.get(k);
+    if (!c) {
+      c = { n: 0, until: (w + 1) * windowMs };
+      this.counters.set(k, c);
+    }
+    return ++c.n;
+  }
+
+  async nodeAlive(): Promise<boolean> {
+    return true;
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.rooms.clear();
+    this.counters.clear();
+    this.tombs.clear();
+  }
+}

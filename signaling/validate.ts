@@ -1,0 +1,95 @@
+/**
+ * Validation of everything a client sends to movie-signal. Nothing here
+ * trusts the shape of its input: arguments may be any JSON value, Buffers
+ * (binary attachments), or missing.
+ */
+import {
+  SIGNAL_LIMITS,
+  SIGNAL_PROTOCOL_VERSION,
+  type SignalErrorReason,
+  type SignalKind,
+  type SignalPayload,
+} from '../common/signal-protocol.js';
+import { isValidRoomId } from '../common/room-id.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: SignalErrorReason; message: string };
+
+const MAX_KEYS = 16;
+const KINDS: ReadonlySet<string> = new Set<SignalKind>(['pake', 'sdp', 'candidate', 'bye']);
+/** base64 or base64url, optional padding */
+const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+const bad = (message: string): { ok: false; reason: 'bad-request'; message: string } => ({
+  ok: false,
+  reason: 'bad-request',
+  message,
+});
+
+function plainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(x);
+  return (proto === Object.prototype || proto === null) && Object.keys(x).length <= MAX_KEYS;
+}
+
+function request(x: unknown, what: string): Parsed<Record<string, unknown>> {
+  if (!plainObject(x)) return bad(`${what} expects one object argument like {"v": ${SIGNAL_PROTOCOL_VERSION}, ...}.`);
+  const v = x.v;
+  if (typeof v !== 'number' || !Number.isInteger(v)) return bad(`${what} needs an integer protocol version "v".`);
+  if (v !== SIGNAL_PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      reason: 'version',
+      message: `This server speaks signaling protocol version ${SIGNAL_PROTOCOL_VERSION}, the client version ${v}; update movie-share (or the server) so both match.`,
+    };
+  }
+  return { ok: true, value: x };
+}
+
+function room(x: unknown): Parsed<string> {
+  if (typeof x !== 'string' || x.length === 0 || x.length > SIGNAL_LIMITS.roomId) {
+    return bad(`"room" must be a string of 1..${SIGNAL_LIMITS.roomId} characters.`);
+  }
+  if (!isValidRoomId(x)) {
+    return { ok: false, reason: 'not-found', message: 'No room with that id is waiting (that is not a valid room id).' };
+  }
+  return { ok: true, value: x };
+}
+
+export function parseCreate(x: unknown): Parsed<object> {
+  const r = request(x, 'create');
+  return r.ok ? { ok: true, value: {} } : r;
+}
+
+export function parseJoin(x: unknown): Parsed<{ room: string }> {
+  const r = request(x, 'join');
+  if (!r.ok) return r;
+  const id = room(r.value.room);
+  return id.ok ? { ok: true, value: { room: id.value } } : id;
+}
+
+export function parseRejoin(x: unknown): Parsed<{ room: string; token: string }> {
+  const r = request(x, 'rejoin');
+  if (!r.ok) return r;
+  const id = room(r.value.room);
+  if (!id.ok) return id;
+  const token = r.value.token;
+  if (typeof token !== 'string' || token.length === 0 || token.length > SIGNAL_LIMITS.token) {
+    return bad(`"token" must be a string of 1..${SIGNAL_LIMITS.token} characters.`);
+  }
+  return { ok: true, value: { room: id.value, token } };
+}
+
+/** A `signal` payload: `{kind, data}` with `data` an opaque base64 string within the kind's limit. */
+export function parseSignal(x: unknown): Parsed<SignalPayload> {
+  if (!plainObject(x)) return bad('signal expects one object argument {"kind", "data"}.');
+  const { kind, data } = x;
+  if (typeof kind !== 'string' || !KINDS.has(kind)) return bad('signal "kind" must be one of pake, sdp, candidate, bye.');
+  const k = kind as SignalKind;
+  if (typeof data !== 'string') return bad('signal "data" must be a base64 string.');
+  const limit = SIGNAL_LIMITS[k];
+  if (data.length > limit) return bad(`signal "${k}" data is ${data.length} characters; the limit is ${limit}.`);
+  if (!B64.test(data)) return bad('signal "data" must be base64.');
+  return { ok: true, value: { kind: k, data } };
+}
