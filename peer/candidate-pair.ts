@@ -24,3 +24,35 @@ export function describePair(rtc: WebRtcPeer): PairInfo {
     return { type: 'unknown', local: '', remote: '', summary: 'candidate pair unknown' };
   }
 }
+
+const FINAL = new Set(['completed', 'failed', 'closed']);
+
+/**
+ * Resolves once the selected pair is final enough to report: at once if it is
+ * direct (a nominated pair is never of lower priority than a relayed one) or
+ * if only relays are allowed; otherwise when ICE completes (its nominated
+ * pair), or after `maxMs`. Why: libjuice reports "connected" with the first
+ * pair whose check succeeded, which on the controlled side is sometimes a
+ * relayed pair that a direct, nominated pair replaces a moment later.
+ */
+export function iceSettled(rtc: WebRtcPeer, relayOnly: boolean, maxMs = 500): Promise<void> {
+  // the native state: the polyfill reports "completed" as "connected"
+  const ready = (): boolean => {
+    try {
+      const state = rtc.pc().native?.iceState() ?? 'closed';
+      return relayOnly || FINAL.has(state) || describePair(rtc).type !== 'relay';
+    } catch {
+      return true;
+    }
+  };
+  if (ready()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if (ready() || Date.now() - t0 >= maxMs) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+  });
+}

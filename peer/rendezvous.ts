@@ -33,6 +33,8 @@ import { DataChannelTransport } from './datachannel.js';
 import type { SecureSession } from './session.js';
 import type { SignalClient } from './signal-client.js';
 import { createPeer, type SignalData, type WebRtcPeer } from './webrtc.js';
+import { iceSettled } from './candidate-pair.js';
+import { checkGathered, describeIce, diagnoseNoRelay, iceFailureMessage, noRelayMessage, splitCandidates, turnLogMark, type TurnFailure } from './ice.js';
 
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
@@ -57,8 +59,23 @@ export interface Rendezvous {
   keys: SessionKeys;
 }
 
+/** The PAKE key-confirmation MAC that `from` sends over both shares (host's first). */
+export function pakeConfirmation(k: SessionKeys, from: Role, hostShare: Uint8Array, receiverShare: Uint8Array): Buffer {
+  return hmacSha256(from === 'host' ? k.confirmHost : k.confirmReceiver, CONFIRM_LABEL, hostShare, receiverShare);
+}
+
 export function pakeSid(room: string): Uint8Array {
   return Buffer.from(`movie-share/v1/${room}`, 'utf8');
+}
+
+/** The other side could not get a relay address under --relay-only (it said so in a `bye`). */
+function otherSideNoRelay(why: string): string {
+  const reason: Record<TurnFailure, string> = {
+    auth: 'TURN authentication failed there',
+    allocation: 'its TURN server did not answer',
+    unknown: 'no relay address',
+  };
+  return `The other side could not get a TURN relay address (${reason[why as TurnFailure] ?? reason.unknown}), and it allows only relayed connections (--relay-only). Its TURN settings need fixing; then start again with a new code.`;
 }
 
 function sealAad(kind: SignalKind, room: string, from: Role): Buffer {
@@ -84,18 +101,33 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
   let confirmed = false;
   let rtc: WebRtcPeer | undefined;
   const pendingSealed: SignalPayload[] = [];
+  /**
+   * Host: send the offer's candidates, after the answer. If the receiver had
+   * our candidates with the offer, its ICE checks would reach us before its
+   * answer does; libjuice (node-datachannel 0.33) then resets its remote
+   * candidate list under the already-learned peer-reflexive pair and
+   * reports the wrong selected pair (e.g. `host` for a path through TURN).
+   */
+  let sendOfferCandidates: (() => void) | undefined;
 
   return new Promise<Rendezvous>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(
-      () => fail(networkError(
-        keys
-          ? 'Could not open a direct connection to the other side (ICE did not connect). Check firewalls, or use a TURN relay (--turn).'
-          : 'The other side did not answer in time. Check the code and try again.',
-      )),
-      opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
-    );
-    timer.unref();
+    const timeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    // The connect timeout runs once both sides are there: a host waits for its
+    // receiver as long as its room lives (the server's idle TTL), not 30 s.
+    let timer: NodeJS.Timeout | undefined;
+    const armTimer = (): void => {
+      if (timer || settled) return;
+      timer = setTimeout(
+        () => fail(networkError(
+          keys
+            ? iceFailureMessage('timeout', opts.rtcConfig, undefined, timeoutMs)
+            : 'The other side did not answer in time. Check the code and try again.',
+        )),
+        timeoutMs,
+      );
+      timer.unref();
+    };
 
     function fail(e: MovieShareError): void {
       if (settled) return;
@@ -114,19 +146,58 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
 
     const send = (kind: SignalKind, bytes: Uint8Array): void => signal.send({ kind, data: Buffer.from(bytes).toString('base64') });
 
-    const confirmMac = (k: SessionKeys, from: Role, hostShare: Uint8Array, receiverShare: Uint8Array): Buffer =>
-      hmacSha256(from === 'host' ? k.confirmHost : k.confirmReceiver, CONFIRM_LABEL, hostShare, receiverShare);
+    const confirmMac = pakeConfirmation;
 
     const shares = (): [Uint8Array, Uint8Array] => (host ? [pake.message, peerShare!] : [peerShare!, pake.message]);
 
     const startWebRtc = (k: SessionKeys): void => {
       log('code confirmed; connecting directly');
       const mySealKey = host ? k.sealHostToReceiver : k.sealReceiverToHost;
+      log(describeIce(opts.rtcConfig));
+      const turnMark = turnLogMark();
       rtc = createPeer(host, opts.rtcConfig);
       const r = rtc;
+      let iceState = '';
+      r.peer.on('iceStateChange', (state: string) => {
+        if (state !== iceState) log(`ICE ${(iceState = state)}`);
+      });
       r.peer.on('signal', (data: SignalData) => {
         const kind: SignalKind = data.type === 'candidate' ? 'candidate' : 'sdp';
-        signal.send({ kind, data: seal(mySealKey, Buffer.from(JSON.stringify(data), 'utf8'), sealAad(kind, code.room, role)) });
+        log(`sending sealed ${data.type ?? (data.renegotiate ? 'renegotiate' : 'signal')}`);
+        if (kind === 'sdp' && 'sdp' in data) {
+          // non-trickle: this SDP holds every candidate we gathered
+          const g = checkGathered(data.sdp ?? '', opts.rtcConfig);
+          log(g.summary);
+          if (g.noRelay) {
+            void diagnoseNoRelay(turnMark).then((why) => {
+              const msg = noRelayMessage(why, g.missingRelay);
+              if (!g.missingRelay) return log(`warning: ${msg}`);
+              // without a relay candidate the relay policy cannot connect: say why now, not after ICE's ~40 s
+              try {
+                signal.send({ kind: 'bye', data: Buffer.from(`turn:${why}`).toString('base64') });
+              } catch {
+                // signaling is gone; the other side will time out
+              }
+              fail(networkError(msg));
+            });
+            if (g.missingRelay) return;
+          }
+        }
+        const sendSealed = (d: SignalData): void => {
+          const kd: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
+          signal.send({ kind: kd, data: seal(mySealKey, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kd, code.room, role)) });
+        };
+        if (host && data.type === 'offer' && data.sdp) {
+          // The offer goes without its candidates; they follow once the answer is
+          // applied (see sendOfferCandidates): the receiver cannot start ICE checks
+          // before we hold its answer, which libjuice would mis-report.
+          const split = splitCandidates(data.sdp);
+          sendOfferCandidates = () => {
+            for (const c of split.candidates) sendSealed({ type: 'candidate', candidate: c } as SignalData);
+          };
+          return sendSealed({ type: 'offer', sdp: split.sdp });
+        }
+        sendSealed(data);
       });
       r.peer.on('connect', () => {
         if (settled) return;
@@ -137,7 +208,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           const channel = new DataChannelTransport(r, opts.lowWaterMark);
           settled = true;
           clearTimeout(timer);
-          resolve({
+          const result: Rendezvous = {
             rtc: r,
             keys: k,
             session: {
@@ -147,12 +218,23 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
               hostFingerprint: host ? localFp : remoteFp,
               receiverFingerprint: host ? remoteFp : localFp,
             },
+          };
+          // the selected pair is final once ICE completes (candidate-pair.ts); usually within ms
+          const t0 = Date.now();
+          void iceSettled(r, opts.rtcConfig.iceTransportPolicy === 'relay').then(() => {
+            log(`ICE settled ${Date.now() - t0} ms after the channel opened`);
+            resolve(result);
           });
         } catch (e) {
           fail(e instanceof MovieShareError ? e : networkError(`The connection failed: ${(e as Error).message}`));
         }
       });
-      r.peer.on('error', (e: Error) => fail(networkError(`The direct connection failed (${e.message}). Check firewalls, or use a TURN relay (--turn).`)));
+      r.peer.on('error', (e: Error & { code?: string }) =>
+        fail(networkError(
+          e.code === 'ERR_ICE_CONNECTION_FAILURE' || e.code === 'ERR_CONNECTION_FAILURE'
+            ? iceFailureMessage('failed', opts.rtcConfig, e.message.replace(/\.$/, ''))
+            : `The direct connection failed (${e.message}). Check firewalls, or use a TURN relay (--turn).`,
+        )));
       r.peer.on('close', () => fail(networkError('The direct connection closed before the transfer started.')));
       for (const m of pendingSealed.splice(0)) onSealed(m);
     };
@@ -170,6 +252,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
       } catch {
         throw authError(AUTH_FAILURE_SENTENCE);
       }
+      log(`received sealed ${data.type ?? (data.renegotiate ? 'renegotiate' : 'signal')}`);
       if (data.type === 'candidate') {
         try {
           rtc.peer.signal(data);
@@ -178,6 +261,10 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         }
       } else {
         rtc.peer.signal(data);
+        if (host && data.type === 'answer') {
+          sendOfferCandidates?.();
+          sendOfferCandidates = undefined;
+        }
       }
     };
 
@@ -228,11 +315,22 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         if (m.kind === 'pake') onPake(Buffer.from(m.data, 'base64'));
         else if (m.kind === 'bye') {
           const why = Buffer.from(m.data, 'base64').toString('utf8');
-          fail(why === 'auth' ? authError(AUTH_FAILURE_SENTENCE) : networkError('The other side cancelled the transfer.'));
+          fail(
+            why === 'auth'
+              ? authError(AUTH_FAILURE_SENTENCE)
+              : why.startsWith('turn:')
+                ? networkError(otherSideNoRelay(why.slice(5)))
+                : networkError('The other side cancelled the transfer.'),
+          );
         } else onSealed(m);
       } catch (e) {
         fail(e instanceof MovieShareError ? e : authError(AUTH_FAILURE_SENTENCE));
       }
+    });
+    // signaling lost for good (server gone beyond the client's reconnect bound,
+    // restarted without our room, or the room expired): say so instead of waiting
+    signal.onDisconnect((reason) => {
+      if (!settled) fail(networkError(`${reason.replace(/\.$/, '')}. ${host ? 'Run movie-share again for a new code.' : 'Ask the sender for a new code.'}`));
     });
     signal.onPeerLeft(() => {
       if (!settled && !rtc) fail(networkError(host ? 'The receiver left before the transfer started.' : 'The sender left before the transfer started. Ask for a new code.'));
@@ -240,9 +338,13 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
 
     if (host) {
       signal.onPeerJoined(() => {
+        armTimer();
         log('receiver joined; checking the code');
         sendShare();
       });
-    } else sendShare();
+    } else {
+      armTimer();
+      sendShare();
+    }
   });
 }

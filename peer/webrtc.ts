@@ -13,9 +13,10 @@
  * garbage-collected channel wrapper silently closes the channel.
  */
 import SimplePeer from 'simple-peer';
-import { PeerConnection, initLogger, type RtcConfig, type SelectedCandidateInfo } from 'node-datachannel';
+import { PeerConnection, type RtcConfig, type SelectedCandidateInfo } from 'node-datachannel';
 import { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate } from 'node-datachannel/polyfill';
 import { randomBytes } from 'node:crypto';
+import { ensureRtcLogger } from './ice.js';
 
 /** The parts of the polyfill's RTCPeerConnection that we read. */
 export interface PolyfillPeerConnection {
@@ -23,6 +24,8 @@ export interface PolyfillPeerConnection {
   remoteDescription: { sdp: string } | null;
   selectedCandidatePair(): { local: SelectedCandidateInfo; remote: SelectedCandidateInfo } | null;
   readonly ext_maxMessageSize: number;
+  /** the native connection: its iceState() tells "completed" apart (the polyfill folds it into "connected") */
+  readonly native?: PeerConnection;
   close(): void;
 }
 
@@ -41,15 +44,16 @@ interface SimplePeerInternals {
 
 export type SignalData = SimplePeer.SignalData;
 
-if (process.env.MOVIE_DEBUG_RTC) {
-  initLogger('Debug', (level, message) => process.stderr.write(`[rtc ${level}] ${message}\n`));
-}
+// The native logger (MOVIE_DEBUG_RTC, and the TURN failure diagnostics) is
+// installed by ensureRtcLogger in ice.ts: there is one per process.
 
 function wrtcFor(config: RtcConfig) {
   class ShimPeerConnection extends RTCPeerConnection {
+    native: PeerConnection;
     constructor() {
       const native = new PeerConnection(`movie-share-${randomBytes(4).toString('hex')}`, config);
       super({ iceServers: [], peerConnection: native } as unknown as ConstructorParameters<typeof RTCPeerConnection>[0]);
+      this.native = native;
       // W3C: gathering complete is announced by an icecandidate event with a null
       // candidate; the polyfill omits it, and simple-peer (non-trickle) waits for it.
       this.addEventListener('icegatheringstatechange', () => {
@@ -78,6 +82,7 @@ export interface WebRtcPeer {
 }
 
 export function createPeer(initiator: boolean, config: RtcConfig): WebRtcPeer {
+  ensureRtcLogger(config);
   const peer = new SimplePeer({
     initiator,
     // One sealed offer and one sealed answer, each with every candidate: no

@@ -1,0 +1,147 @@
+/**
+ * A malicious signaling server for tests. It speaks movie-share's signaling
+ * protocol to both peers but, instead of relaying honestly, attacks:
+ *
+ *  - 'terminate': it relays the PAKE untouched (so the honest peers agree on a
+ *    key) but terminates WebRTC with each peer itself: two node-datachannel
+ *    PeerConnections of its own, whose SDP it hands to the peers, ready to
+ *    forward data-channel messages between them unchanged.
+ *  - 'reflect': it sends each peer's own sealed SDP back to it.
+ *  - 'pake-mitm': it runs CPace with each peer itself, with a guessed code.
+ *
+ * It records what it saw; `forwarded` counts data-channel messages it could
+ * forward (0 if no peer ever connected to it).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import { PeerConnection, type DataChannel } from 'node-datachannel';
+import { pakeStart } from '../../common/pake.js';
+import { pakeConfirmation, pakeSid } from '../../peer/rendezvous.js';
+import { deriveSessionKeys } from '../../common/session-keys.js';
+import { WORDS } from '../../common/wordlist.js';
+
+export type RogueMode = 'terminate' | 'reflect' | 'pake-mitm';
+export const ROGUE_ROOM = '2345';
+
+interface Payload {
+  kind: string;
+  data: string;
+}
+
+export interface Rogue {
+  url: string;
+  forwarded: number;
+  peerConnections: number;
+  channelsOpened: number;
+  seen: Payload[];
+  close(): Promise<void>;
+}
+
+export async function startRogue(mode: RogueMode): Promise<Rogue> {
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'] });
+  const state: Rogue = { url: '', forwarded: 0, peerConnections: 0, channelsOpened: 0, seen: [], close: async () => undefined };
+  let host: Socket | undefined;
+  let receiver: Socket | undefined;
+  const keep = new Set<PeerConnection | DataChannel>();
+  const channels: { host?: DataChannel; receiver?: DataChannel } = {};
+
+  /** A PeerConnection of the rogue's own, offered to `victim` as if it were the other peer. */
+  function terminate(victim: Socket, side: 'host' | 'receiver'): void {
+    const pc = new PeerConnection(`rogue-${side}`, { iceServers: [], bindAddress: '127.0.0.1' });
+    keep.add(pc);
+    state.peerConnections++;
+    const dc = pc.createDataChannel('movie-share');
+    keep.add(dc);
+    dc.onOpen(() => {
+      state.channelsOpened++;
+      channels[side] = dc;
+    });
+    dc.onMessage((msg) => {
+      const other = side === 'host' ? channels.receiver : channels.host;
+      if (!other) return;
+      state.forwarded++;
+      if (typeof msg === 'string') other.sendMessage(msg);
+      else other.sendMessageBinary(Buffer.from(msg as ArrayBuffer));
+    });
+    pc.onGatheringStateChange((s) => {
+      if (s !== 'complete') return;
+      const d = pc.localDescription();
+      if (!d) return;
+      const fake = { type: side === 'host' ? 'answer' : 'offer', sdp: d.sdp };
+      victim.emit('signal', { kind: 'sdp', data: Buffer.from(JSON.stringify(fake)).toString('base64') });
+    });
+  }
+
+  const guessed = `${ROGUE_ROOM}-${WORDS[1]}-${WORDS[2]}-${WORDS[3]}`;
+  const mitm = {
+    host: pakeStart({ password: Buffer.from(guessed), role: 'responder', sid: pakeSid(ROGUE_ROOM) }),
+    receiver: pakeStart({ password: Buffer.from(guessed), role: 'initiator', sid: pakeSid(ROGUE_ROOM) }),
+  };
+
+  io.on('connection', (socket) => {
+    socket.on('create', (_req: unknown, ack: (r: unknown) => void) => {
+      host = socket;
+      ack({ ok: true, room: ROGUE_ROOM, token: 'rogue-token', iceServers: [] });
+    });
+    socket.on('join', (_req: unknown, ack: (r: unknown) => void) => {
+      receiver = socket;
+      ack({ ok: true, room: ROGUE_ROOM, iceServers: [], peerPresent: true });
+      host?.emit('peer-joined');
+      if (mode === 'terminate') {
+        terminate(receiver, 'receiver');
+        if (host) terminate(host, 'host');
+      }
+    });
+    socket.on('signal', (msg: Payload, ack?: (r: unknown) => void) => {
+      ack?.({ ok: true });
+      state.seen.push(msg);
+      const from = socket === host ? 'host' : 'receiver';
+      const to = from === 'host' ? receiver : host;
+      if (msg.kind === 'pake') {
+        const bytes = Buffer.from(msg.data, 'base64');
+        if (mode === 'pake-mitm' && bytes[0] === 1) {
+          // answer the victim's share with our own, made from a guessed code
+          // answer the victim's share with our own, made from a guessed code, and
+          // confirm our side of that session as an honest peer would
+          const ours = mitm[from];
+          const victimShare = bytes.subarray(1);
+          const keys = deriveSessionKeys(ours.finish(victimShare));
+          const [hs, rs] = from === 'host' ? [victimShare, ours.message] : [ours.message, victimShare];
+          socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), ours.message]).toString('base64') });
+          const conf = pakeConfirmation(keys, from === 'host' ? 'receiver' : 'host', hs, rs);
+          socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([2]), conf]).toString('base64') });
+          return;
+        }
+        if (mode === 'pake-mitm') return; // the victims' confirmations go nowhere
+        to?.emit('signal', msg);
+        return;
+      }
+      if (msg.kind === 'bye') {
+        to?.emit('signal', msg);
+        return;
+      }
+      if (mode === 'reflect') socket.emit('signal', msg);
+      // 'terminate': the peers' own sealed SDP is swallowed; they get the rogue's instead
+    });
+    socket.on('leave', () => undefined);
+  });
+
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  state.url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  state.close = async () => {
+    for (const k of keep) {
+      try {
+        k.close();
+      } catch {
+        // already closed
+      }
+    }
+    keep.clear();
+    io.close();
+    http.closeAllConnections();
+    await new Promise<void>((r) => http.close(() => r()));
+  };
+  return state;
+}
