@@ -126,3 +126,17 @@ test('wrong code (same room, wrong words): both exit 4, nothing written', async 
   assert.equal(existsSync(out), false);
   assert.equal(existsSync(`${out}.part`), false);
 });
+
+test('embedded signaling: with no --signal and nothing at the default, movie-share serves and prints the movie-get line', async () => {
+  const src = join(dir, 'embedded.src');
+  const out = join(dir, 'embedded.out');
+  await randomFile(src, 300_000);
+  // a default URL where nothing listens, so the sender starts its own server
+  const env = { MOVIE_SIGNAL_URL: '', MOVIE_BIND_ADDRESS: '127.0.0.1' };
+  const share = procs.node(BIN.share, [src], env);
+  const m = await share.waitFor(/On the other machine run: movie-get (\S+) -o \S+ --signal http:\/\/\S+:(\d+)/, 30_000);
+  const get = procs.get(m[1]!, out, `http://127.0.0.1:${m[2]}`);
+  assert.equal(await get.exited, 0, get.stderr());
+  assert.equal(await share.exited, 0, share.stderr());
+  assert.ok(await sameBytes(src, out));
+});
