@@ -53,7 +53,8 @@ test('a flood of joins from one address is rate-limited; the server stays up; a 
   const byReason = new Map<string, number>();
   for (const r of replies) byReason.set(r.reason ?? 'ok', (byReason.get(r.reason ?? 'ok') ?? 0) + 1);
   t.diagnostic(JSON.stringify(Object.fromEntries(byReason)));
-  assert.ok((byReason.get('rate-limited') ?? 0) >= 600 - 19, 'at most 19 more joins are looked up in this window');
+  // fixed windows: a slow run may straddle one window boundary, which allows one more window's worth
+  assert.ok((byReason.get('rate-limited') ?? 0) >= 600 - 19 - 20, 'at most 19 more joins (+20 across a window boundary) are looked up');
   assert.equal(byReason.get('ok') ?? 0, 0);
 
   // the client turns it into one sentence and exit 5
