@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../common/config.js';
 import { ExitCode, isMovieShareError, usageError } from '../common/errors.js';
-import { defaultIceOptions, type IceOptions } from './ice.js';
+import { defaultIceOptions, validateIceOptions, type IceOptions } from './ice.js';
 import { jsonEvent, type OutputMode } from './progress.js';
 
 export interface CommonFlags {
@@ -81,9 +81,10 @@ export function iceOptions(f: CommonFlags): IceOptions {
     if (!username || !password) throw usageError('--turn needs --turn-user and --turn-pass (or MOVIE_TURN_USER / MOVIE_TURN_PASS).');
     ice.turn.push({ url: turnUrl, username, password });
   }
-  ice.relayOnly = Boolean(f.relayOnly) || env.MOVIE_RELAY_ONLY === '1';
+  ice.relayOnly = Boolean(f.relayOnly) || /^(1|true|yes|on)$/i.test(env.MOVIE_RELAY_ONLY ?? '');
   ice.bindAddress = f.bindAddress ?? env.MOVIE_BIND_ADDRESS ?? undefined;
   ice.mtu = positiveInt(f.mtu ?? env.MOVIE_MTU, '--mtu') ?? DEFAULT_TUNING.mtu;
+  validateIceOptions(ice); // bad --stun/--turn URLs: a usage error now, not after the code is printed
   return ice;
 }
 

@@ -34,12 +34,19 @@ export async function inspectFile(path: string): Promise<FileInfo> {
 export async function hashFile(path: string, onBytes?: (n: number) => void): Promise<string> {
   const fh = await openForRead(path);
   try {
+    // Two buffers: the next block is read (thread pool) while this one is hashed.
     const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(4 * BLOCK);
+    const bufs = [Buffer.allocUnsafe(4 * BLOCK), Buffer.allocUnsafe(4 * BLOCK)];
+    let pos = 0;
+    let which = 0;
+    let pending = fh.read(bufs[0]!, 0, bufs[0]!.length, pos);
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const { bytesRead, buffer } = await pending;
       if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+      which ^= 1;
+      pending = fh.read(bufs[which]!, 0, bufs[which]!.length, pos);
+      h.update(buffer.subarray(0, bytesRead));
       onBytes?.(bytesRead);
     }
     return h.digest('hex');

@@ -35,6 +35,16 @@ export class FlowControl {
     return this.acked;
   }
 
+  /**
+   * True when a chunk that would end at `nextEnd` may be sent right now: the
+   * sender's per-chunk fast path, which allocates no promise (each awaited
+   * guard would also leave a reaction on the link's never-settling failure
+   * promise, one per chunk).
+   */
+  canSend(nextEnd: number): boolean {
+    return nextEnd - this.acked <= this.tuning.windowBytes && this.channel.bufferedAmount() <= this.tuning.highWaterMark;
+  }
+
   /** Resolves when a chunk that would end at `nextEnd` may be sent. */
   async ready(nextEnd: number): Promise<void> {
     while (nextEnd - this.acked > this.tuning.windowBytes) {

@@ -8,6 +8,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseCode } from '../common/code.js';
 import { usageError } from '../common/errors.js';
+import { LINGER_MS } from '../common/config.js';
 import { generateReceiverKeyPair } from '../common/key-transport.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from './ice.js';
@@ -96,18 +97,31 @@ void runMain(
     });
     closeChannel = () => rz.session.channel.close();
     const pair = describePair(rz.rtc);
+    out.info(`Connected to the sender (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
     out.verbose(`connected (${pair.summary})`);
     out.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
     signal.close();
 
     const t0 = Date.now();
-    const progress = createProgress(mode, 'receiving');
+    const bar = createProgress(mode, 'receiving');
+    let firstByte = false;
+    const progress: typeof bar = {
+      start: (total, already) => bar.start(total, already),
+      update: (done) => {
+        if (!firstByte) {
+          firstByte = true;
+          out.event('first-byte', { bytes: done, at: Date.now() });
+        }
+        bar.update(done);
+      },
+      finish: () => bar.finish(),
+    };
     const res = await receiveFile(rz.session, {
       outPath,
       keyPair,
       tuning: tune,
       progress,
-      link: { cancel: cancel.signal },
+      link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onStart: (i) => {
         if (i.notice) out.info(i.notice);
         out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${outPath}`);

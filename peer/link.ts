@@ -11,6 +11,8 @@ import { ExitCode, MovieShareError, isMovieShareError, networkError } from '../c
 import { PEER_TIMEOUT_MS, PING_INTERVAL_MS } from '../common/config.js';
 
 type Abort = { t: 'abort'; code: ExitCode; message: string };
+/** linger(): how long our last message gets on the wire, once our send queue is empty */
+const LINGER_GRACE_MS = 300;
 type Base = { t: string };
 
 export interface LinkOptions {
@@ -18,6 +20,14 @@ export interface LinkOptions {
   pingIntervalMs?: number;
   /** aborting (Ctrl-C) tells the peer and ends the link */
   cancel?: AbortSignal;
+  /**
+   * How long `linger()` waits for the peer to close the channel after our last
+   * message (`done`, `abort`); 0 (default): not at all. Closing right after
+   * sending can lose the message: node-datachannel may deliver the close to the
+   * peer before data still in flight, and a Ctrl-C abort queues behind up to
+   * the high-water mark of chunks.
+   */
+  lingerMs?: number;
 }
 
 export class Link<In extends Base, Out extends Base> {
@@ -31,6 +41,10 @@ export class Link<In extends Base, Out extends Base> {
   private lastSent = 0;
   private timer: NodeJS.Timeout;
   private finished = false;
+  /** the peer closed the channel, aborted, or went silent: nobody is left to read what we send */
+  private peerGone = false;
+  private goneWaiters: (() => void)[] = [];
+  private readonly lingerMs: number;
   /** chunk frames go here, synchronously, in arrival order */
   onChunk: (frame: Uint8Array) => void = () => {
     this.fail(new MovieShareError(ExitCode.Other, 'The other side sent file data out of turn; it may be running an incompatible version.'));
@@ -49,8 +63,10 @@ export class Link<In extends Base, Out extends Base> {
     this.failure.catch(() => undefined);
     const timeout = opts.peerTimeoutMs ?? PEER_TIMEOUT_MS;
     const ping = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+    this.lingerMs = opts.lingerMs ?? 0;
     channel.onMessage((frame) => this.receive(frame));
     channel.onClose(() => {
+      this.markGone();
       if (!this.finished) {
         this.fail(networkError('The connection to the other side was lost. Run both commands again to resume.'), false);
       }
@@ -58,6 +74,7 @@ export class Link<In extends Base, Out extends Base> {
     this.timer = setInterval(() => {
       const now = Date.now();
       if (now - this.lastHeard > timeout) {
+        this.markGone();
         this.fail(networkError(`The other side stopped responding for ${Math.round(timeout / 1000)} s. Run both commands again to resume.`), false);
         return;
       }
@@ -90,6 +107,7 @@ export class Link<In extends Base, Out extends Base> {
       if (msg.t === 'ping') return;
       if (msg.t === 'abort') {
         const a = msg as unknown as Abort;
+        this.markGone();
         this.fail(new MovieShareError(a.code, `The other side stopped: ${a.message}`), false);
         return;
       }
@@ -162,6 +180,41 @@ export class Link<In extends Base, Out extends Base> {
     }
     this.rejectFailure(err);
     return err;
+  }
+
+  private markGone(): void {
+    this.peerGone = true;
+    const w = this.goneWaiters;
+    this.goneWaiters = [];
+    for (const r of w) r();
+  }
+
+  /**
+   * After our last message: resolves once the peer has closed the channel (it
+   * read everything before that), or once our send queue has drained and
+   * LINGER_GRACE_MS more have passed (a peer that exits with data still queued
+   * towards us may never get its close through), and after `lingerMs` at most;
+   * at once if the peer is already gone. The caller closes the channel afterwards.
+   */
+  linger(): Promise<void> {
+    if (this.peerGone || this.lingerMs <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const deadline = Date.now() + this.lingerMs;
+      let drainedAt = 0;
+      let t: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(t);
+        resolve();
+      };
+      const tick = (): void => {
+        const now = Date.now();
+        if (!drainedAt && this.channel.bufferedAmount() === 0) drainedAt = now;
+        if (now >= deadline || (drainedAt && now - drainedAt >= LINGER_GRACE_MS)) done();
+        else t = setTimeout(tick, 20);
+      };
+      this.goneWaiters.push(done);
+      tick();
+    });
   }
 
   get failed(): MovieShareError | undefined {

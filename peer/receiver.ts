@@ -146,6 +146,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     link.finish();
     progress.finish();
     await session.channel.drained();
+    await link.linger(); // the sender closes once it has read `done`; closing first could lose it
     return { name: payload.name, size: payload.size, sha256: payload.sha256, resumedFrom: from };
   } catch (e) {
     const err = link.fail(e);
@@ -156,6 +157,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     } else if (keep && hadPart) {
       await writeSidecar(out, { v: 1, ...keep, verified }).catch(() => undefined);
     }
+    await link.linger(); // let an abort we sent reach the sender before the CLI closes the channel
     throw err;
   }
 }

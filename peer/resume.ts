@@ -30,14 +30,29 @@ export async function readSidecar(out: string): Promise<Sidecar | null> {
   }
 }
 
-/** Atomically replace the sidecar. */
-export async function writeSidecar(out: string, s: Sidecar): Promise<void> {
-  const tmp = `${sidecarPath(out)}.tmp`;
-  await writeFile(tmp, JSON.stringify(s));
-  await rename(tmp, sidecarPath(out));
+/** Sidecar writes in flight, per OUT: one at a time, in order (they share the .tmp file). */
+const sidecarWrites = new Map<string, Promise<void>>();
+
+/** Atomically replace the sidecar. Writes to the same OUT are serialized: the last one called wins. */
+export function writeSidecar(out: string, s: Sidecar): Promise<void> {
+  const next = (sidecarWrites.get(out) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(async () => {
+      const tmp = `${sidecarPath(out)}.tmp`;
+      await writeFile(tmp, JSON.stringify(s));
+      await rename(tmp, sidecarPath(out));
+    });
+  sidecarWrites.set(out, next);
+  const forget = (): void => {
+    if (sidecarWrites.get(out) === next) sidecarWrites.delete(out);
+  };
+  next.then(forget, forget);
+  return next;
 }
 
 export async function removeResumeState(out: string): Promise<void> {
+  // a sidecar write still in flight would bring the sidecar back after we removed it
+  await sidecarWrites.get(out)?.catch(() => undefined);
   await rm(partPath(out), { force: true });
   await rm(sidecarPath(out), { force: true });
   await rm(`${sidecarPath(out)}.tmp`, { force: true });

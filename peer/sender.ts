@@ -74,7 +74,8 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     if (from > file.size) throw new MovieShareError(ExitCode.Other, 'The receiver asked to resume past the end of the file.');
     opts.onAuthenticated?.(from);
 
-    const flow = new FlowControl(session.channel, tuning, from);
+    // the receiver acks every `ackBytes`: a smaller window would wait forever for an ack
+    const flow = new FlowControl(session.channel, { ...tuning, windowBytes: Math.max(tuning.windowBytes, tuning.ackBytes + chunkSize) }, from);
     link.onEager = (m) => {
       if (m.t !== 'ack') return false;
       flow.ack(m.written);
@@ -86,7 +87,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     let offset = from;
     for await (const slice of readChunks(file.path, from, file.size, chunkSize)) {
       const end = offset + slice.length;
-      await link.guard(flow.ready(end));
+      if (!flow.canSend(end)) await link.guard(flow.ready(end));
       link.sendFrame(encodeChunk(key, transferId, index, index === total - 1, slice));
       index++;
       offset = end;
@@ -102,6 +103,8 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     progress.finish();
     return { resumedFrom: from, sentBytes: file.size - from };
   } catch (e) {
-    throw link.fail(e);
+    const err = link.fail(e);
+    await link.linger(); // let an abort we sent reach the receiver before the CLI closes the channel
+    throw err;
   }
 }

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { networkInterfaces } from 'node:os';
 import { makeCode, parseCode } from '../common/code.js';
 import { ExitCode, MovieShareError } from '../common/errors.js';
+import { LINGER_MS } from '../common/config.js';
 import { startSignalServer, type RunningSignalServer } from '../signaling/server.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile } from './file-source.js';
@@ -111,6 +112,7 @@ void runMain(
     });
     closeChannel = () => rz.session.channel.close();
     const pair = describePair(rz.rtc);
+    out.info(`Connected to the receiver (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
     out.verbose(`connected (${pair.summary})`);
     out.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
     if (!publicUrl) signal.close();
@@ -123,7 +125,7 @@ void runMain(
       sha256,
       tuning: tune,
       progress,
-      link: { cancel: cancel.signal },
+      link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onAuthenticated: (from) => {
         if (from > 0) out.info(`Resuming at ${formatBytes(from)} of ${formatBytes(info.size)}.`);
       },

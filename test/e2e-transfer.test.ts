@@ -98,7 +98,8 @@ test('garbled or truncated code: exit 2', async () => {
 
 test('a third peer joining a full room gets "room is busy"', async () => {
   const src = join(dir, 'busy.src');
-  await randomFile(src, 64 * 1024);
+  // big enough that the first transfer is still running when the third peer knocks
+  await randomFile(src, 32 * 1024 * 1024);
   const share = await procs.share(src, url);
   const first = procs.get(share.code, join(dir, 'busy1.out'), url, ['--verbose']);
   await first.waitFor(/joined room/);

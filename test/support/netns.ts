@@ -1,0 +1,175 @@
+/**
+ * Separate hosts for tests, made of Linux network namespaces the test creates
+ * itself (root only):
+ *
+ *     A (198.18.1.2) ──veth── (198.18.1.1) R (198.18.2.1) ──veth── (198.18.2.2) B
+ *
+ * R is a router (ip_forward on) that runs coturn and movie-signal on its own
+ * addresses. `blockDirect()` loads an nftables table in R whose forward chain
+ * drops everything between A's and B's links, so A and B can only talk to R's
+ * own addresses (input is untouched): any A<->B transfer must go through the
+ * TURN relay. Only addresses from 198.18.0.0/15 are used, and only inside these
+ * namespaces; the host's own network is never touched.
+ *
+ * Namespace names are unique per run (prefix + pid + random). `destroy()`
+ * kills whatever still runs inside them (by PID, from `ip netns pids`: only
+ * processes this test started can be in there) and deletes them; a process
+ * exit hook does the same synchronously if the test dies first.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a short command to completion (killed by PID after `timeoutMs`). */
+export function run(cmd: string, args: string[], input?: string, timeoutMs = 10_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(t);
+      resolve({ code: 127, stdout, stderr: stderr + e.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined); // a command that exits without reading its input
+    child.stdin.end(input ?? '');
+  });
+}
+
+async function must(cmd: string, args: string[], input?: string): Promise<string> {
+  const r = await run(cmd, args, input);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/** Why namespaces cannot be used here, or undefined if they can (decided without side effects). */
+export function netnsUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return 'creating network namespaces needs root (CI runs as root); run the tests as root to include them';
+  }
+  return undefined;
+}
+
+export const ADDR = {
+  a: '198.18.1.2',
+  rA: '198.18.1.1',
+  b: '198.18.2.2',
+  rB: '198.18.2.1',
+} as const;
+
+const alive = new Set<Topology>();
+process.on('exit', () => {
+  for (const t of alive) t.destroySync();
+});
+
+export class Topology {
+  private blocked = false;
+  private constructor(
+    readonly a: string,
+    readonly b: string,
+    readonly r: string,
+  ) {}
+
+  /** Create A, B and R, link and address them, and turn R into a router. */
+  static async create(prefix = 'mst'): Promise<Topology> {
+    const id = `${prefix}${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+    const t = new Topology(`${id}-a`, `${id}-b`, `${id}-r`);
+    alive.add(t);
+    try {
+      for (const ns of [t.a, t.b, t.r]) await must('ip', ['netns', 'add', ns]);
+      // veth pairs created directly inside the namespaces: no name ever appears in the host's namespace
+      await must('ip', ['link', 'add', 'name', 'eth-r', 'netns', t.a, 'type', 'veth', 'peer', 'name', 'eth-a', 'netns', t.r]);
+      await must('ip', ['link', 'add', 'name', 'eth-r', 'netns', t.b, 'type', 'veth', 'peer', 'name', 'eth-b', 'netns', t.r]);
+      const inNs = (ns: string, ...args: string[]) => must('ip', ['-n', ns, ...args]);
+      for (const ns of [t.a, t.b, t.r]) await inNs(ns, 'link', 'set', 'lo', 'up');
+      await inNs(t.a, 'addr', 'add', `${ADDR.a}/24`, 'dev', 'eth-r');
+      await inNs(t.b, 'addr', 'add', `${ADDR.b}/24`, 'dev', 'eth-r');
+      await inNs(t.r, 'addr', 'add', `${ADDR.rA}/24`, 'dev', 'eth-a');
+      await inNs(t.r, 'addr', 'add', `${ADDR.rB}/24`, 'dev', 'eth-b');
+      for (const [ns, dev] of [[t.a, 'eth-r'], [t.b, 'eth-r'], [t.r, 'eth-a'], [t.r, 'eth-b']] as const) await inNs(ns, 'link', 'set', dev, 'up');
+      await inNs(t.a, 'route', 'add', 'default', 'via', ADDR.rA);
+      await inNs(t.b, 'route', 'add', 'default', 'via', ADDR.rB);
+      await must('ip', ['netns', 'exec', t.r, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    } catch (e) {
+      await t.destroy();
+      throw e;
+    }
+    return t;
+  }
+
+  /** argv to run `cmd args` inside namespace `ns` (the PID is the command's own: ip netns exec execs it). */
+  exec(ns: string, cmd: string, args: string[]): [string, string[]] {
+    return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+  }
+
+  /** Drop forwarded traffic between A and B in R (traffic to R's own addresses still flows). */
+  async blockDirect(): Promise<void> {
+    const rules = `table inet movie_share_test {
+  chain block_ab {
+    type filter hook forward priority filter; policy accept;
+    iifname "eth-a" oifname "eth-b" drop
+    iifname "eth-b" oifname "eth-a" drop
+  }
+}
+`;
+    await must('ip', ['netns', 'exec', this.r, 'nft', '-f', '-'], rules);
+    this.blocked = true;
+  }
+
+  async allowDirect(): Promise<void> {
+    if (!this.blocked) return;
+    await must('ip', ['netns', 'exec', this.r, 'nft', 'delete', 'table', 'inet', 'movie_share_test']);
+    this.blocked = false;
+  }
+
+  /** PIDs of processes still inside our namespaces. */
+  private async pids(): Promise<number[]> {
+    const out: number[] = [];
+    for (const ns of [this.a, this.b, this.r]) {
+      const r = await run('ip', ['netns', 'pids', ns]);
+      for (const l of r.stdout.split('\n')) if (/^\d+$/.test(l.trim())) out.push(Number(l.trim()));
+    }
+    return out;
+  }
+
+  async destroy(): Promise<void> {
+    for (const pid of await this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (const ns of [this.a, this.b, this.r]) await run('ip', ['netns', 'del', ns]);
+    alive.delete(this);
+  }
+
+  destroySync(): void {
+    for (const ns of [this.a, this.b, this.r]) {
+      const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+      for (const l of (r.stdout ?? '').split('\n')) {
+        if (/^\d+$/.test(l.trim())) {
+          try {
+            process.kill(Number(l.trim()), 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+      }
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+    alive.delete(this);
+  }
+}
