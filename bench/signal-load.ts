@@ -14,6 +14,7 @@
  * Also exports the process helpers the signaling tests use
  * (`spawnSignalNode`, `spawnRedis`).
  */
+import { withTimeout } from '../common/timeout.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -227,21 +228,6 @@ async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>):
   return out;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 async function roomsOpen(url: string): Promise<number> {
   try {
@@ -324,7 +310,7 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
         try {
           const start = performance.now();
           await recvs[i]!.joinRoom(roomIds[i]!);
-          const at = await withTimeout(joinedP[i]!, 30_000, 'peer-joined');
+          const at = await withTimeout(joinedP[i]!, 30_000, 'peer-joined: no answer within 30000 ms');
           pairing.push(at - start);
         } catch (e) {
           fail(i, e);
@@ -350,7 +336,7 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
           );
           const start = performance.now();
           h.send({ kind: 'pake', data: payload });
-          rtts.push((await withTimeout(back, 30_000, 'relay')) - start);
+          rtts.push((await withTimeout(back, 30_000, 'relay: no answer within 30000 ms')) - start);
         } catch (e) {
           fail(i, e);
         }

@@ -8,6 +8,7 @@ import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTunin
 import { ExitCode, isMovieShareError, usageError } from '../common/errors.js';
 import { defaultIceOptions, validateIceOptions, type IceOptions } from './ice.js';
 import { jsonEvent, type OutputMode } from './progress.js';
+import type { PairInfo } from './candidate-pair.js';
 
 export interface CommonFlags {
   signal?: string;
@@ -111,6 +112,18 @@ export class Output {
   }
   event(name: string, fields: Record<string, unknown> = {}): void {
     if (this.mode === 'json') jsonEvent(name, fields);
+  }
+  /** The PAKE's verification string, when the user asked for it (--verify). */
+  verification(v: string, asked: boolean, other: string): void {
+    if (!asked) return;
+    if (this.mode === 'json') this.event('verify', { verification: v });
+    else process.stderr.write(`Verification: ${v} (the ${other} sees the same if nobody is in the middle)\n`);
+  }
+  /** Once connected: which path the data takes (direct, or through a TURN relay). */
+  connected(pair: PairInfo, other: string): void {
+    this.info(`Connected to the ${other} (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
+    this.verbose(`connected (${pair.summary})`);
+    this.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
   }
 }
 

@@ -87,19 +87,11 @@ void runMain(
       signal,
       rtcConfig: buildRtcConfig(ice, joined.iceServers),
       lowWaterMark: tune.lowWaterMark,
-      onVerified: (v) => {
-        if (flags.verify) {
-          if (mode === 'json') out.event('verify', { verification: v });
-          else process.stderr.write(`Verification: ${v} (the sender sees the same if nobody is in the middle)\n`);
-        }
-      },
+      onVerified: (v) => out.verification(v, Boolean(flags.verify), 'sender'),
       log: (l) => out.verbose(l),
     });
     closeChannel = () => rz.session.channel.close();
-    const pair = describePair(rz.rtc);
-    out.info(`Connected to the sender (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
-    out.verbose(`connected (${pair.summary})`);
-    out.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
+    out.connected(describePair(rz.rtc), 'sender');
     signal.close();
 
     const t0 = Date.now();

@@ -10,6 +10,7 @@
  * releases every handle (socket.io, HTTP server, Redis clients, timers).
  */
 import http from 'node:http';
+import { withTimeout } from '../common/timeout.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
@@ -105,21 +106,6 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(message)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 async function connectRedis(url: string, log: (l: string) => void): Promise<RedisClient[]> {
   const shown = redactUrl(url);

@@ -8,6 +8,7 @@
  * Needs the Debian package redis-server (CI installs it); fails, not skips,
  * without it.
  */
+import { withTimeout } from '../common/timeout.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
@@ -16,19 +17,8 @@ import { SignalClient } from '../peer/signal-client.js';
 import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../common/signal-protocol.js';
 
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
+  withTimeout(p, ms, `timed out after ${ms} ms waiting for ${what}`);
+
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const nextSignal = (c: SignalClient): Promise<SignalPayload> => new Promise((r) => c.onSignal(r));
