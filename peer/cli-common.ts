@@ -85,6 +85,9 @@ export function iceOptions(f: CommonFlags): IceOptions {
   ice.relayOnly = Boolean(f.relayOnly) || /^(1|true|yes|on)$/i.test(env.MOVIE_RELAY_ONLY ?? '');
   ice.bindAddress = f.bindAddress ?? env.MOVIE_BIND_ADDRESS ?? undefined;
   ice.mtu = positiveInt(f.mtu ?? env.MOVIE_MTU, '--mtu') ?? DEFAULT_TUNING.mtu;
+  if (ice.mtu !== undefined && (ice.mtu < 576 || ice.mtu > 4096)) {
+    throw usageError(`--mtu must be between 576 and 4096 (larger datagrams are dropped by the ICE layer), not ${ice.mtu}.`);
+  }
   validateIceOptions(ice); // bad --stun/--turn URLs: a usage error now, not after the code is printed
   return ice;
 }

@@ -22,7 +22,11 @@ import { silentProgress, type ProgressSink, type SecureSession } from './session
 
 export interface SendOptions {
   file: FileInfo;
-  sha256: string;
+  /**
+   * the file's SHA-256 (hex); a promise while it is still being computed: the
+   * link is up meanwhile, and its pings keep a waiting receiver from timing out
+   */
+  sha256: string | Promise<string>;
   tuning: TransportTuning;
   progress?: ProgressSink;
   link?: LinkOptions;
@@ -47,12 +51,13 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     }
     const rsaPublicKey = Buffer.from(hello.rsaPublicKey, 'base64');
     const publicKey = importReceiverPublicKey(rsaPublicKey);
+    const sha256 = await link.guard(Promise.resolve(opts.sha256));
     const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
     const key = randomBytes(KEY_BYTES);
     const transferId = randomBytes(TRANSFER_ID_BYTES);
     const encryptedKey = encryptKeyMessage(
       publicKey,
-      serializeKeyPayload({ transferId, key, sha256: opts.sha256, size: file.size, name: file.name, chunkSize }),
+      serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize }),
     );
     const transcript = transcriptBytes({
       version: PROTOCOL_VERSION,
@@ -96,7 +101,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     }
     link.sendControl({ t: 'end' });
     const done = await link.expect('done');
-    if (done.sha256 !== opts.sha256) {
+    if (done.sha256 !== sha256) {
       throw new MovieShareError(ExitCode.Integrity, 'The receiver reported a different SHA-256 than the file has.');
     }
     link.finish();

@@ -110,11 +110,10 @@ void runMain(
     if (!publicUrl) signal.close();
 
     const t0 = Date.now();
-    const sha256 = await hashing;
     const progress = createProgress(mode, 'sending');
     const res = await sendFile(rz.session, {
       file: info,
-      sha256,
+      sha256: hashing, // may still be running (a big file): sendFile keeps the link alive meanwhile
       tuning: tune,
       progress,
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
@@ -123,6 +122,7 @@ void runMain(
       },
     });
     const secs = (Date.now() - t0) / 1000;
+    const sha256 = await hashing;
     out.event('done', { name: info.name, size: info.size, sha256, sentBytes: res.sentBytes, resumedFrom: res.resumedFrom, seconds: secs });
     out.info(`Sent ${info.name} (${formatBytes(info.size)}) in ${secs.toFixed(1)} s, ${formatBytes(res.sentBytes / Math.max(secs, 0.001))}/s. The receiver verified its SHA-256.`);
   },

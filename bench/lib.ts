@@ -1,0 +1,848 @@
+/**
+ * The benchmark (Issue 4, SPEC §5): every row measured in one run, on one
+ * machine, over loopback only, as medians of N runs. `bench/run.ts` is the CLI;
+ * `test/bench-smoke.test.ts` runs a tiny version of the same code.
+ *
+ * Rows:
+ *  1. ceiling      raw node-datachannel channel, two child processes, no crypto, no disk
+ *  2. movie-share  the real CLIs (movie-signal, movie-share, movie-get) on a random file;
+ *                  MB/s from "code entered" (movie-get spawned) to movie-get exit 0
+ *  3. peak RSS     of both peers for the 1 GiB and the 4 GiB file (flatness)
+ *  4. latency      code entered → first chunk received (movie-get's `first-byte` event)
+ *  5. magic-wormhole through a local mailbox and transit relay (and wormhole-william if usable)
+ *  6. limits       AES-256-GCM and SHA-256 on one core, TCP loopback between two processes
+ * Rows 1–2 run at the library's default MTU and at `mtu: 4096`.
+ * Optional (--big): a sparse 5 GiB file end to end (64-bit offsets).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_TUNING } from '../common/config.js';
+import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/framing.js';
+import { Children, tail, type Child } from './children.js';
+
+export const DIST = fileURLToPath(new URL('../', import.meta.url));
+const BIN = {
+  signal: join(DIST, 'signaling/cli.js'),
+  share: join(DIST, 'peer/share-cli.js'),
+  get: join(DIST, 'peer/get-cli.js'),
+  raw: join(DIST, 'bench/raw-peer.js'),
+  tcp: join(DIST, 'bench/tcp-peer.js'),
+};
+const MB = 1e6;
+/** bytes of one chunk frame on the wire, as the product sends them by default */
+export const FRAME_BYTES = DEFAULT_TUNING.chunkSize + CHUNK_OVERHEAD;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+export interface BenchOptions {
+  /** file size for rows 1, 2, 5 and 6 (default 1 GiB) */
+  bytes: number;
+  /** second size for the RSS flatness row (default 4 GiB); 0 = skip */
+  rssBigBytes: number;
+  /** runs per row; the median is reported */
+  runs: number;
+  /** MTUs for rows 1–2 (passed explicitly to both sides; libdatachannel's default is 1280) */
+  mtus: number[];
+  wormhole: boolean;
+  /** install missing Debian packages (wormhole, time) with apt-get */
+  install: boolean;
+  /** sparse file for the --big row; 0 = skip */
+  bigBytes: number;
+  /** where test files live (random files are cached here between runs) */
+  dataDir: string;
+  /** bytes for the in-process crypto rows */
+  cryptoBytes: number;
+  log: (line: string) => void;
+}
+
+export const defaultOptions = (dataDir: string): BenchOptions => ({
+  bytes: GiB,
+  rssBigBytes: 4 * GiB,
+  runs: 3,
+  mtus: [LIBRARY_DEFAULT_MTU, 4096],
+  wormhole: true,
+  install: true,
+  bigBytes: 0,
+  dataDir,
+  cryptoBytes: 512 * MiB,
+  log: (l) => process.stderr.write(`${l}\n`),
+});
+
+export interface Row {
+  id: string;
+  label: string;
+  /** median MB/s (10^6 bytes per second) */
+  mbps?: number;
+  /** every run's MB/s */
+  runs?: number[];
+  ratio?: number;
+  ratioTo?: string;
+  /** other medians: seconds, latency, CPU seconds, RSS in MB… */
+  details: Record<string, number | string | undefined>;
+  skipped?: string;
+}
+
+export interface BenchResults {
+  when: string;
+  machine: { node: string; cpus: number; cpuModel: string; platform: string; loadavgStart: number[]; loadavgEnd: number[] };
+  options: Omit<BenchOptions, 'log' | 'dataDir'>;
+  productDefaultMtu: number;
+  rows: Row[];
+  notes: string[];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const round = (x: number | undefined, d = 1): number | undefined => (x === undefined || !Number.isFinite(x) ? undefined : Number(x.toFixed(d)));
+const medianOf = <T>(rs: T[], f: (r: T) => number | undefined): number | undefined => {
+  const xs = rs.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return xs.length ? median(xs) : undefined;
+};
+/** libdatachannel's default MTU (RTC_DEFAULT_MTU, the IPv6 minimum) */
+export const LIBRARY_DEFAULT_MTU = 1280;
+/** the MTU movie-share uses when given no --mtu */
+export const PRODUCT_MTU = DEFAULT_TUNING.mtu ?? LIBRARY_DEFAULT_MTU;
+const mtuName = (mtu: number) => `mtu ${mtu}${mtu === LIBRARY_DEFAULT_MTU ? ' (library default)' : ''}`;
+const mtuId = (mtu: number) => String(mtu);
+
+// ---------------------------------------------------------------- tools
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p ? p : undefined;
+}
+
+function aptInstall(pkgs: string[], log: (l: string) => void): boolean {
+  if (process.getuid?.() !== 0) {
+    log(`bench: ${pkgs.join(' ')} missing and not root; skipping`);
+    return false;
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  log(`bench: apt-get install -y ${pkgs.join(' ')}`);
+  let r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { env, stdio: 'ignore' });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
+    r = spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { env, stdio: 'ignore' });
+  }
+  return r.status === 0;
+}
+
+export interface Tools {
+  time?: string;
+  wormhole?: string;
+  twist?: string;
+  wormholeWilliam?: string;
+}
+
+export function findTools(opts: BenchOptions): Tools {
+  const t: Tools = {};
+  t.time = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  if (!t.time && opts.install && aptInstall(['time'], opts.log)) t.time = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  if (opts.wormhole) {
+    const look = () => {
+      t.wormhole = which('wormhole');
+      t.twist = which('twist') ?? which('twist3');
+      t.wormholeWilliam = which('wormhole-william');
+    };
+    look();
+    const hasPlugins = () =>
+      spawnSync(t.twist ?? 'false', ['transitrelay', '--help'], { stdio: 'ignore' }).status === 0 &&
+      spawnSync(t.twist ?? 'false', ['wormhole-mailbox', '--help'], { stdio: 'ignore' }).status === 0;
+    if (opts.install && (!t.wormhole || !t.twist || !t.wormholeWilliam || !hasPlugins())) {
+      aptInstall(['magic-wormhole', 'python3-magic-wormhole-mailbox-server', 'magic-wormhole-transit-relay', 'wormhole-william'], opts.log);
+      look();
+    }
+    if (t.twist && !hasPlugins()) t.twist = undefined;
+  }
+  return t;
+}
+
+/** `/usr/bin/time -v` output → peak RSS (MB) and CPU seconds. */
+async function readTimeFile(path: string): Promise<{ rssMB?: number; cpuS?: number }> {
+  try {
+    const s = await readFile(path, 'utf8');
+    const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(s);
+    const user = /User time \(seconds\): ([\d.]+)/.exec(s);
+    const sys = /System time \(seconds\): ([\d.]+)/.exec(s);
+    return {
+      rssMB: rss ? (Number(rss[1]) * 1024) / MB : undefined,
+      cpuS: user && sys ? Number(user[1]) + Number(sys[1]) : undefined,
+    };
+  } catch {
+    return {};
+  }
+}
+
+interface Timed {
+  proc: Child;
+  /** peak RSS (MB) and CPU seconds, once the process has exited */
+  usage(): Promise<{ rssMB?: number; cpuS?: number }>;
+}
+
+/**
+ * Spawns `cmd args` under `/usr/bin/time -v -o timeFile` when available;
+ * otherwise polls /proc/PID/status (VmHWM) and /proc/PID/stat while it runs.
+ */
+function spawnTimed(ch: Children, tools: Tools, name: string, timeFile: string, cmd: string, args: string[], stdin = false): Timed {
+  if (tools.time) {
+    const proc = ch.spawn(name, tools.time, ['-v', '-o', timeFile, cmd, ...args], { stdin });
+    return { proc, usage: async () => (await proc.exited, readTimeFile(timeFile)) };
+  }
+  const proc = ch.spawn(name, cmd, args, { stdin });
+  let rssKb = 0;
+  let ticks = 0;
+  const poll = () => {
+    try {
+      const st = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      const m = /VmHWM:\s+(\d+) kB/.exec(st);
+      if (m) rssKb = Math.max(rssKb, Number(m[1]));
+      const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks = Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  };
+  const timer = setInterval(poll, 50);
+  poll();
+  void proc.exited.then(() => clearInterval(timer));
+  return {
+    proc,
+    usage: async () => {
+      await proc.exited;
+      return { rssMB: rssKb ? (rssKb * 1024) / MB : undefined, cpuS: ticks ? ticks / 100 : undefined };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- files
+
+/** A random file of `size` bytes, cached in dataDir by size. */
+export async function randomFile(dataDir: string, size: number, log: (l: string) => void): Promise<string> {
+  await mkdir(dataDir, { recursive: true });
+  const path = join(dataDir, `random-${size}.bin`);
+  const st = await stat(path).catch(() => null);
+  if (st?.size === size) return path;
+  log(`bench: writing ${(size / MiB).toFixed(0)} MiB of random data to ${path}`);
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(16 * MiB);
+    for (let done = 0; done < size; ) {
+      const n = Math.min(buf.length, size - done);
+      randomFillSync(buf, 0, n);
+      await fh.write(buf, 0, n, done);
+      done += n;
+    }
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  return path;
+}
+
+/** A sparse file of `size` bytes (zeros, no disk blocks). */
+async function sparseFile(dataDir: string, size: number): Promise<string> {
+  await mkdir(dataDir, { recursive: true });
+  const path = join(dataDir, `sparse-${size}.bin`);
+  const fh = await open(path, 'w');
+  await fh.truncate(size);
+  await fh.close();
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port: number, timeoutMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const nowMs = () => performance.timeOrigin + performance.now();
+
+function parseJsonLine(l: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(l) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- row 6: limits
+
+/** AES-256-GCM through the product's own framing (encodeChunk/decodeChunk), and SHA-256, one core. */
+export function cryptoLimits(bytes: number): { encMBps: number; decMBps: number; shaMBps: number } {
+  const chunk = DEFAULT_TUNING.chunkSize;
+  const key = randomBytes(32);
+  const tid = randomBytes(16);
+  const plain = randomBytes(chunk);
+  const n = chunkCount(bytes, chunk);
+  let t = nowMs();
+  let frame = encodeChunk(key, tid, 0, false, plain);
+  for (let i = 0; i < n; i++) frame = encodeChunk(key, tid, i, false, plain);
+  const encMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
+  const frames = Array.from({ length: 64 }, (_, i) => encodeChunk(key, tid, i, false, plain));
+  t = nowMs();
+  for (let i = 0; i < n; i++) decodeChunk(key, tid, i % 64, frames[i % 64]!);
+  const decMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
+  const h = createHash('sha256');
+  t = nowMs();
+  for (let i = 0; i < n; i++) h.update(plain);
+  h.digest();
+  const shaMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
+  void frame;
+  return { encMBps, decMBps, shaMBps };
+}
+
+interface PairRun {
+  mbps: number;
+  seconds: number;
+  cpuSendS?: number;
+  cpuRecvS?: number;
+  rssSendMB?: number;
+  rssRecvMB?: number;
+  maxMessageSize?: number;
+}
+
+export async function tcpRun(ch: Children, bytes: number): Promise<PairRun> {
+  const recv = ch.spawn('tcp-recv', process.execPath, [BIN.tcp, 'recv', String(bytes)]);
+  try {
+    const port = Number((await recv.waitFor(/"port":(\d+)/))[1]);
+    const send = ch.spawn('tcp-send', process.execPath, [BIN.tcp, 'send', String(bytes), String(port)]);
+    const start = parseJsonLine((await send.waitFor(/\{"t":"start".*\}/))[0])!;
+    const done = parseJsonLine((await recv.waitFor(/\{"t":"done".*\}/, 600_000))[0])!;
+    await Promise.all([recv.exited, send.exited]);
+    const seconds = ((done.at as number) - (start.at as number)) / 1000;
+    const cpu = done.cpu as { user: number; system: number };
+    return { mbps: bytes / MB / seconds, seconds, cpuRecvS: (cpu.user + cpu.system) / 1e6, rssRecvMB: ((done.maxRssKb as number) * 1024) / MB };
+  } finally {
+    await ch.cleanup();
+  }
+}
+
+// ---------------------------------------------------------------- row 1: ceiling
+
+export async function ceilingRun(ch: Children, bytes: number, mtu: number, messageBytes = FRAME_BYTES): Promise<PairRun> {
+  const extra = ['--mtu', String(mtu), '--message', String(messageBytes)];
+  const send = ch.spawn('raw-send', process.execPath, [BIN.raw, 'send', String(bytes), ...extra], { stdin: true });
+  const recv = ch.spawn('raw-recv', process.execPath, [BIN.raw, 'recv', String(bytes), ...extra], { stdin: true });
+  try {
+    const relay = (from: Child, to: Child) =>
+      from.onLine((l) => {
+        const m = parseJsonLine(l);
+        if (m && (m.t === 'sdp' || m.t === 'cand')) to.write(l);
+      });
+    relay(send, recv);
+    relay(recv, send);
+    const timeoutMs = 60_000 + (bytes / MB) * 200;
+    const startLine = await send.waitFor(/\{"t":"start".*\}/, 30_000);
+    const sendDoneP = send.waitFor(/\{"t":"done".*\}/, timeoutMs);
+    const doneLine = await recv.waitFor(/\{"t":"done".*\}/, timeoutMs);
+    const sendDone = parseJsonLine((await sendDoneP)[0])!;
+    const start = parseJsonLine(startLine[0])!;
+    const done = parseJsonLine(doneLine[0])!;
+    send.write(JSON.stringify({ t: 'quit' }));
+    recv.write(JSON.stringify({ t: 'quit' }));
+    await Promise.all([send.exited, recv.exited]);
+    const seconds = ((done.at as number) - (start.at as number)) / 1000;
+    const cpuS = (m: Record<string, unknown>) => {
+      const c = m.cpu as { user: number; system: number };
+      return (c.user + c.system) / 1e6;
+    };
+    return {
+      mbps: bytes / MB / seconds,
+      seconds,
+      cpuSendS: cpuS(sendDone),
+      cpuRecvS: cpuS(done),
+      rssSendMB: ((sendDone.maxRssKb as number) * 1024) / MB,
+      rssRecvMB: ((done.maxRssKb as number) * 1024) / MB,
+      maxMessageSize: start.maxMessageSize as number,
+    };
+  } finally {
+    await ch.cleanup();
+  }
+}
+
+// ---------------------------------------------------------------- row 2: movie-share
+
+export interface ShareRun {
+  mbps: number;
+  /** code entered (movie-get spawned) → movie-get exit 0 */
+  seconds: number;
+  /** code entered → first chunk received */
+  firstByteMs?: number;
+  /** code entered → data channel connected (receiver) */
+  connectedMs?: number;
+  /** first chunk → verified, MB/s: the streaming part alone */
+  streamMBps?: number;
+  rssShareMB?: number;
+  rssGetMB?: number;
+  cpuShareS?: number;
+  cpuGetS?: number;
+}
+
+export async function startSignal(ch: Children): Promise<{ url: string; proc: Child }> {
+  const proc = ch.spawn('movie-signal', process.execPath, [BIN.signal, '--host', '127.0.0.1', '--port', '0']);
+  const m = await proc.waitFor(/listening on (http:\/\/\S+)/, 20_000);
+  return { url: m[1]!, proc };
+}
+
+export async function movieShareRun(
+  ch: Children,
+  tools: Tools,
+  url: string,
+  file: string,
+  size: number,
+  workDir: string,
+  extra: string[],
+): Promise<ShareRun> {
+  const tag = randomBytes(4).toString('hex');
+  const out = join(workDir, `out-${tag}.bin`);
+  const shareTime = join(workDir, `share-${tag}.time`);
+  const getTime = join(workDir, `get-${tag}.time`);
+  const common = ['--signal', url, '--bind-address', '127.0.0.1', '--json', ...extra];
+  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, process.execPath, [BIN.share, file, ...common]);
+  const share = shareT.proc;
+  try {
+    const codeEv = parseJsonLine((await share.waitFor(/\{"event":"code".*\}/, 30_000))[0])!;
+    const code = codeEv.code as string;
+    const t0 = nowMs();
+    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [BIN.get, code, '-o', out, ...common]);
+    const get = getT.proc;
+    let firstByteAt: number | undefined;
+    let connectedAt: number | undefined;
+    get.onLine((l) => {
+      const ev = parseJsonLine(l);
+      if (ev?.event === 'first-byte' && firstByteAt === undefined) firstByteAt = nowMs();
+      if (ev?.event === 'connected' && connectedAt === undefined) connectedAt = nowMs();
+    });
+    const timeout = 120_000 + (size / MB) * 1000;
+    const timer = setTimeout(() => {
+      get.kill();
+      share.kill();
+    }, timeout);
+    const gc = await get.exited;
+    const t1 = nowMs();
+    const sc = await share.exited;
+    clearTimeout(timer);
+    if (gc !== 0) throw new Error(`movie-get exited ${gc}: ${tail(get.stderr())}`);
+    if (sc !== 0) throw new Error(`movie-share exited ${sc} (movie-get succeeded): ${tail(share.stderr())}`);
+    const st = await stat(out);
+    if (st.size !== size) throw new Error(`output has ${st.size} bytes, expected ${size}`);
+    const seconds = (t1 - t0) / 1000;
+    const [s, g] = await Promise.all([shareT.usage(), getT.usage()]);
+    return {
+      mbps: size / MB / seconds,
+      seconds,
+      firstByteMs: firstByteAt !== undefined ? firstByteAt - t0 : undefined,
+      connectedMs: connectedAt !== undefined ? connectedAt - t0 : undefined,
+      streamMBps: firstByteAt !== undefined ? size / MB / ((t1 - firstByteAt) / 1000) : undefined,
+      rssShareMB: s.rssMB,
+      rssGetMB: g.rssMB,
+      cpuShareS: s.cpuS,
+      cpuGetS: g.cpuS,
+    };
+  } finally {
+    share.kill();
+    await rm(out, { force: true });
+    await rm(`${out}.part`, { force: true });
+    await rm(`${out}.part.json`, { force: true });
+    await rm(shareTime, { force: true });
+    await rm(getTime, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- row 5: magic-wormhole
+
+interface WormholeRun {
+  mbps: number;
+  seconds: number;
+  rssSendMB?: number;
+  rssRecvMB?: number;
+  cpuSendS?: number;
+  cpuRecvS?: number;
+}
+
+async function startWormholeServers(ch: Children, tools: Tools, workDir: string): Promise<{ relayUrl: string; transit: string; db: string }> {
+  const mailboxPort = await freePort();
+  const transitPort = await freePort();
+  const db = join(workDir, `mailbox-${randomBytes(3).toString('hex')}.sqlite`);
+  ch.spawn('wormhole-mailbox', tools.twist!, ['wormhole-mailbox', `--port=tcp:${mailboxPort}:interface=127.0.0.1`, `--channel-db=${db}`], { cwd: workDir });
+  ch.spawn('transit-relay', tools.twist!, ['transitrelay', `--port=tcp:${transitPort}:interface=127.0.0.1`], { cwd: workDir });
+  await Promise.all([waitPort(mailboxPort), waitPort(transitPort)]);
+  return { relayUrl: `ws://127.0.0.1:${mailboxPort}/v1`, transit: `tcp:127.0.0.1:${transitPort}`, db };
+}
+
+async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; transit: string }, file: string, size: number, workDir: string): Promise<WormholeRun> {
+  const tag = randomBytes(4).toString('hex');
+  const out = join(workDir, `wh-out-${tag}.bin`);
+  const sendTime = join(workDir, `wh-send-${tag}.time`);
+  const recvTime = join(workDir, `wh-recv-${tag}.time`);
+  const code = `${1 + (randomBytes(2).readUInt16BE(0) % 900)}-bench-${tag}`;
+  const global = ['--relay-url', srv.relayUrl, '--transit-helper', srv.transit];
+  const sendT = spawnTimed(ch, tools, 'wormhole-send', sendTime, tools.wormhole!, [...global, 'send', '--no-listen', '--hide-progress', '--code', code, file]);
+  const send = sendT.proc;
+  try {
+    await send.waitFor(/Wormhole code is|On the other computer/, 30_000);
+    const t0 = nowMs();
+    const recvT = spawnTimed(ch, tools, 'wormhole-receive', recvTime, tools.wormhole!, [...global, 'receive', '--no-listen', '--hide-progress', '--accept-file', '-o', out, code]);
+    const recv = recvT.proc;
+    const timer = setTimeout(() => {
+      recv.kill();
+      send.kill();
+    }, 120_000 + (size / MB) * 1000);
+    const rc = await recv.exited;
+    const t1 = nowMs();
+    const sc = await send.exited;
+    clearTimeout(timer);
+    if (rc !== 0) throw new Error(`wormhole receive exited ${rc}: ${tail(recv.stderr())}`);
+    if (sc !== 0) throw new Error(`wormhole send exited ${sc}: ${tail(send.stderr())}`);
+    const st = await stat(out);
+    if (st.size !== size) throw new Error(`wormhole output has ${st.size} bytes, expected ${size}`);
+    const seconds = (t1 - t0) / 1000;
+    const [s, r] = await Promise.all([sendT.usage(), recvT.usage()]);
+    return { mbps: size / MB / seconds, seconds, rssSendMB: s.rssMB, rssRecvMB: r.rssMB, cpuSendS: s.cpuS, cpuRecvS: r.cpuS };
+  } finally {
+    send.kill();
+    await rm(out, { force: true });
+    await rm(sendTime, { force: true });
+    await rm(recvTime, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- the whole bench
+
+/** failed runs, by row, retried (a busy machine sometimes times out an ICE check) */
+const failures: string[] = [];
+
+/**
+ * `n` successful runs of `f`. A failed run is logged and retried, at most
+ * max(n, 2) failures per row; the failures are reported in the results' notes.
+ */
+async function repeat<T>(n: number, log: (l: string) => void, what: string, f: () => Promise<T>, show: (r: T) => string): Promise<T[]> {
+  const rs: T[] = [];
+  let failed = 0;
+  while (rs.length < n) {
+    try {
+      const r = await f();
+      rs.push(r);
+      log(`  ${what} run ${rs.length}/${n}: ${show(r)}`);
+    } catch (e) {
+      failed++;
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      failures.push(`${what}: ${msg}`);
+      log(`  ${what} run failed (${failed}): ${msg}`);
+      if (failed >= Math.max(n, 2)) throw e;
+    }
+  }
+  return rs;
+}
+
+export async function runBench(opts: BenchOptions, ch: Children = new Children()): Promise<BenchResults> {
+  const { log } = opts;
+  const loadavgStart = loadavg().map((x) => round(x, 2)!);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const workDir = opts.dataDir;
+  await mkdir(workDir, { recursive: true });
+  const tools = findTools(opts);
+  if (!tools.time) notes.push('/usr/bin/time not available: peak RSS and CPU of the CLIs polled from /proc (VmHWM) every 50 ms');
+  const gib = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(b % GiB ? 1 : 0)} GiB` : `${(b / MiB).toFixed(0)} MiB`);
+  const sizeName = gib(opts.bytes);
+  const cpuPerGiB = (s: number | undefined, bytes: number) => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
+
+  try {
+    const file = await randomFile(workDir, opts.bytes, log);
+
+    // 6. physical limits (first: nothing else runs)
+    log('bench: limits (AES-256-GCM, SHA-256, TCP loopback)');
+    const cr = [];
+    for (let i = 0; i < opts.runs; i++) cr.push(cryptoLimits(opts.cryptoBytes));
+    rows.push({ id: 'limit-aes-enc', label: 'AES-256-GCM encrypt, 1 core (64 KiB chunks, framing.ts)', mbps: round(medianOf(cr, (r) => r.encMBps)), runs: cr.map((r) => round(r.encMBps)!), details: {} });
+    rows.push({ id: 'limit-aes-dec', label: 'AES-256-GCM decrypt, 1 core (64 KiB chunks, framing.ts)', mbps: round(medianOf(cr, (r) => r.decMBps)), runs: cr.map((r) => round(r.decMBps)!), details: {} });
+    rows.push({ id: 'limit-sha256', label: 'SHA-256, 1 core', mbps: round(medianOf(cr, (r) => r.shaMBps)), runs: cr.map((r) => round(r.shaMBps)!), details: {} });
+    const tcp = await repeat(opts.runs, log, 'tcp', () => tcpRun(ch, opts.bytes), (r) => `${r.mbps.toFixed(0)} MB/s`);
+    rows.push({
+      id: 'limit-tcp',
+      label: `TCP loopback, two node processes, ${sizeName}`,
+      mbps: round(medianOf(tcp, (r) => r.mbps)),
+      runs: tcp.map((r) => round(r.mbps)!),
+      details: { recvCpuSPerGiB: cpuPerGiB(medianOf(tcp, (r) => r.cpuRecvS), opts.bytes) },
+    });
+
+    // 1. ceiling
+    const ceiling = new Map<string, number | undefined>();
+    const productMtu = PRODUCT_MTU;
+    for (const mtu of opts.mtus) {
+      log(`bench: ceiling, raw node-datachannel, ${mtuName(mtu)}`);
+      const rs = await repeat(opts.runs, log, 'ceiling', () => ceilingRun(ch, opts.bytes, mtu), (r) => `${r.mbps.toFixed(1)} MB/s`);
+      const mbps = medianOf(rs, (r) => r.mbps);
+      ceiling.set(mtuId(mtu), mbps);
+      rows.push({
+        id: `ceiling-${mtuId(mtu)}`,
+        label: `ceiling: raw data channel, ${mtuName(mtu)}, ${sizeName}`,
+        mbps: round(mbps),
+        runs: rs.map((r) => round(r.mbps)!),
+        details: {
+          seconds: round(medianOf(rs, (r) => r.seconds), 2),
+          cpuSPerGiBSend: cpuPerGiB(medianOf(rs, (r) => r.cpuSendS), opts.bytes),
+          cpuSPerGiBRecv: cpuPerGiB(medianOf(rs, (r) => r.cpuRecvS), opts.bytes),
+          rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
+          rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
+          maxMessageSize: rs[0]?.maxMessageSize,
+          messageBytes: FRAME_BYTES,
+        },
+      });
+    }
+
+    // 2 + 3 + 4. movie-share through the CLIs
+    const sig = await startSignal(ch);
+    let rss1: { share?: number; get?: number } | undefined;
+    let productMbps: number | undefined;
+    for (const mtu of opts.mtus) {
+      log(`bench: movie-share CLIs, ${mtuName(mtu)}`);
+      const extra = ['--mtu', String(mtu)];
+      const rs = await repeat(
+        opts.runs,
+        log,
+        'movie-share',
+        () => movieShareRun(ch, tools, sig.url, file, opts.bytes, workDir, extra),
+        (r) => `${r.mbps.toFixed(1)} MB/s, first byte ${r.firstByteMs?.toFixed(0)} ms, RSS ${r.rssShareMB?.toFixed(0)}/${r.rssGetMB?.toFixed(0)} MB`,
+      );
+      const mbps = medianOf(rs, (r) => r.mbps);
+      const ceil = ceiling.get(mtuId(mtu));
+      const isProduct = mtu === productMtu;
+      if (isProduct) {
+        productMbps = mbps;
+        rss1 = { share: medianOf(rs, (r) => r.rssShareMB), get: medianOf(rs, (r) => r.rssGetMB) };
+      }
+      rows.push({
+        id: `movie-share-${mtuId(mtu)}`,
+        label: `movie-share CLIs, ${mtuName(mtu)}${isProduct ? ' (product default)' : ''}, ${sizeName}`,
+        mbps: round(mbps),
+        runs: rs.map((r) => round(r.mbps)!),
+        ratio: mbps !== undefined && ceil ? round(mbps / ceil, 2) : undefined,
+        ratioTo: `ceiling-${mtuId(mtu)}`,
+        details: {
+          seconds: round(medianOf(rs, (r) => r.seconds), 2),
+          firstByteMs: round(medianOf(rs, (r) => r.firstByteMs), 0),
+          connectedMs: round(medianOf(rs, (r) => r.connectedMs), 0),
+          streamMBps: round(medianOf(rs, (r) => r.streamMBps)),
+          streamRatio: ceil ? round(medianOf(rs, (r) => r.streamMBps)! / ceil, 2) : undefined,
+          cpuSPerGiBShare: cpuPerGiB(medianOf(rs, (r) => r.cpuShareS), opts.bytes),
+          cpuSPerGiBGet: cpuPerGiB(medianOf(rs, (r) => r.cpuGetS), opts.bytes),
+          rssShareMB: round(medianOf(rs, (r) => r.rssShareMB)),
+          rssGetMB: round(medianOf(rs, (r) => r.rssGetMB)),
+        },
+      });
+    }
+    // 4. latency: the product-default row above (its file must be hashed
+    // before the first chunk), and a 1 MiB file (the handshake alone)
+    const fb = rows.find((r) => r.id === `movie-share-${mtuId(productMtu)}`);
+    const small = await randomFile(workDir, MiB, log);
+    log(`bench: latency, 1 MiB file, product default`);
+    const lat = await repeat(
+      opts.runs,
+      log,
+      'latency',
+      () => movieShareRun(ch, tools, sig.url, small, MiB, workDir, []),
+      (r) => `first byte ${r.firstByteMs?.toFixed(0)} ms (connected ${r.connectedMs?.toFixed(0)} ms)`,
+    );
+    rows.push({
+      id: 'latency',
+      label: `code entered → first chunk received, product default (1 MiB file${fb ? `; ${sizeName} file` : ''})`,
+      details: {
+        firstByteMs: round(medianOf(lat, (r) => r.firstByteMs), 0),
+        connectedMs: round(medianOf(lat, (r) => r.connectedMs), 0),
+        firstByteRunsMs: lat.map((r) => round(r.firstByteMs, 0)).join('/'),
+        [`firstByteMs${sizeName.replace(' ', '')}`]: fb?.details.firstByteMs,
+      },
+    });
+
+    // 3. RSS flatness: the big file, once, at the product's MTU
+    if (opts.rssBigBytes > 0) {
+      const big = await randomFile(workDir, opts.rssBigBytes, log);
+      log(`bench: movie-share ${gib(opts.rssBigBytes)} for peak RSS`);
+      const [r] = await repeat(
+        1,
+        log,
+        'rss',
+        () => movieShareRun(ch, tools, sig.url, big, opts.rssBigBytes, workDir, []),
+        (x) => `${x.mbps.toFixed(1)} MB/s, RSS ${x.rssShareMB?.toFixed(0)}/${x.rssGetMB?.toFixed(0)} MB`,
+      );
+      const flat = (a?: number, b?: number) => (a && b ? round(b / a, 3) : undefined);
+      rows.push({
+        id: 'rss',
+        label: `peak RSS MB, ${sizeName} vs ${gib(opts.rssBigBytes)} (host / receiver)`,
+        details: {
+          [`share${sizeName.replace(' ', '')}`]: round(rss1?.share),
+          [`get${sizeName.replace(' ', '')}`]: round(rss1?.get),
+          [`share${gib(opts.rssBigBytes).replace(' ', '')}`]: round(r.rssShareMB),
+          [`get${gib(opts.rssBigBytes).replace(' ', '')}`]: round(r.rssGetMB),
+          shareFlatness: flat(rss1?.share, r.rssShareMB),
+          getFlatness: flat(rss1?.get, r.rssGetMB),
+          bigMBps: round(r.mbps),
+        },
+      });
+      if (big !== file) await rm(big, { force: true }).catch(() => undefined);
+    }
+
+    // optional: sparse 5 GiB (64-bit offsets end to end)
+    if (opts.bigBytes > 0) {
+      const sparse = await sparseFile(workDir, opts.bigBytes);
+      log(`bench: sparse ${gib(opts.bigBytes)} end to end`);
+      try {
+        const [r] = await repeat(1, log, 'big', () => movieShareRun(ch, tools, sig.url, sparse, opts.bigBytes, workDir, []), (x) => `${x.mbps.toFixed(1)} MB/s`);
+        rows.push({
+          id: 'big-sparse',
+          label: `movie-share, sparse ${gib(opts.bigBytes)} (64-bit offsets), verified`,
+          mbps: round(r.mbps),
+          runs: [round(r.mbps)!],
+          details: { seconds: round(r.seconds, 1), rssShareMB: round(r.rssShareMB), rssGetMB: round(r.rssGetMB) },
+        });
+      } finally {
+        await rm(sparse, { force: true });
+      }
+    }
+    sig.proc.kill();
+
+    // 5. magic-wormhole
+    if (!opts.wormhole) {
+      rows.push({ id: 'wormhole', label: 'magic-wormhole (local mailbox + transit relay)', details: {}, skipped: 'disabled' });
+    } else if (!tools.wormhole || !tools.twist) {
+      rows.push({ id: 'wormhole', label: 'magic-wormhole (local mailbox + transit relay)', details: {}, skipped: 'magic-wormhole or its servers are not installed' });
+    } else {
+      log('bench: magic-wormhole through a local mailbox and transit relay');
+      const srv = await startWormholeServers(ch, tools, workDir);
+      let rs: WormholeRun[];
+      try {
+        rs = await repeat(opts.runs, log, 'wormhole', () => wormholeRun(ch, tools, srv, file, opts.bytes, workDir), (r) => `${r.mbps.toFixed(1)} MB/s`);
+      } finally {
+        await ch.cleanup();
+        for (const suffix of ['', '-wal', '-shm', '-journal']) await rm(`${srv.db}${suffix}`, { force: true });
+      }
+      const mbps = medianOf(rs, (r) => r.mbps);
+      rows.push({
+        id: 'wormhole',
+        label: `magic-wormhole 0.12 (local mailbox + transit relay, --no-listen), ${sizeName}`,
+        mbps: round(mbps),
+        runs: rs.map((r) => round(r.mbps)!),
+        ratio: productMbps && mbps ? round(productMbps / mbps, 2) : undefined,
+        ratioTo: 'movie-share (product default) / this',
+        details: {
+          ...Object.fromEntries(
+            rows
+              .filter((r) => r.id.startsWith('movie-share-') && r.mbps && mbps)
+              .map((r) => [`${r.id}/wormhole`, round(r.mbps! / mbps!, 2)]),
+          ),
+          seconds: round(medianOf(rs, (r) => r.seconds), 2),
+          cpuSPerGiBSend: cpuPerGiB(medianOf(rs, (r) => r.cpuSendS), opts.bytes),
+          cpuSPerGiBRecv: cpuPerGiB(medianOf(rs, (r) => r.cpuRecvS), opts.bytes),
+          rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
+          rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
+        },
+      });
+    }
+    if (opts.wormhole) {
+      rows.push({
+        id: 'wormhole-william',
+        label: 'wormhole-william',
+        details: {},
+        skipped: tools.wormholeWilliam
+          ? 'cannot be pointed at a local transit relay (no --transit-helper; transit.magic-wormhole.io:4001 is built in) and has no --no-listen, so it would offer and dial non-loopback direct hints'
+          : 'not installed',
+      });
+    }
+  } finally {
+    await ch.cleanup();
+  }
+  return {
+    when: new Date().toISOString(),
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '?',
+      platform: `${process.platform}-${process.arch}`,
+      loadavgStart,
+      loadavgEnd: loadavg().map((x) => round(x, 2)!),
+    },
+    options: { bytes: opts.bytes, rssBigBytes: opts.rssBigBytes, runs: opts.runs, mtus: opts.mtus, wormhole: opts.wormhole, install: opts.install, bigBytes: opts.bigBytes, cryptoBytes: opts.cryptoBytes },
+    productDefaultMtu: PRODUCT_MTU,
+    rows,
+    notes: [...notes, ...failures.splice(0).map((f) => `retried after a failed run: ${f}`)],
+  };
+}
+
+// ---------------------------------------------------------------- table
+
+const DETAIL_NAMES: Record<string, string> = {
+  seconds: 's',
+  firstByteMs: 'first byte ms',
+  connectedMs: 'connected ms',
+  streamMBps: 'streaming MB/s',
+  streamRatio: 'streaming/ceiling',
+  firstByteRunsMs: 'runs ms',
+  cpuSPerGiBSend: 'CPU s/GiB send',
+  cpuSPerGiBRecv: 'CPU s/GiB recv',
+  cpuSPerGiBShare: 'CPU s/GiB share',
+  cpuSPerGiBGet: 'CPU s/GiB get',
+  rssSendMB: 'RSS send MB',
+  rssRecvMB: 'RSS recv MB',
+  rssShareMB: 'RSS share MB',
+  rssGetMB: 'RSS get MB',
+  recvCpuSPerGiB: 'CPU s/GiB recv',
+  maxMessageSize: 'max msg',
+  messageBytes: 'msg bytes',
+  shareFlatness: 'share big/small',
+  getFlatness: 'get big/small',
+  bigMBps: 'big MB/s',
+};
+
+export function formatTable(res: BenchResults): string {
+  const lines = ['| row | MB/s (median) | runs | ratio | details |', '|---|---:|---|---:|---|'];
+  for (const r of res.rows) {
+    const det = r.skipped
+      ? `skipped: ${r.skipped}`
+      : Object.entries(r.details)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${DETAIL_NAMES[k] ?? k} ${v}`)
+          .join(', ');
+    const ratio = r.ratio !== undefined ? `${r.ratio}${r.ratioTo ? ` (vs ${r.ratioTo})` : ''}` : '';
+    lines.push(`| ${r.label} | ${r.mbps ?? ''} | ${r.runs?.join(' / ') ?? ''} | ${ratio} | ${det} |`);
+  }
+  return lines.join('\n');
+}
+
+export { GiB, MiB, Children };

@@ -1,0 +1,123 @@
+/**
+ * One side of the "ceiling" benchmark: the raw node-datachannel data channel
+ * (the library movie-share uses), no crypto, no disk, no simple-peer, no
+ * polyfill. Run as a child process; the parent (bench/lib.ts) relays the
+ * signaling lines between the two children over stdin/stdout:
+ *
+ *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N]
+ *   node dist/bench/raw-peer.js recv BYTES [--mtu N]
+ *
+ * stdout, one JSON object a line:
+ *   {"t":"sdp",...} / {"t":"cand",...}   signaling for the other side
+ *   {"t":"start","at":EPOCH_MS}          (send) the channel opened, first message goes now
+ *   {"t":"first","at":EPOCH_MS}          (recv) first message arrived
+ *   {"t":"done","at":EPOCH_MS,"bytes":N,"cpu":{user,system} µs,"maxRssKb":N}
+ * stdin: the other side's signaling lines, and {"t":"quit"}.
+ *
+ * The sender uses the same backpressure as movie-share (peer/flow-control.ts):
+ * pause above DEFAULT_TUNING.highWaterMark of bufferedAmount, resume at the
+ * low-water mark (bufferedAmountLowThreshold). Strong references to the
+ * PeerConnection and every DataChannel are kept (see shared NOTES: GC stall).
+ */
+import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
+import { createInterface } from 'node:readline';
+import { CHUNK_OVERHEAD } from '../common/framing.js';
+import { DEFAULT_TUNING } from '../common/config.js';
+
+const [role, bytesArg, ...rest] = process.argv.slice(2);
+if ((role !== 'send' && role !== 'recv') || !bytesArg) {
+  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N]\n');
+  process.exit(2);
+}
+const total = Number(bytesArg);
+const opt = (name: string): number | undefined => {
+  const i = rest.indexOf(name);
+  return i >= 0 ? Number(rest[i + 1]) : undefined;
+};
+const mtu = opt('--mtu');
+const messageBytes = opt('--message') ?? DEFAULT_TUNING.chunkSize + CHUNK_OVERHEAD;
+
+const now = () => performance.timeOrigin + performance.now();
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const config: RtcConfig = { iceServers: [], bindAddress: '127.0.0.1' };
+if (mtu) config.mtu = mtu;
+const pc: PeerConnection = new nodeDataChannel.PeerConnection(`bench-${role}`, config);
+/** strong references: a collected DataChannel wrapper closes the channel */
+const channels = new Set<DataChannel>();
+const keep = { pc, channels };
+
+pc.onLocalDescription((sdp, type) => emit({ t: 'sdp', sdp, type }));
+pc.onLocalCandidate((cand, mid) => emit({ t: 'cand', cand, mid }));
+
+function finish(bytes: number): void {
+  const cpu = process.cpuUsage();
+  emit({ t: 'done', at: now(), bytes, cpu, maxRssKb: process.resourceUsage().maxRSS });
+}
+
+function onGone(): void {
+  if (!quitting) {
+    process.stderr.write('raw-peer: channel closed early\n');
+    process.exit(5);
+  }
+}
+
+let quitting = false;
+
+if (role === 'send') {
+  const dc = pc.createDataChannel('bench', { unordered: false });
+  channels.add(dc);
+  const payload = Buffer.alloc(messageBytes, 0xa5);
+  let sent = 0;
+  dc.setBufferedAmountLowThreshold(DEFAULT_TUNING.lowWaterMark);
+  const pump = () => {
+    while (sent < total) {
+      if (dc.bufferedAmount() > DEFAULT_TUNING.highWaterMark) return; // resumes on bufferedamountlow
+      const n = Math.min(messageBytes, total - sent);
+      dc.sendMessageBinary(n === payload.length ? payload : payload.subarray(0, n));
+      sent += n;
+    }
+    if (sent >= total) finish(sent);
+  };
+  dc.onBufferedAmountLow(pump);
+  dc.onClosed(onGone);
+  dc.onOpen(() => {
+    const max = pc.maxMessageSize();
+    if (messageBytes > max) {
+      process.stderr.write(`raw-peer: message ${messageBytes} > negotiated max ${max}\n`);
+      process.exit(2);
+    }
+    emit({ t: 'start', at: now(), maxMessageSize: max });
+    pump();
+  });
+} else {
+  let got = 0;
+  pc.onDataChannel((dc) => {
+    channels.add(dc);
+    dc.onClosed(onGone);
+    dc.onMessage((msg) => {
+      if (got === 0) emit({ t: 'first', at: now() });
+      got += typeof msg === 'string' ? Buffer.byteLength(msg) : msg.byteLength;
+      if (got >= total) finish(got);
+    });
+  });
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const m = JSON.parse(line) as { t: string; sdp?: string; type?: string; cand?: string; mid?: string };
+  if (m.t === 'sdp') pc.setRemoteDescription(m.sdp!, m.type as Parameters<PeerConnection['setRemoteDescription']>[1]);
+  else if (m.t === 'cand') {
+    try {
+      pc.addRemoteCandidate(m.cand!, m.mid!);
+    } catch {
+      // a candidate for a transport that is gone: harmless
+    }
+  } else if (m.t === 'quit') {
+    quitting = true;
+    for (const dc of keep.channels) dc.close();
+    keep.pc.close();
+    nodeDataChannel.cleanup();
+    process.exit(0);
+  }
+});
