@@ -52,8 +52,20 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
     const pc = new PeerConnection(`rogue-${side}`, { iceServers: [], bindAddress: '127.0.0.1' });
     keep.add(pc);
     state.peerConnections++;
+    // hand the victim our SDP once gathering is complete (it may complete before
+    // createDataChannel returns: register first, and check again afterwards)
+    let sent = false;
+    const offerOurs = (): void => {
+      const d = pc.localDescription();
+      if (sent || !d || pc.gatheringState() !== 'complete') return;
+      sent = true;
+      const fake = { type: side === 'host' ? 'answer' : 'offer', sdp: d.sdp };
+      victim.emit('signal', { kind: 'sdp', data: Buffer.from(JSON.stringify(fake)).toString('base64') });
+    };
+    pc.onGatheringStateChange(() => offerOurs());
     const dc = pc.createDataChannel('movie-share');
     keep.add(dc);
+    setImmediate(offerOurs);
     dc.onOpen(() => {
       state.channelsOpened++;
       channels[side] = dc;
@@ -64,13 +76,6 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       state.forwarded++;
       if (typeof msg === 'string') other.sendMessage(msg);
       else other.sendMessageBinary(Buffer.from(msg as ArrayBuffer));
-    });
-    pc.onGatheringStateChange((s) => {
-      if (s !== 'complete') return;
-      const d = pc.localDescription();
-      if (!d) return;
-      const fake = { type: side === 'host' ? 'answer' : 'offer', sdp: d.sdp };
-      victim.emit('signal', { kind: 'sdp', data: Buffer.from(JSON.stringify(fake)).toString('base64') });
     });
   }
 
