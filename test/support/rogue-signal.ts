@@ -15,7 +15,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import { PeerConnection, type DataChannel } from 'node-datachannel';
+import { PeerConnection, cleanup, type DataChannel } from 'node-datachannel';
 import { pakeStart } from '../../common/pake.js';
 import { pakeConfirmation, pakeSid } from '../../peer/rendezvous.js';
 import { deriveSessionKeys } from '../../common/session-keys.js';
@@ -144,6 +144,9 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       }
     }
     keep.clear();
+    // node-datachannel's native threads keep the process alive until cleanup();
+    // only the rogue uses it in this process
+    cleanup();
     io.close();
     http.closeAllConnections();
     await new Promise<void>((r) => http.close(() => r()));
