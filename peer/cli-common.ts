@@ -162,6 +162,14 @@ export async function runMain(prog: string, mode: () => OutputMode, main: () => 
 
 /** Ctrl-C / SIGTERM: run `onSignal` (tell the peer, keep .part) and exit. */
 export function onInterrupt(handler: () => void): void {
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(ExitCode.Other); // a second Ctrl-C: now
+    interrupted = true;
+    // the orderly path tells the peer and keeps .part; whatever state we are in, end within 5 s
+    setTimeout(() => process.exit(ExitCode.Other), 5000).unref();
+    handler();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
