@@ -22,7 +22,7 @@ export interface TransportTuning {
   ackBytes: number;
   /**
    * SCTP/DTLS MTU (bytes per UDP datagram, IP header included) handed to
-   * libdatachannel; undefined = the library's default, which is also 1280.
+   * libdatachannel; undefined = chosen per connection (peer/path-mtu.ts).
    */
   mtu: number | undefined;
 }
@@ -33,12 +33,11 @@ export const DEFAULT_TUNING: TransportTuning = {
   lowWaterMark: 1 * 1024 * 1024,
   windowBytes: 32 * 1024 * 1024,
   ackBytes: 1024 * 1024,
-  // 1280, the IPv6 minimum: no datagram is ever fragmented, on any path (VPNs
-  // and TURN included). `--mtu 4096` (MOVIE_MTU) is ~2-3x faster on loopback
-  // and LANs, where IP fragmentation is harmless, but can stall a transfer on
-  // internet paths that drop fragments; above ~4096 nothing arrives (libjuice's
-  // receive buffer). Measured trade-off: docs/PERFORMANCE.md.
-  mtu: 1280,
+  // Chosen per connection: 1280 (the IPv6 minimum, never fragmented on any
+  // path, VPNs and TURN included) unless both sides prove they share one link,
+  // then that link's MTU up to 4096 (~2x faster on loopback). `--mtu`
+  // (MOVIE_MTU) overrides. Measured trade-off: docs/PERFORMANCE.md.
+  mtu: undefined,
 };
 
 /** Liveness: a peer that sends nothing for this long is gone. */
@@ -52,5 +51,11 @@ export const PING_INTERVAL_MS = 2_000;
 export const LINGER_MS = 3_000;
 /** How long ICE/DTLS may take to connect before we give up (exit 5). */
 export const CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * Once ICE has connected, the DTLS handshake (a few round trips, retransmitted
+ * after 1, 2, 4 s on loss) must open the data channel within this long;
+ * otherwise the native stack is taken to be stuck (peer/dtls-role.ts).
+ */
+export const DTLS_TIMEOUT_MS = 12_000;
 /** The receiver records its progress for resume at least every this many bytes. */
 export const SIDECAR_EVERY_BYTES = 2 * 1024 * 1024;

@@ -9,6 +9,7 @@ import { ExitCode, isMovieShareError, usageError } from '../common/errors.js';
 import { defaultIceOptions, validateIceOptions, type IceOptions } from './ice.js';
 import { jsonEvent, type OutputMode } from './progress.js';
 import type { PairInfo } from './candidate-pair.js';
+import type { MtuChoice } from './path-mtu.js';
 
 export interface CommonFlags {
   signal?: string;
@@ -42,7 +43,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--turn-pass <pass>', 'TURN password (env MOVIE_TURN_PASS)')
     .option('--relay-only', 'only use the TURN relay (env MOVIE_RELAY_ONLY=1)')
     .option('--bind-address <addr>', 'bind ICE to this local address (env MOVIE_BIND_ADDRESS)')
-    .option('--mtu <bytes>', 'SCTP/DTLS MTU (env MOVIE_MTU); larger is faster on a LAN, the default is safe on any path')
+    .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
     .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
 }
@@ -123,10 +124,10 @@ export class Output {
     else process.stderr.write(`Verification: ${v} (the ${other} sees the same if nobody is in the middle)\n`);
   }
   /** Once connected: which path the data takes (direct, or through a TURN relay). */
-  connected(pair: PairInfo, other: string): void {
+  connected(pair: PairInfo, other: string, mtu: MtuChoice): void {
     this.info(`Connected to the ${other} (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
-    this.verbose(`connected (${pair.summary})`);
-    this.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote });
+    this.verbose(`connected (${pair.summary}; MTU ${mtu.mtu}: ${mtu.reason})`);
+    this.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote, mtu: mtu.mtu, mtuReason: mtu.reason });
   }
 }
 

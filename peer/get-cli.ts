@@ -91,7 +91,7 @@ void runMain(
       log: (l) => out.verbose(l),
     });
     closeChannel = () => rz.session.channel.close();
-    out.connected(describePair(rz.rtc), 'sender');
+    out.connected(describePair(rz.rtc), 'sender', rz.mtu);
     signal.close();
 
     const t0 = Date.now();

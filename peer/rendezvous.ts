@@ -27,12 +27,14 @@ import { open as openSealed, seal } from '../common/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../common/session-keys.js';
 import type { SignalKind, SignalPayload } from '../common/signal-protocol.js';
 import { sdpFingerprint } from '../common/transcript.js';
-import { CONNECT_TIMEOUT_MS } from '../common/config.js';
+import { CONNECT_TIMEOUT_MS, DTLS_TIMEOUT_MS } from '../common/config.js';
 import type { Role } from '../common/signal-protocol.js';
 import { DataChannelTransport } from './datachannel.js';
 import type { SecureSession } from './session.js';
 import type { SignalClient } from './signal-client.js';
 import { createPeer, type SignalData, type WebRtcPeer } from './webrtc.js';
+import { offerAsDtlsClient } from './dtls-role.js';
+import { chooseMtu, localLinks, parseNetHint, type LinkHint, type MtuChoice, type NetHint } from './path-mtu.js';
 import { iceSettled } from './candidate-pair.js';
 import { checkGathered, describeIce, diagnoseNoRelay, iceFailureMessage, noRelayMessage, splitCandidates, turnLogMark, type TurnFailure } from './ice.js';
 
@@ -57,6 +59,8 @@ export interface Rendezvous {
   session: SecureSession;
   rtc: WebRtcPeer;
   keys: SessionKeys;
+  /** the MTU this side's connection uses, and why (peer/path-mtu.ts) */
+  mtu: MtuChoice;
 }
 
 /** The PAKE key-confirmation MAC that `from` sends over both shares (host's first). */
@@ -100,7 +104,10 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
   let peerShare: Uint8Array | undefined;
   let confirmed = false;
   let rtc: WebRtcPeer | undefined;
+  /** sealed signals that arrived before the PAKE was confirmed */
   const pendingSealed: SignalPayload[] = [];
+  /** opened signals (SDP, candidates) that arrived before our connection exists */
+  const pendingSignals: SignalData[] = [];
   /**
    * Host: send the offer's candidates, after the answer. If the receiver had
    * our candidates with the offer, its ICE checks would reach us before its
@@ -116,23 +123,47 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
     // The connect timeout runs once both sides are there: a host waits for its
     // receiver as long as its room lives (the server's idle TTL), not 30 s.
     let timer: NodeJS.Timeout | undefined;
+    /** set when giving up on a connection that may be stuck in native code: fail() then leaves it alone */
+    let wedged = false;
     const armTimer = (): void => {
       if (timer || settled) return;
-      timer = setTimeout(
-        () => fail(networkError(
+      timer = setTimeout(() => {
+        // a native stack that never connected may be stuck: leave it alone (see armDtlsTimer)
+        wedged = rtc !== undefined;
+        fail(networkError(
           keys
             ? iceFailureMessage('timeout', opts.rtcConfig, undefined, timeoutMs)
             : 'The other side did not answer in time. Check the code and try again.',
-        )),
-        timeoutMs,
-      );
+        ));
+      }, timeoutMs);
       timer.unref();
+    };
+
+    /**
+     * ICE connected but no data channel DTLS_TIMEOUT_MS later: the DTLS
+     * handshake is stuck, possibly in libdatachannel's lock cycle
+     * (dtls-role.ts), where even close() would block this thread for good. So
+     * we give up without touching the connection; the CLI exits at once.
+     */
+    let dtlsTimer: NodeJS.Timeout | undefined;
+    const armDtlsTimer = (): void => {
+      if (dtlsTimer || settled) return;
+      dtlsTimer = setTimeout(() => {
+        wedged = true;
+        fail(networkError(
+          `The direct connection was found, but its encrypted handshake (DTLS) did not complete within ${DTLS_TIMEOUT_MS / 1000} s. Try again${
+            opts.rtcConfig.iceTransportPolicy === 'relay' ? '' : '; if it keeps failing, use a TURN relay (--turn --relay-only)'
+          }.`,
+        ));
+      }, DTLS_TIMEOUT_MS);
+      dtlsTimer.unref();
     };
 
     function fail(e: MovieShareError): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(dtlsTimer);
       if (e.exitCode === ExitCode.Auth) {
         try {
           signal.send({ kind: 'bye', data: Buffer.from('auth').toString('base64') });
@@ -140,7 +171,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           // signaling is gone; the other side will notice on its own
         }
       }
-      rtc?.peer.destroy();
+      if (!wedged) rtc?.peer.destroy();
       reject(e);
     }
 
@@ -150,23 +181,40 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
 
     const shares = (): [Uint8Array, Uint8Array] => (host ? [pake.message, peerShare!] : [peerShare!, pake.message]);
 
-    const startWebRtc = (k: SessionKeys): void => {
+    const mySealKey = (k: SessionKeys): Buffer => (host ? k.sealHostToReceiver : k.sealReceiverToHost);
+    const sendSealed = (k: SessionKeys, d: SignalData | NetHint): void => {
+      const kd: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
+      signal.send({ kind: kd, data: seal(mySealKey(k), Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kd, code.room, role)) });
+    };
+    const turnConfigured = (opts.rtcConfig.iceServers ?? []).some((s) => (typeof s === 'string' ? /^turns?:/i.test(s) : Boolean(s.relayType)));
+    let myLinks: LinkHint[] = [];
+
+    /** Right after the PAKE: tell the other side our links, so that both can choose the MTU (path-mtu.ts). */
+    const sendNetHint = (k: SessionKeys): void => {
+      myLinks = localLinks(opts.rtcConfig.bindAddress);
+      sendSealed(k, { type: 'net', links: myLinks });
+    };
+
+    const startWebRtc = (k: SessionKeys, theirLinks: LinkHint[]): void => {
       log('code confirmed; connecting directly');
-      const mySealKey = host ? k.sealHostToReceiver : k.sealReceiverToHost;
-      log(describeIce(opts.rtcConfig));
+      const mtu = chooseMtu(opts.rtcConfig.mtu, myLinks, theirLinks, turnConfigured);
+      log(`MTU ${mtu.mtu}: ${mtu.reason}`);
+      const rtcConfig: RtcConfig = { ...opts.rtcConfig, mtu: mtu.mtu };
+      log(describeIce(rtcConfig));
       const turnMark = turnLogMark();
-      rtc = createPeer(host, opts.rtcConfig);
+      rtc = createPeer(host, rtcConfig);
       const r = rtc;
       let iceState = '';
       r.peer.on('iceStateChange', (state: string) => {
         if (state !== iceState) log(`ICE ${(iceState = state)}`);
+        if (state === 'connected' || state === 'completed') armDtlsTimer();
       });
       r.peer.on('signal', (data: SignalData) => {
         const kind: SignalKind = data.type === 'candidate' ? 'candidate' : 'sdp';
         log(`sending sealed ${data.type ?? (data.renegotiate ? 'renegotiate' : 'signal')}`);
         if (kind === 'sdp' && 'sdp' in data) {
           // non-trickle: this SDP holds every candidate we gathered
-          const g = checkGathered(data.sdp ?? '', opts.rtcConfig);
+          const g = checkGathered(data.sdp ?? '', rtcConfig);
           log(g.summary);
           if (g.noRelay) {
             void diagnoseNoRelay(turnMark).then((why) => {
@@ -183,21 +231,18 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
             if (g.missingRelay) return;
           }
         }
-        const sendSealed = (d: SignalData): void => {
-          const kd: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
-          signal.send({ kind: kd, data: seal(mySealKey, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kd, code.room, role)) });
-        };
         if (host && data.type === 'offer' && data.sdp) {
           // The offer goes without its candidates; they follow once the answer is
           // applied (see sendOfferCandidates): the receiver cannot start ICE checks
           // before we hold its answer, which libjuice would mis-report.
           const split = splitCandidates(data.sdp);
           sendOfferCandidates = () => {
-            for (const c of split.candidates) sendSealed({ type: 'candidate', candidate: c } as SignalData);
+            for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c } as SignalData);
           };
-          return sendSealed({ type: 'offer', sdp: split.sdp });
+          // the host is the DTLS client: see dtls-role.ts
+          return sendSealed(k, { type: 'offer', sdp: offerAsDtlsClient(split.sdp) });
         }
-        sendSealed(data);
+        sendSealed(k, data);
       });
       r.peer.on('connect', () => {
         if (settled) return;
@@ -208,9 +253,11 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           const channel = new DataChannelTransport(r, opts.lowWaterMark);
           settled = true;
           clearTimeout(timer);
+          clearTimeout(dtlsTimer);
           const result: Rendezvous = {
             rtc: r,
             keys: k,
+            mtu,
             session: {
               channel,
               confirmHost: k.confirmHost,
@@ -236,31 +283,40 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
             : `The direct connection failed (${e.message}). Check firewalls, or use a TURN relay (--turn).`,
         )));
       r.peer.on('close', () => fail(networkError('The direct connection closed before the transfer started.')));
-      for (const m of pendingSealed.splice(0)) onSealed(m);
+      for (const d of pendingSignals.splice(0)) applySignal(r, d);
     };
 
     const onSealed = (m: SignalPayload): void => {
-      if (!keys || !confirmed || !rtc) {
+      if (!keys || !confirmed) {
         pendingSealed.push(m);
         return;
       }
       const theirKey = host ? keys.sealReceiverToHost : keys.sealHostToReceiver;
       const plain = openSealed(theirKey, m.data, sealAad(m.kind, code.room, other));
-      let data: SignalData;
+      let data: SignalData | { type: 'net' };
       try {
-        data = JSON.parse(plain.toString('utf8')) as SignalData;
+        data = JSON.parse(plain.toString('utf8')) as SignalData | { type: 'net' };
       } catch {
         throw authError(AUTH_FAILURE_SENTENCE);
       }
-      log(`received sealed ${data.type ?? (data.renegotiate ? 'renegotiate' : 'signal')}`);
+      log(`received sealed ${data.type ?? ('renegotiate' in data && data.renegotiate ? 'renegotiate' : 'signal')}`);
+      if (data.type === 'net') {
+        const hint = parseNetHint(data);
+        if (!hint || rtc) throw authError(AUTH_FAILURE_SENTENCE);
+        startWebRtc(keys, hint.links);
+      } else if (!rtc) pendingSignals.push(data);
+      else applySignal(rtc, data);
+    };
+
+    const applySignal = (r: WebRtcPeer, data: SignalData): void => {
       if (data.type === 'candidate') {
         try {
-          rtc.peer.signal(data);
+          r.peer.signal(data);
         } catch {
           // a stale candidate (before/after its transport): harmless
         }
       } else {
-        rtc.peer.signal(data);
+        r.peer.signal(data);
         if (host && data.type === 'answer') {
           sendOfferCandidates?.();
           sendOfferCandidates = undefined;
@@ -303,7 +359,8 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         if (!macEquals(confirmMac(keys, other, hs, rs), body)) throw authError(AUTH_FAILURE_SENTENCE);
         confirmed = true;
         opts.onVerified?.(keys.verification);
-        startWebRtc(keys);
+        sendNetHint(keys);
+        for (const m of pendingSealed.splice(0)) onSealed(m);
         return;
       }
       throw authError(AUTH_FAILURE_SENTENCE);

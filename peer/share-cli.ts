@@ -106,7 +106,7 @@ void runMain(
       log: (l) => out.verbose(l),
     });
     closeChannel = () => rz.session.channel.close();
-    out.connected(describePair(rz.rtc), 'receiver');
+    out.connected(describePair(rz.rtc), 'receiver', rz.mtu);
     if (!publicUrl) signal.close();
 
     const t0 = Date.now();

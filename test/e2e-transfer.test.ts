@@ -44,6 +44,22 @@ test('1-byte file', () => transfer('one', 1));
 test('10 MiB random file', () => transfer('ten', 10 * 1024 * 1024));
 test('256 MiB random file', { timeout: 180_000 }, () => transfer('big', 256 * 1024 * 1024));
 
+test('MTU: both on loopback choose the loopback link (4096); an explicit --mtu 1280 on the host wins there', async () => {
+  const src = join(dir, 'mtu.src');
+  await randomFile(src, 4 * 1024 * 1024);
+  for (const [name, hostFlags, hostMtu] of [['auto', [], 4096], ['explicit', ['--mtu', '1280'], 1280]] as const) {
+    const out = join(dir, `mtu-${name}.out`);
+    const share = await procs.share(src, url, ['--verbose', ...hostFlags]);
+    const get = procs.get(share.code, out, url, ['--verbose']);
+    const [gc, sc] = await Promise.all([get.exited, share.proc.exited]);
+    assert.equal(gc, 0, get.stderr());
+    assert.equal(sc, 0, share.proc.stderr());
+    assert.ok(await sameBytes(src, out));
+    assert.match(share.proc.stderr(), new RegExp(`MTU ${hostMtu}: ${name === 'auto' ? 'both on this machine' : 'set by --mtu'}`));
+    assert.match(get.stderr(), /MTU 4096: both on this machine \(loopback MTU \d+\)/);
+  }
+});
+
 test('OUT exists without --force: exit 2, file untouched', async () => {
   const src = join(dir, 'exists.src');
   const out = join(dir, 'exists.out');

@@ -4,6 +4,8 @@
  * on its own addresses (198.18.0.0/15). movie-share runs in A, movie-get in B.
  * With R's nftables forward chain dropping A<->B, the transfer can only go
  * through TURN (reported `relay`); with the rule removed it goes direct.
+ * The MTU (peer/path-mtu.ts): 1280 whenever TURN is configured or the path is
+ * routed; the link's MTU (up to 4096) when A and B share one link.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,14 +55,17 @@ const event = (p: Proc, name: string): Ev | undefined =>
     .map((l) => JSON.parse(l) as Ev)
     .find((e) => e.event === name);
 
-/** movie-share in A, movie-get in B, TURN settings from the environment; returns the pair types both reported. */
-async function transfer(name: string): Promise<{ share: Ev; get: Ev; mbps: number }> {
+/**
+ * movie-share in A, movie-get in B (bound to `bind`), TURN settings from the
+ * environment unless `withTurn` is false; returns what both reported.
+ */
+async function transfer(name: string, bind: { a: string; b: string } = { a: ADDR.a, b: ADDR.b }, withTurn = true): Promise<{ share: Ev; get: Ev; mbps: number }> {
   const t = topo!;
   const out = join(dir, `${name}.out`);
-  const env = { MOVIE_TURN_URL: turn.url, MOVIE_TURN_USER: 'alice', MOVIE_TURN_PASS: 'wonderland' };
-  const s = procs.spawn('ip', ['netns', 'exec', t.a, process.execPath, BIN.share, src, '--signal', signalUrl, '--bind-address', ADDR.a, '--json'], env);
+  const env = withTurn ? { MOVIE_TURN_URL: turn.url, MOVIE_TURN_USER: 'alice', MOVIE_TURN_PASS: 'wonderland' } : {};
+  const s = procs.spawn('ip', ['netns', 'exec', t.a, process.execPath, BIN.share, src, '--signal', signalUrl, '--bind-address', bind.a, '--json'], env);
   const code = (await s.waitFor(/"event":"code","code":"([^"]+)"/))[1]!;
-  const g = procs.spawn('ip', ['netns', 'exec', t.b, process.execPath, BIN.get, code, '-o', out, '--signal', signalUrl, '--bind-address', ADDR.b, '--json'], env);
+  const g = procs.spawn('ip', ['netns', 'exec', t.b, process.execPath, BIN.get, code, '-o', out, '--signal', signalUrl, '--bind-address', bind.b, '--json'], env);
   const [gc, sc] = await Promise.all([g.exited, s.exited]);
   assert.equal(gc, 0, `movie-get (in B) failed: ${g.stderr()}`);
   assert.equal(sc, 0, `movie-share (in A) failed: ${s.stderr()}`);
@@ -76,6 +81,7 @@ test('A and B cannot reach each other (R drops forwarded A<->B traffic): the tra
   const r = await transfer('relayed');
   assert.equal(r.share.candidateType, 'relay', JSON.stringify(r.share));
   assert.equal(r.get.candidateType, 'relay', JSON.stringify(r.get));
+  for (const c of [r.share, r.get]) assert.equal(c.mtu, 1280, `TURN configured: the safe MTU (${JSON.stringify(c)})`);
   t.diagnostic(`relay through coturn in R: ${r.mbps.toFixed(1)} MB/s (${JSON.stringify(r.get)})`);
 });
 
@@ -89,5 +95,30 @@ test('the drop rule removed: the same setup goes direct, not through the relay',
   // A's own address on one end, B's on the other: routed by R, not relayed
   assert.match(String(r.share.local), new RegExp(`${ADDR.a.replace(/\./g, '\\.')}:`));
   assert.match(String(r.share.remote), new RegExp(`${ADDR.b.replace(/\./g, '\\.')}:`));
+  for (const c of [r.share, r.get]) assert.equal(c.mtu, 1280, JSON.stringify(c));
   t.diagnostic(`direct A<->B through R's routing: ${r.mbps.toFixed(1)} MB/s (${JSON.stringify(r.get)})`);
+});
+
+test('routed A<->B without TURN: no shared link, so the safe MTU 1280', { skip, timeout: 60_000 }, async () => {
+  const r = await transfer('routed', { a: ADDR.a, b: ADDR.b }, false);
+  for (const c of [r.share, r.get]) {
+    assert.equal(c.candidateType, 'host', JSON.stringify(c));
+    assert.equal(c.mtu, 1280, JSON.stringify(c));
+    assert.match(String(c.mtuReason), /no shared link/);
+  }
+});
+
+test('A and B on one shared link (a LAN): its MTU, 1500; with jumbo frames (9000), 4096; the file arrives intact', { skip, timeout: 90_000 }, async (t) => {
+  await topo!.addLan(1500);
+  const lan = { a: ADDR.lanA, b: ADDR.lanB };
+  const r = await transfer('lan-1500', lan, false);
+  for (const c of [r.share, r.get]) {
+    assert.equal(c.mtu, 1500, JSON.stringify(c));
+    assert.match(String(c.mtuReason), /shared link \(MTU 1500\)/);
+  }
+  assert.match(String(r.share.remote), new RegExp(`${ADDR.lanB.replace(/\./g, '\\.')}:`));
+  await topo!.setLanMtu(9000);
+  const j = await transfer('lan-9000', lan, false);
+  for (const c of [j.share, j.get]) assert.equal(c.mtu, 4096, JSON.stringify(c));
+  t.diagnostic(`shared link: ${r.mbps.toFixed(1)} MB/s at MTU 1500, ${j.mbps.toFixed(1)} MB/s at 4096 (jumbo link)`);
 });

@@ -3,6 +3,7 @@
  * itself (root only):
  *
  *     A (198.18.1.2) ──veth── (198.18.1.1) R (198.18.2.1) ──veth── (198.18.2.2) B
+ *     A (198.18.3.2) ─────────────── lan (optional) ─────────────── (198.18.3.3) B
  *
  * R is a router (ip_forward on) that runs coturn and movie-signal on its own
  * addresses. `blockDirect()` loads an nftables table in R whose forward chain
@@ -67,6 +68,9 @@ export const ADDR = {
   rA: '198.18.1.1',
   b: '198.18.2.2',
   rB: '198.18.2.1',
+  /** A and B on one shared link (`addLan`) */
+  lanA: '198.18.3.2',
+  lanB: '198.18.3.3',
 } as const;
 
 const alive = new Set<Topology>();
@@ -112,6 +116,18 @@ export class Topology {
   /** argv to run `cmd args` inside namespace `ns` (the PID is the command's own: ip netns exec execs it). */
   exec(ns: string, cmd: string, args: string[]): [string, string[]] {
     return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+  }
+
+  /** A direct link between A and B, one /24, the given MTU (a LAN both sides share). */
+  async addLan(mtu: number): Promise<void> {
+    await must('ip', ['link', 'add', 'name', 'lan', 'netns', this.a, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'lan', 'netns', this.b, 'mtu', String(mtu)]);
+    await must('ip', ['-n', this.a, 'addr', 'add', `${ADDR.lanA}/24`, 'dev', 'lan']);
+    await must('ip', ['-n', this.b, 'addr', 'add', `${ADDR.lanB}/24`, 'dev', 'lan']);
+    for (const ns of [this.a, this.b]) await must('ip', ['-n', ns, 'link', 'set', 'lan', 'up']);
+  }
+
+  async setLanMtu(mtu: number): Promise<void> {
+    for (const ns of [this.a, this.b]) await must('ip', ['-n', ns, 'link', 'set', 'lan', 'mtu', String(mtu)]);
   }
 
   /** Drop forwarded traffic between A and B in R (traffic to R's own addresses still flows). */

@@ -1,0 +1,137 @@
+/**
+ * The MTU of the data channel, chosen from what both sides know of their links.
+ *
+ * libdatachannel sends every SCTP packet at the configured MTU (it has no path
+ * MTU discovery) and fixes it when the PeerConnection is built. The SCTP
+ * stack's cost is per packet, so 4096 moves data ~2x faster than 1280 on
+ * loopback (docs/PERFORMANCE.md); but a datagram larger than the path MTU is
+ * fragmented or dropped, and networks that drop fragments would lose every
+ * full-size packet. So the size is only raised when the path is provably one
+ * link whose MTU both sides can read:
+ *
+ *  - each side tells the other (sealed, right after the PAKE) the addresses it
+ *    gathers ICE host candidates on, with their prefix length and their
+ *    interface's MTU (`/sys/class/net/IF/mtu`);
+ *  - a *shared link* is a pair of addresses, one per side, each inside the
+ *    other's prefix; two equal addresses count only on loopback (127.0.0.0/8,
+ *    ::1: then both sides are on this machine), since equal private addresses
+ *    on two machines (docker0, virbr0) are two different networks;
+ *  - the MTU is the smallest MTU of any shared link, capped at 4096 (libjuice
+ *    reads datagrams into a 4096-byte buffer), and 1280 (safe on any path) when
+ *    there is no shared link, when a TURN server is configured (a relayed path
+ *    may be chosen), or when an interface's MTU cannot be read.
+ *
+ * An explicit `--mtu` / `MOVIE_MTU` wins. Each side caps the packets *it*
+ * sends, so it is the host's choice that sets the speed of the file.
+ */
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+/** An address a side gathers host candidates on. */
+export interface LinkHint {
+  address: string;
+  /** prefix length of the interface's subnet */
+  prefix: number;
+  /** the interface's MTU */
+  mtu: number;
+}
+
+/** What a side tells the other about its links (the `net` signal). */
+export interface NetHint {
+  type: 'net';
+  links: LinkHint[];
+}
+
+/** Fits every IPv6 path by definition, and in practice every IPv4 path, tunnels and TURN included. */
+export const SAFE_MTU = 1280;
+/** libjuice reads each datagram into a 4096-byte buffer: larger ones never arrive. */
+export const MAX_MTU = 4096;
+const MAX_LINKS = 32;
+
+const isLoopback = (a: string): boolean => (isIPv4(a) && a.startsWith('127.')) || a === '::1';
+const family = (a: string): 'ipv4' | 'ipv6' | undefined => (isIPv4(a) ? 'ipv4' : isIPv6(a) ? 'ipv6' : undefined);
+
+function interfaceMtu(name: string): number | undefined {
+  try {
+    const n = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+    return Number.isInteger(n) && n >= 576 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Our links, as our ICE agent gathers them: the bind address alone when there
+ * is one, else every non-loopback, non-link-local address (libjuice skips
+ * loopback unless bound to it). Links whose MTU cannot be read are left out.
+ */
+export function localLinks(bindAddress?: string): LinkHint[] {
+  const bound = bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? bindAddress : undefined;
+  const out: LinkHint[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    const mtu = interfaceMtu(name);
+    for (const a of addrs ?? []) {
+      if (bound ? a.address !== bound : a.internal || a.address.toLowerCase().startsWith('fe80:')) continue;
+      const prefix = Number((a.cidr ?? '').split('/')[1]);
+      if (mtu !== undefined && Number.isInteger(prefix)) out.push({ address: a.address, prefix, mtu });
+    }
+  }
+  // any 127.x address works on Linux's loopback without being listed on `lo`
+  if (bound && out.length === 0 && isLoopback(bound)) {
+    const mtu = interfaceMtu('lo');
+    if (mtu !== undefined) out.push({ address: bound, prefix: bound === '::1' ? 128 : 8, mtu });
+  }
+  return out.slice(0, MAX_LINKS);
+}
+
+/** The other side's hint, checked: it is sealed under the PAKE keys, but it is still input. */
+export function parseNetHint(v: unknown): NetHint | undefined {
+  if (typeof v !== 'object' || v === null || (v as { type?: unknown }).type !== 'net') return undefined;
+  const links = (v as { links?: unknown }).links;
+  if (!Array.isArray(links) || links.length > MAX_LINKS) return undefined;
+  const ok: LinkHint[] = [];
+  for (const l of links as unknown[]) {
+    if (typeof l !== 'object' || l === null) return undefined;
+    const { address, prefix, mtu } = l as Record<string, unknown>;
+    if (typeof address !== 'string' || !family(address)) return undefined;
+    const max = family(address) === 'ipv4' ? 32 : 128;
+    if (!Number.isInteger(prefix) || (prefix as number) < 0 || (prefix as number) > max) return undefined;
+    if (!Number.isInteger(mtu) || (mtu as number) < 576 || (mtu as number) > 1 << 20) return undefined;
+    ok.push({ address, prefix: prefix as number, mtu: mtu as number });
+  }
+  return { type: 'net', links: ok };
+}
+
+function inPrefix(address: string, net: LinkHint): boolean {
+  const f = family(net.address);
+  if (!f || family(address) !== f) return false;
+  const b = new BlockList();
+  b.addSubnet(net.address, net.prefix, f);
+  return b.check(address, f);
+}
+
+export interface MtuChoice {
+  mtu: number;
+  /** for --verbose and the `connected` event */
+  reason: string;
+}
+
+/** Which MTU our connection uses (see the top of this file). */
+export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs: LinkHint[], turnConfigured: boolean): MtuChoice {
+  if (explicit !== undefined) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
+  if (turnConfigured) return { mtu: SAFE_MTU, reason: 'a TURN relay may carry the data' };
+  let shared: number | undefined;
+  let loopback = true;
+  for (const m of mine) {
+    for (const t of theirs) {
+      if (!inPrefix(t.address, m) || !inPrefix(m.address, t)) continue;
+      if (m.address === t.address && !isLoopback(m.address)) continue;
+      shared = Math.min(shared ?? Infinity, m.mtu, t.mtu);
+      loopback &&= isLoopback(m.address);
+    }
+  }
+  if (shared === undefined) return { mtu: SAFE_MTU, reason: 'no shared link: the path MTU is unknown' };
+  const mtu = Math.min(MAX_MTU, shared);
+  return { mtu, reason: loopback ? `both on this machine (loopback MTU ${shared})` : `one shared link (MTU ${shared})` };
+}
