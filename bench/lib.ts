@@ -28,6 +28,16 @@ import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/
 import { Children, tail, type Child } from './children.js';
 
 export const DIST = fileURLToPath(new URL('../', import.meta.url));
+/**
+ * The node flags a CLI's `#!/usr/bin/env -S node FLAGS` line gives it, so that
+ * runs through `process.execPath` measure what the installed command runs.
+ */
+function shebangNodeFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node((?: +--\S+)*) *$/.exec(first);
+  return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
+}
+
 const BIN = {
   signal: join(DIST, 'signaling/cli.js'),
   share: join(DIST, 'peer/share-cli.js'),
@@ -451,7 +461,7 @@ export async function movieShareRun(
     const codeEv = parseJsonLine((await share.waitFor(/\{"event":"code".*\}/, 30_000))[0])!;
     const code = codeEv.code as string;
     const t0 = nowMs();
-    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [BIN.get, code, '-o', out, ...common]);
+    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [...shebangNodeFlags(BIN.get), BIN.get, code, '-o', out, ...common]);
     const get = getT.proc;
     let firstByteAt: number | undefined;
     let connectedAt: number | undefined;
@@ -707,17 +717,23 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       },
     });
 
-    // 3. RSS flatness: the big file, once, at the product's MTU
+    // 3. RSS flatness: the big file at the product's default, medians like the 1 GiB row
+    // (peak RSS of one run varies by ±20 MB with GC timing and disk writeback)
     if (opts.rssBigBytes > 0) {
       const big = await randomFile(workDir, opts.rssBigBytes, log);
       log(`bench: movie-share ${gib(opts.rssBigBytes)} for peak RSS`);
-      const [r] = await repeat(
-        1,
+      const rs = await repeat(
+        opts.runs,
         log,
         'rss',
         () => movieShareRun(ch, tools, sig.url, big, opts.rssBigBytes, workDir, []),
         (x) => `${x.mbps.toFixed(1)} MB/s, RSS ${x.rssShareMB?.toFixed(0)}/${x.rssGetMB?.toFixed(0)} MB`,
       );
+      const r = {
+        rssShareMB: medianOf(rs, (x) => x.rssShareMB),
+        rssGetMB: medianOf(rs, (x) => x.rssGetMB),
+        mbps: medianOf(rs, (x) => x.mbps),
+      };
       const flat = (a?: number, b?: number) => (a && b ? round(b / a, 3) : undefined);
       rows.push({
         id: 'rss',
@@ -730,6 +746,7 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
           shareFlatness: flat(rss1?.share, r.rssShareMB),
           getFlatness: flat(rss1?.get, r.rssGetMB),
           bigMBps: round(r.mbps),
+          bigRunsRssMB: rs.map((x) => `${round(x.rssShareMB)}/${round(x.rssGetMB)}`).join(' '),
         },
       });
       if (big !== file) await rm(big, { force: true }).catch(() => undefined);

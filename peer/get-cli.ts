@@ -1,15 +1,26 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
+ *
+ * `--initial-old-space-size=64` (shebang; not allowed in NODE_OPTIONS): every
+ * received chunk is two fresh external 64 KiB buffers (node-datachannel's
+ * copy, the AES-GCM output), and V8 counts external bytes allocated since the
+ * last mark-compact against the old-generation limit. With our ~8.5 MiB heap
+ * (just above V8's 8 MiB incremental-marking activation threshold) that limit
+ * is only ~8 MB above the heap, so the ~32 MB of short-lived buffers between
+ * two scavenges started a full mark-compact every ~10 MB received (50-80 per
+ * 512 MiB). The flag puts a 64 MB floor under the limit; nothing else changes
+ * (external memory still has its own 64 MB trigger). docs/PERFORMANCE.md.
  */
+// first: the key pair's generation starts before the rest of the CLI loads
+import { earlyKeyPair } from './early-keygen.js';
 import { Command } from 'commander';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseCode } from '../common/code.js';
 import { usageError } from '../common/errors.js';
 import { LINGER_MS } from '../common/config.js';
-import { generateReceiverKeyPair } from '../common/key-transport.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from './ice.js';
 import { createProgress, formatBytes } from './progress.js';
@@ -65,8 +76,7 @@ void runMain(
     await checkOutput(outPath, Boolean(flags.force));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
-    const keyPair = generateReceiverKeyPair();
-    keyPair.catch(() => undefined);
+    const keyPair = earlyKeyPair;
 
     const { url } = signalUrl(flags);
     signal = await SignalClient.connect({ url });

@@ -239,8 +239,8 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           sendOfferCandidates = () => {
             for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c } as SignalData);
           };
-          // the host is the DTLS client: see dtls-role.ts
-          return sendSealed(k, { type: 'offer', sdp: offerAsDtlsClient(split.sdp) });
+          // with a TURN relay in play the host is the DTLS client: see dtls-role.ts
+          return sendSealed(k, { type: 'offer', sdp: turnConfigured ? offerAsDtlsClient(split.sdp) : split.sdp });
         }
         sendSealed(k, data);
       });

@@ -33,7 +33,7 @@ import {
 
 export interface SignalClientOptions {
   url: string;
-  /** total bounded time for the first connection, retries with backoff included; default 10000 */
+  /** total bounded time for the first connection, retries with backoff included; default 8000 */
   connectTimeoutMs?: number;
   /** after a drop, how long to keep trying to reconnect and rejoin before `onDisconnect`; default 20000 */
   reconnectTimeoutMs?: number;
@@ -116,7 +116,7 @@ export class SignalClient {
   /** Connect to `movie-signal`, retrying with backoff for at most `connectTimeoutMs`. */
   static connect(opts: SignalClientOptions): Promise<SignalClient> {
     const url = opts.url;
-    const bound = opts.connectTimeoutMs ?? 10_000;
+    const bound = opts.connectTimeoutMs ?? 8_000;
     let parsed: URL;
     try {
       parsed = new URL(url);
