@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Children, defaultOptions, formatTable, MiB, runBench, type BenchResults } from '../bench/lib.js';
+import { Children, defaultOptions, formatTable, MiB, PRODUCT_MTU, runBench, type BenchResults } from '../bench/lib.js';
 import { tempDir } from './support/files.js';
 
 const children = new Children();
@@ -54,7 +54,12 @@ test('bench smoke: every row completes with positive numbers', { timeout: 120_00
   positive('latency', byId.get('latency')?.details.firstByteMs, 'first-byte latency');
   const rss = byId.get('rss');
   assert.ok(rss, 'rss row');
-  for (const [k, v] of Object.entries(rss.details)) positive('rss', v, k);
+  for (const [k, v] of Object.entries(rss.details)) {
+    if (k === 'bigRunsRssMB') assert.match(String(v), /^\d+(\.\d+)?\/\d+(\.\d+)?( |$)/, `rss: ${k} = ${v}`);
+    else positive('rss', v, k);
+  }
+  // the product-default row ran without --mtu, and the host says which MTU it chose
+  assert.equal(byId.get(`movie-share-${PRODUCT_MTU}`)?.details.hostMtu, String(PRODUCT_MTU));
   assert.equal(byId.get('wormhole')?.skipped, 'disabled');
   assert.match(formatTable(res), /\| ceiling: raw data channel/);
 });
