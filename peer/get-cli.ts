@@ -1,17 +1,7 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env node
 /**
  * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
- *
- * `--initial-old-space-size=64` (shebang; not allowed in NODE_OPTIONS): every
- * received chunk is two fresh external 64 KiB buffers (node-datachannel's
- * copy, the AES-GCM output), and V8 counts external bytes allocated since the
- * last mark-compact against the old-generation limit. With our ~8.5 MiB heap
- * (just above V8's 8 MiB incremental-marking activation threshold) that limit
- * is only ~8 MB above the heap, so the ~32 MB of short-lived buffers between
- * two scavenges started a full mark-compact every ~10 MB received (50-80 per
- * 512 MiB). The flag puts a 64 MB floor under the limit; nothing else changes
- * (external memory still has its own 64 MB trigger). docs/PERFORMANCE.md.
  */
 // first: the key pair's generation starts before the rest of the CLI loads
 import { earlyKeyPair } from './early-keygen.js';
