@@ -19,7 +19,9 @@
  * choose), the receiver answers `a=setup:passive` and is the DTLS server.
  * Measured through coturn on loopback: 0 stalls in 40 transfers, against 6
  * in 40 with the default roles. Without TURN the default roles stay: no relay,
- * no lock, and the direct path keeps the behaviour it was measured with.
+ * no lock; and on a direct path the host tends to connect first, so with the
+ * roles swapped the receiver gets the ClientHello before its DTLS transport
+ * exists, loses it, and the handshake waits for the 1 s retransmission.
  *
  * The offer is sealed under the PAKE keys, and the DTLS fingerprints (not the
  * roles) are what the key confirmation binds, so this changes no security
