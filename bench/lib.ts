@@ -28,6 +28,16 @@ import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/
 import { Children, tail, type Child } from './children.js';
 
 export const DIST = fileURLToPath(new URL('../', import.meta.url));
+/**
+ * The node flags a CLI's `#!/usr/bin/env -S node FLAGS` line gives it, so that
+ * runs through `process.execPath` measure what the installed command runs.
+ */
+function shebangNodeFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node((?: +--\S+)*) *$/.exec(first);
+  return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
+}
+
 
 const BIN = {
   signal: join(DIST, 'signaling/cli.js'),
@@ -452,7 +462,7 @@ export async function movieShareRun(
     const codeEv = parseJsonLine((await share.waitFor(/\{"event":"code".*\}/, 30_000))[0])!;
     const code = codeEv.code as string;
     const t0 = nowMs();
-    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [BIN.get, code, '-o', out, ...common]);
+    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [...shebangNodeFlags(BIN.get), BIN.get, code, '-o', out, ...common]);
     const get = getT.proc;
     let firstByteAt: number | undefined;
     let connectedAt: number | undefined;

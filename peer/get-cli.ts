@@ -1,7 +1,17 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
+ *
+ * `--initial-old-space-size=64` (shebang; V8 does not take it in NODE_OPTIONS):
+ * every received chunk is two fresh external 64 KiB buffers (node-datachannel's
+ * copy, the AES-GCM output), and V8 counts external bytes allocated since the
+ * last mark-compact against the old-generation limit. With our ~8.5 MiB heap
+ * (just above V8's 8 MiB incremental-marking threshold) that limit is only
+ * ~8 MB above the heap, so a full mark-compact ran every ~10 MB received (50-80
+ * per 512 MiB). The flag puts a 64 MB floor under the limit: none at all. The
+ * sender's 8 MiB credit window keeps chunks from living long enough to be
+ * promoted, so peak RSS stays flat (docs/PERFORMANCE.md).
  */
 // first: the key pair's generation starts before the rest of the CLI loads
 import { earlyKeyPair } from './early-keygen.js';
