@@ -60,6 +60,18 @@ test('MTU: both on loopback choose the loopback link (4096); an explicit --mtu 1
   }
 });
 
+test("the bins run through their own #! lines (movie-get's node flags are valid)", async () => {
+  for (const bin of [BIN.get, BIN.share, BIN.signal]) {
+    const first = (await readFile(bin, 'utf8')).split('\n', 1)[0]!;
+    const m = /^#!(\S+)(?: (.*))?$/.exec(first);
+    assert.ok(m, `${bin}: no #! line`);
+    // what the kernel runs for `#!INTERP ARG`: INTERP, ARG (one word), the script, its arguments
+    const p = procs.spawn(m[1]!, [...(m[2] ? [m[2]] : []), bin, '--help']);
+    assert.equal(await p.exited, 0, `${first}: ${p.stderr()}`);
+    assert.match(p.stdout(), /Usage: movie-/);
+  }
+});
+
 test('OUT exists without --force: exit 2, file untouched', async () => {
   const src = join(dir, 'exists.src');
   const out = join(dir, 'exists.out');
