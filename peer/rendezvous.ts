@@ -10,6 +10,7 @@
  *    |   both: ISK = CPace(code, room), keys = HKDF(ISK)             |
  *    | pake: MAC_host(Y_h, Y_r) ──────▶|──────────────────────────▶  | check (else exit 4)
  *    | check (else exit 4) ◀───────────|◀────── pake: MAC_rcv(Y_h,Y_r)|
+ *    | net: our links, sealed ◀───────▶|◀──────────────────────────▶ | both choose the MTU (path-mtu.ts)
  *    | offer / answer (SDP with all candidates), sealed under the PAKE keys ◀───▶ |
  *    |═════════ ICE + DTLS: direct data channel (server not involved) ═════════|
  *
