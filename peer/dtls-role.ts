@@ -11,17 +11,20 @@
  * on loopback it hit about one transfer in 4 to 15.
  *
  * It needs the relay: juice_send() takes the agent lock only for a relayed
- * pair. On a relayed path the receiver (answerer, ICE-controlled) tends to
- * report "connected" first, and by default the answerer is the DTLS client
- * (RFC 8842 `a=setup:active`), so its ClientHello reaches the host before the
- * host's own state change: exactly the losing order. So when a TURN server is
- * configured, the host's offer says `a=setup:active` (RFC 8842 lets an offerer
- * choose), the receiver answers `a=setup:passive` and is the DTLS server.
- * Measured through coturn on loopback: 0 stalls in 40 transfers, against 6
- * in 40 with the default roles. Without TURN the default roles stay: no relay,
- * no lock; and on a direct path the host tends to connect first, so with the
- * roles swapped the receiver gets the ClientHello before its DTLS transport
- * exists, loses it, and the handshake waits for the 1 s retransmission.
+ * pair. Which side reports ICE "connected" first decides who is exposed:
+ * the DTLS server must be the first, or the client's ClientHello overtakes
+ * the server's own state change. On a relayed path the receiver (answerer,
+ * ICE-controlled) is first; on a direct path the host is. By default the
+ * answerer is the DTLS client (RFC 8842 `a=setup:active`): right for direct
+ * paths, wrong for relayed ones. So under --relay-only (the path is surely
+ * relayed) the host's offer says `a=setup:active` (RFC 8842 lets an offerer
+ * choose) and the receiver answers `a=setup:passive`, the DTLS server.
+ * Measured through coturn on loopback: 0 stalls in 40 transfers, against 6 in
+ * 40 with the default roles. With TURN only as a fallback the path is not known
+ * in advance: the default roles stay (the swapped ones stalled once in ~6 runs
+ * of the direct netns test: the receiver, ICE-connected last there, got the
+ * ClientHello early), and a stall is left to the backstop in rendezvous.ts
+ * (exit 5 within DTLS_TIMEOUT_MS, never a hang).
  *
  * The offer is sealed under the PAKE keys, and the DTLS fingerprints (not the
  * roles) are what the key confirmation binds, so this changes no security

@@ -240,8 +240,9 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           sendOfferCandidates = () => {
             for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c } as SignalData);
           };
-          // with a TURN relay in play the host is the DTLS client: see dtls-role.ts
-          return sendSealed(k, { type: 'offer', sdp: turnConfigured ? offerAsDtlsClient(split.sdp) : split.sdp });
+          // relay-only: the host is the DTLS client (see dtls-role.ts)
+          const relayOnly = opts.rtcConfig.iceTransportPolicy === 'relay';
+          return sendSealed(k, { type: 'offer', sdp: relayOnly ? offerAsDtlsClient(split.sdp) : split.sdp });
         }
         sendSealed(k, data);
       });

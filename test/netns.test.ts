@@ -59,14 +59,31 @@ const event = (p: Proc, name: string): Ev | undefined =>
  * movie-share in A, movie-get in B (bound to `bind`), TURN settings from the
  * environment unless `withTurn` is false; returns what both reported.
  */
-async function transfer(name: string, bind: { a: string; b: string } = { a: ADDR.a, b: ADDR.b }, withTurn = true): Promise<{ share: Ev; get: Ev; mbps: number }> {
-  const t = topo!;
+async function transfer(
+  name: string,
+  bind: { a: string; b: string } = { a: ADDR.a, b: ADDR.b },
+  withTurn = true,
+  t?: { diagnostic(m: string): void },
+): Promise<{ share: Ev; get: Ev; mbps: number }> {
+  const topology = topo!;
   const out = join(dir, `${name}.out`);
   const env = withTurn ? { MOVIE_TURN_URL: turn.url, MOVIE_TURN_USER: 'alice', MOVIE_TURN_PASS: 'wonderland' } : {};
-  const s = procs.spawn('ip', ['netns', 'exec', t.a, process.execPath, BIN.share, src, '--signal', signalUrl, '--bind-address', bind.a, '--json'], env);
-  const code = (await s.waitFor(/"event":"code","code":"([^"]+)"/))[1]!;
-  const g = procs.spawn('ip', ['netns', 'exec', t.b, process.execPath, BIN.get, code, '-o', out, '--signal', signalUrl, '--bind-address', bind.b, '--json'], env);
-  const [gc, sc] = await Promise.all([g.exited, s.exited]);
+  const once = async (): Promise<[Proc, Proc, number, number]> => {
+    const s = procs.spawn('ip', ['netns', 'exec', topology.a, process.execPath, BIN.share, src, '--signal', signalUrl, '--bind-address', bind.a, '--json'], env);
+    const code = (await s.waitFor(/"event":"code","code":"([^"]+)"/))[1]!;
+    const g = procs.spawn('ip', ['netns', 'exec', topology.b, process.execPath, BIN.get, code, '-o', out, '--signal', signalUrl, '--bind-address', bind.b, '--json'], env);
+    const [gc, sc] = await Promise.all([g.exited, s.exited]);
+    return [s, g, gc, sc];
+  };
+  let [s, g, gc, sc] = await once();
+  if (withTurn && gc === 5 && /handshake \(DTLS\) did not complete/.test(g.stderr())) {
+    // TURN as a fallback: the path, and so the safe DTLS roles, are not known in
+    // advance; libdatachannel 0.24 can then stall the handshake (peer/dtls-role.ts).
+    // The CLIs exit 5 with a sentence (asserted here); a user runs them again.
+    assert.equal(sc, 5, s.stderr());
+    t?.diagnostic(`${name}: DTLS handshake stalled (libdatachannel lock cycle); both exited 5; retrying once`);
+    [s, g, gc, sc] = await once();
+  }
   assert.equal(gc, 0, `movie-get (in B) failed: ${g.stderr()}`);
   assert.equal(sc, 0, `movie-share (in A) failed: ${s.stderr()}`);
   assert.ok(await sameBytes(src, out), 'byte-identical');
@@ -78,7 +95,7 @@ async function transfer(name: string, bind: { a: string; b: string } = { a: ADDR
 
 test('A and B cannot reach each other (R drops forwarded A<->B traffic): the transfer goes through TURN', { skip, timeout: 60_000 }, async (t) => {
   await topo!.blockDirect();
-  const r = await transfer('relayed');
+  const r = await transfer('relayed', undefined, true, t);
   assert.equal(r.share.candidateType, 'relay', JSON.stringify(r.share));
   assert.equal(r.get.candidateType, 'relay', JSON.stringify(r.get));
   for (const c of [r.share, r.get]) assert.equal(c.mtu, 1280, `TURN configured: the safe MTU (${JSON.stringify(c)})`);
@@ -87,7 +104,7 @@ test('A and B cannot reach each other (R drops forwarded A<->B traffic): the tra
 
 test('the drop rule removed: the same setup goes direct, not through the relay', { skip, timeout: 60_000 }, async (t) => {
   await topo!.allowDirect();
-  const r = await transfer('direct');
+  const r = await transfer('direct', undefined, true, t);
   for (const c of [r.share, r.get]) {
     assert.notEqual(c.candidateType, 'relay', JSON.stringify(c));
     assert.match(String(c.candidateType), /^(host|srflx|prflx)$/, JSON.stringify(c));
