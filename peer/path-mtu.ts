@@ -11,7 +11,7 @@
  *
  *  - each side tells the other (sealed, right after the PAKE) the addresses it
  *    gathers ICE host candidates on, with their prefix length and their
- *    interface's MTU (`/sys/class/net/IF/mtu`);
+ *    interface's MTU (procfs, else sysfs);
  *  - a *shared link* is a pair of addresses, one per side, each inside the
  *    other's prefix; two equal addresses count only on loopback (127.0.0.0/8,
  *    ::1: then both sides are on this machine), since equal private addresses
@@ -52,13 +52,23 @@ const MAX_LINKS = 32;
 const isLoopback = (a: string): boolean => (isIPv4(a) && a.startsWith('127.')) || a === '::1';
 const family = (a: string): 'ipv4' | 'ipv6' | undefined => (isIPv4(a) ? 'ipv4' : isIPv6(a) ? 'ipv6' : undefined);
 
+/**
+ * The interface's MTU. /proc/sys/net/ipv6/conf/IF/mtu first: procfs always
+ * shows this process's network namespace (sysfs shows the one it was mounted
+ * in), and the IPv6 MTU is never above the link's. Then /sys/class/net/IF/mtu
+ * (IPv6 disabled on the interface).
+ */
 function interfaceMtu(name: string): number | undefined {
-  try {
-    const n = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
-    return Number.isInteger(n) && n >= 576 ? n : undefined;
-  } catch {
-    return undefined;
+  if (!/^[\w.@:-]+$/.test(name)) return undefined;
+  for (const file of [`/proc/sys/net/ipv6/conf/${name}/mtu`, `/sys/class/net/${name}/mtu`]) {
+    try {
+      const n = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(n) && n >= 576) return n;
+    } catch {
+      // not there: the next source
+    }
   }
+  return undefined;
 }
 
 /**
