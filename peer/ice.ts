@@ -108,7 +108,8 @@ export function describeIce(cfg: RtcConfig): string {
   return `ICE policy ${cfg.iceTransportPolicy ?? 'all'}, servers: ${servers.length ? servers.join(', ') : 'none (host candidates only)'}${cfg.bindAddress ? `, bound to ${cfg.bindAddress}` : ''}`;
 }
 
-const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some((s) => typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType));
+/** A TURN server is among the configuration's ICE servers (a relayed path is possible). */
+export const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some((s) => typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType));
 
 /*
  * TURN diagnostics. libjuice reports a refused TURN allocation only through

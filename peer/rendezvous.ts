@@ -37,7 +37,7 @@ import { createPeer, type SignalData, type WebRtcPeer } from './webrtc.js';
 import { offerAsDtlsClient } from './dtls-role.js';
 import { chooseMtu, localLinks, parseNetHint, type LinkHint, type MtuChoice, type NetHint } from './path-mtu.js';
 import { iceSettled } from './candidate-pair.js';
-import { checkGathered, describeIce, diagnoseNoRelay, iceFailureMessage, noRelayMessage, splitCandidates, turnLogMark, type TurnFailure } from './ice.js';
+import { checkGathered, describeIce, diagnoseNoRelay, hasTurn, iceFailureMessage, noRelayMessage, splitCandidates, turnLogMark, type TurnFailure } from './ice.js';
 
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
@@ -121,6 +121,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
   return new Promise<Rendezvous>((resolve, reject) => {
     let settled = false;
     const timeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const relayOnly = opts.rtcConfig.iceTransportPolicy === 'relay';
     // The connect timeout runs once both sides are there: a host waits for its
     // receiver as long as its room lives (the server's idle TTL), not 30 s.
     let timer: NodeJS.Timeout | undefined;
@@ -153,7 +154,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         wedged = true;
         fail(networkError(
           `The direct connection was found, but its encrypted handshake (DTLS) did not complete within ${DTLS_TIMEOUT_MS / 1000} s. Try again${
-            opts.rtcConfig.iceTransportPolicy === 'relay' ? '' : '; if it keeps failing, use a TURN relay (--turn --relay-only)'
+            relayOnly ? '' : '; if it keeps failing, use a TURN relay (--turn --relay-only)'
           }.`,
         ));
       }, DTLS_TIMEOUT_MS);
@@ -187,7 +188,6 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
       const kd: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
       signal.send({ kind: kd, data: seal(mySealKey(k), Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kd, code.room, role)) });
     };
-    const turnConfigured = (opts.rtcConfig.iceServers ?? []).some((s) => (typeof s === 'string' ? /^turns?:/i.test(s) : Boolean(s.relayType)));
     let myLinks: LinkHint[] = [];
 
     /** Right after the PAKE: tell the other side our links, so that both can choose the MTU (path-mtu.ts). */
@@ -198,7 +198,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
 
     const startWebRtc = (k: SessionKeys, theirLinks: LinkHint[]): void => {
       log('code confirmed; connecting directly');
-      const mtu = chooseMtu(opts.rtcConfig.mtu, myLinks, theirLinks, turnConfigured);
+      const mtu = chooseMtu(opts.rtcConfig.mtu, myLinks, theirLinks, hasTurn(opts.rtcConfig));
       log(`MTU ${mtu.mtu}: ${mtu.reason}`);
       const rtcConfig: RtcConfig = { ...opts.rtcConfig, mtu: mtu.mtu };
       log(describeIce(rtcConfig));
@@ -241,7 +241,6 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
             for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c } as SignalData);
           };
           // relay-only: the host is the DTLS client (see dtls-role.ts)
-          const relayOnly = opts.rtcConfig.iceTransportPolicy === 'relay';
           return sendSealed(k, { type: 'offer', sdp: relayOnly ? offerAsDtlsClient(split.sdp) : split.sdp });
         }
         sendSealed(k, data);
@@ -270,7 +269,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           };
           // the selected pair is final once ICE completes (candidate-pair.ts); usually within ms
           const t0 = Date.now();
-          void iceSettled(r, opts.rtcConfig.iceTransportPolicy === 'relay').then(() => {
+          void iceSettled(r, relayOnly).then(() => {
             log(`ICE settled ${Date.now() - t0} ms after the channel opened`);
             resolve(result);
           });
