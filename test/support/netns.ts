@@ -124,10 +124,27 @@ export class Topology {
     await must('ip', ['-n', this.a, 'addr', 'add', `${ADDR.lanA}/24`, 'dev', 'lan']);
     await must('ip', ['-n', this.b, 'addr', 'add', `${ADDR.lanB}/24`, 'dev', 'lan']);
     for (const ns of [this.a, this.b]) await must('ip', ['-n', ns, 'link', 'set', 'lan', 'up']);
+    await this.lanRunning();
   }
 
   async setLanMtu(mtu: number): Promise<void> {
     for (const ns of [this.a, this.b]) await must('ip', ['-n', ns, 'link', 'set', 'lan', 'mtu', String(mtu)]);
+    await this.lanRunning();
+  }
+
+  /**
+   * Wait until both ends of the LAN have carrier: the kernel raises it a moment
+   * after `link set up`, and until then Node's networkInterfaces() (libuv skips
+   * interfaces that are not IFF_RUNNING) does not list the link at all.
+   */
+  private async lanRunning(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (const ns of [this.a, this.b]) {
+      while (!/state UP/.test(await must('ip', ['-n', ns, '-o', 'link', 'show', 'lan']))) {
+        if (Date.now() > deadline) throw new Error(`netns ${ns}: the LAN link has no carrier after 10 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   /** Drop forwarded traffic between A and B in R (traffic to R's own addresses still flows). */
