@@ -21,7 +21,7 @@
  * max-rooms check, and compare-and-set on the `ver` field.
  */
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import type { CasResult, InsertResult, RoomState, RoomStore } from './rooms.js';
 
 type Client = ReturnType<typeof createClient>;

@@ -14,8 +14,9 @@ import { withTimeout } from '../common/timeout.js';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+// redis and its adapter are loaded only in scale-out mode (`redisUrl`): they
+// take ~250 ms to load, and movie-share embeds this server on every LAN share
+import type { createClient } from 'redis';
 import type {
   ClientToServerEvents,
   CreateOk,
@@ -28,7 +29,7 @@ import type {
   SignalErrorReason,
 } from '../common/signal-protocol.js';
 import { MemoryRoomStore, RoomManager, type Effect, type RoomStore } from './rooms.js';
-import { RedisRoomStore } from './redis-store.js';
+import type { RedisRoomStore } from './redis-store.js';
 import { createMetrics } from './metrics.js';
 import { turnRestCredentials } from './turn.js';
 import { parseCreate, parseJoin, parseRejoin, parseSignal } from './validate.js';
@@ -108,6 +109,9 @@ function urlHost(host: string): string {
 
 
 async function connectRedis(url: string, log: (l: string) => void): Promise<RedisClient[]> {
+  // a CommonJS package: its exports are the namespace's `default`, under Node as
+  // in the bundle (esbuild gives a lazily loaded CommonJS chunk no named exports)
+  const { createClient } = (await import('redis')).default;
   const shown = redactUrl(url);
   const lastLog = new Map<string, number>();
   const mk = (name: string, disableOfflineQueue: boolean): RedisClient => {
@@ -184,10 +188,13 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
 
   const nodeId = randomBytes(8).toString('hex');
   let redisClients: RedisClient[] = [];
+  let createAdapter: typeof import('@socket.io/redis-adapter').createAdapter | undefined;
   let store: RoomStore;
   if (opts.redisUrl) {
+    const [{ RedisRoomStore: Store }, adapterModule] = await Promise.all([import('./redis-store.js'), import('@socket.io/redis-adapter')]);
+    createAdapter = adapterModule.default.createAdapter; // CommonJS: see connectRedis
     redisClients = await connectRedis(opts.redisUrl, log);
-    const rs = new RedisRoomStore(redisClients[0]!, nodeId);
+    const rs: RedisRoomStore = new Store(redisClients[0]!, nodeId);
     try {
       // liveness: other nodes see this subscription as long as this process is connected to Redis
       await redisClients[2]!.subscribe(rs.nodeChannel(), () => undefined);
@@ -256,7 +263,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     pingInterval: 10_000,
     pingTimeout: 10_000,
     connectTimeout: 10_000,
-    ...(redisClients.length ? { adapter: createAdapter(redisClients[1], redisClients[2]) } : {}),
+    ...(createAdapter ? { adapter: createAdapter(redisClients[1], redisClients[2]) } : {}),
   });
 
   const emitEffects = (effects: Effect[]): void => {
