@@ -1,14 +1,22 @@
 /**
- * movie-get's RSA-3072 key pair, started the moment the CLI begins to run.
+ * movie-get's RSA-3072 key pair, generated once per process and started as
+ * early as possible.
  *
- * Generating it takes 0.3 to 1.5 s here (a random prime search, on libuv's
- * thread pool) and it is the long pole of "code entered → first byte": the
- * receiver's `hello` carries the public key. get-cli imports this module
- * first, so the search runs while the rest of the CLI loads (~300 ms) and
- * while signaling, the PAKE and ICE proceed, instead of after them. A run
- * that ends early (--help, a usage error) just abandons it.
+ * peer/get-cli.ts (the executable) calls receiverKeyPair() before it even loads
+ * the rest of the CLI, so the prime search (0.3 to 1.5 s here, on libuv's
+ * thread pool; the long pole of "code entered → first byte") runs while the
+ * CLI loads and while signaling, the PAKE and ICE proceed. This module must
+ * stay light: it loads only common/key-transport.ts (node:crypto).
  */
 import { generateReceiverKeyPair, type ReceiverKeyPair } from '../common/key-transport.js';
 
-export const earlyKeyPair: Promise<ReceiverKeyPair> = generateReceiverKeyPair();
-earlyKeyPair.catch(() => undefined); // reported where it is awaited
+let pending: Promise<ReceiverKeyPair> | undefined;
+
+/** The key pair of this process: the first call starts its generation. */
+export function receiverKeyPair(): Promise<ReceiverKeyPair> {
+  if (!pending) {
+    pending = generateReceiverKeyPair();
+    pending.catch(() => undefined); // reported where it is awaited
+  }
+  return pending;
+}

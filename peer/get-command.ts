@@ -1,20 +1,10 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
  *
- * `--initial-old-space-size=64` (shebang; V8 does not take it in NODE_OPTIONS):
- * every received chunk is two fresh external 64 KiB buffers (node-datachannel's
- * copy, the AES-GCM output), and V8 counts external bytes allocated since the
- * last mark-compact against the old-generation limit. With our ~8.5 MiB heap
- * (just above V8's 8 MiB incremental-marking threshold) that limit is only
- * ~8 MB above the heap, so a full mark-compact ran every ~10 MB received (50-80
- * per 512 MiB). The flag puts a 64 MB floor under the limit: none at all. The
- * sender's 8 MiB credit window keeps chunks from living long enough to be
- * promoted, so peak RSS stays flat (docs/PERFORMANCE.md).
+ * Loaded by peer/get-cli.ts (the executable) once the RSA key generation has
+ * started.
  */
-// first: the key pair's generation starts before the rest of the CLI loads
-import { earlyKeyPair } from './early-keygen.js';
 import { Command } from 'commander';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -28,6 +18,7 @@ import { rendezvous } from './rendezvous.js';
 import { receiveFile } from './receiver.js';
 import { SignalClient } from './signal-client.js';
 import { describePair } from './candidate-pair.js';
+import { receiverKeyPair } from './early-keygen.js';
 
 interface GetFlags extends CommonFlags {
   output: string;
@@ -76,7 +67,7 @@ void runMain(
     await checkOutput(outPath, Boolean(flags.force));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
-    const keyPair = earlyKeyPair;
+    const keyPair = receiverKeyPair();
 
     const { url } = signalUrl(flags);
     signal = await SignalClient.connect({ url });
