@@ -40,9 +40,9 @@ function shebangNodeFlags(file: string): string[] {
 
 
 const BIN = {
-  signal: join(DIST, 'signaling/cli.js'),
-  share: join(DIST, 'peer/share-cli.js'),
-  get: join(DIST, 'peer/get-cli.js'),
+  signal: join(DIST, 'bin/movie-signal.js'),
+  share: join(DIST, 'bin/movie-share.js'),
+  get: join(DIST, 'bin/movie-get.js'),
   raw: join(DIST, 'bench/raw-peer.js'),
   tcp: join(DIST, 'bench/tcp-peer.js'),
 };

@@ -20,7 +20,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SignalClient } from '../peer/signal-client.js';
 
-const CLI = fileURLToPath(new URL('../signaling/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/movie-signal.js', import.meta.url));
 
 /* ------------------------------------------------------------------ */
 /* child processes                                                     */

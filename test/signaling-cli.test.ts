@@ -14,7 +14,7 @@ import { io } from 'socket.io-client';
 import { spawnSignalNode } from '../bench/signal-load.js';
 import { SIGNAL_PROTOCOL_VERSION as V } from '../common/signal-protocol.js';
 
-const CLI = fileURLToPath(new URL('../signaling/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/movie-signal.js', import.meta.url));
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}, ms = 8000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base: NodeJS.ProcessEnv = {};

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = {
-  signal: `${DIST}signaling/cli.js`,
-  share: `${DIST}peer/share-cli.js`,
-  get: `${DIST}peer/get-cli.js`,
+  signal: `${DIST}bin/movie-signal.js`,
+  share: `${DIST}bin/movie-share.js`,
+  get: `${DIST}bin/movie-get.js`,
 };
 
 export interface Proc {
