@@ -7,6 +7,9 @@
  *     the credit window.
  * (1) keeps the sender's memory flat when the network is slow; (2) does the
  * same when the receiver's disk is slow, since acks follow completed writes.
+ * The sender checks both for every chunk it seals and hands sealed chunks to
+ * the channel in bursts (`sendBatchBytes`, and always before it waits), so the
+ * channel holds at most highWaterMark + sendBatchBytes + one chunk.
  */
 import type { MessageChannel } from './channel.js';
 import type { TransportTuning } from '../common/config.js';

@@ -90,15 +90,31 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     const total = chunkCount(file.size - from, chunkSize);
     let index = 0;
     let offset = from;
+    // Sealed frames go to the channel in bursts of `sendBatchBytes`, and
+    // before every wait, so the receiver never waits for a frame we hold.
+    const batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = (): void => {
+      for (const f of batch) link.sendFrame(f);
+      batch.length = 0;
+      batchBytes = 0;
+    };
     for await (const slice of readChunks(file.path, from, file.size, chunkSize)) {
       const end = offset + slice.length;
-      if (!flow.canSend(end)) await link.guard(flow.ready(end));
-      link.sendFrame(encodeChunk(key, transferId, index, index === total - 1, slice));
+      if (!flow.canSend(end)) {
+        flush();
+        await link.guard(flow.ready(end));
+      }
+      const frame = encodeChunk(key, transferId, index, index === total - 1, slice);
+      batch.push(frame);
+      batchBytes += frame.length;
+      if (batchBytes >= tuning.sendBatchBytes) flush();
       index++;
       offset = end;
       progress.update(offset);
       if (link.failed) throw link.failed;
     }
+    flush();
     link.sendControl({ t: 'end' });
     const done = await link.expect('done');
     if (done.sha256 !== sha256) {
