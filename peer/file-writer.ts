@@ -9,6 +9,12 @@
  * the CPU of the same bytes in 1 MiB batches (docs/PERFORMANCE.md). The wait
  * bounds how long a chunk can sit unwritten, so a credit window smaller than a
  * batch still moves.
+ *
+ * Every DATASYNC_EVERY_BYTES written, an `fdatasync` starts in the background
+ * (one at a time; writes go on meanwhile). Linux starts writing dirty pages
+ * back only once 10 % of RAM is dirty, so without it a whole 1 GiB file waited
+ * for the final fsync: ~350 ms at the end of every GiB here, now ~20 ms. It
+ * also keeps OUT.part close to what the resume sidecar says was received.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { ExitCode, MovieShareError } from '../common/errors.js';
@@ -16,6 +22,7 @@ import { ExitCode, MovieShareError } from '../common/errors.js';
 export const BATCH_BYTES = 1024 * 1024;
 const BATCH_BUFFERS = 256;
 const BATCH_WAIT_MS = 5;
+export const DATASYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export class FileWriter {
   private chain: Promise<void> = Promise.resolve();
@@ -26,6 +33,9 @@ export class FileWriter {
   private queueAt: number;
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** bytes written since the last background fdatasync started */
+  private unsynced = 0;
+  private syncing: Promise<void> | undefined;
   readonly failure: Promise<never>;
   private rejectFailure!: (e: MovieShareError) => void;
   private failed = false;
@@ -79,13 +89,29 @@ export class FileWriter {
       }
       let end = at;
       for (const b of bufs) this.onWritten((end += b.length));
+      this.unsynced += end - at;
+      if (this.unsynced >= DATASYNC_EVERY_BYTES && !this.syncing) this.startDatasync();
     });
   }
 
-  /** Resolves when every write issued so far is done (rejects on a disk error). */
+  private startDatasync(): void {
+    this.unsynced = 0;
+    this.syncing = this.fh
+      .datasync()
+      .catch((e: unknown) => {
+        this.failed = true;
+        this.rejectFailure(diskError(e));
+      })
+      .finally(() => (this.syncing = undefined));
+  }
+
+  /**
+   * Resolves when every write issued so far is done, and any background
+   * fdatasync with them (rejects on a disk error).
+   */
   flush(): Promise<void> {
     this.issue();
-    return Promise.race([this.chain, this.failure]);
+    return Promise.race([this.chain.then(() => this.syncing), this.failure]);
   }
 }
 

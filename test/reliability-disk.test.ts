@@ -20,13 +20,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkCount } from '../common/framing.js';
 import { parseReceiverMessage } from '../common/messages.js';
 import type { MessageChannel } from '../peer/channel.js';
 import { readChunks } from '../peer/file-source.js';
-import { FileWriter } from '../peer/file-writer.js';
+import { DATASYNC_EVERY_BYTES, FileWriter } from '../peer/file-writer.js';
 import { FlowControl } from '../peer/flow-control.js';
 import { readSidecar, removeResumeState, writeSidecar } from '../peer/resume.js';
 import { Procs } from './support/procs.js';
@@ -132,6 +132,46 @@ test('resume sidecar: concurrent writes land in order (the last one wins) and re
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(existsSync(`${out}.part.json`), false);
   assert.equal(existsSync(`${out}.part.json.tmp`), false);
+});
+
+test('OUT.part goes to disk while it arrives: a background fdatasync every 64 MiB, and flush() waits for it', async () => {
+  const path = join(dir, 'datasync.bin');
+  const fh = await open(path, 'w');
+  let started = 0;
+  let running = 0;
+  // the real file handle; only datasync() is counted on its way through
+  const counted = new Proxy(fh, {
+    get(target, prop) {
+      if (prop === 'datasync') {
+        return async () => {
+          started++;
+          running++;
+          try {
+            await target.datasync();
+          } finally {
+            running--;
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as FileHandle;
+  try {
+    const block = randomBytes(MiB);
+    const total = 2 * DATASYNC_EVERY_BYTES + 2 * MiB;
+    let last = 0;
+    const w = new FileWriter(counted, 0, (n) => (last = n));
+    for (let at = 0; at < total; at += MiB) w.write(block);
+    await w.flush();
+    assert.equal(last, total);
+    assert.ok(started >= 1 && started <= 2, `one or two background syncs for ${total / MiB} MiB, not ${started}`);
+    assert.equal(running, 0, 'flush() waited for the sync in flight');
+    await fh.close();
+    assert.equal((await stat(path)).size, total);
+  } finally {
+    await rm(path, { force: true });
+  }
 });
 
 test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offsets in messages, flow-control credit', async () => {
