@@ -132,6 +132,13 @@ export class Children {
   }
 
   /** Kill every child of this set that still runs (by process group) and wait for it. */
+  /** Kill these children (those still running) and wait until they are gone. */
+  async stop(...cs: (Child | undefined)[]): Promise<void> {
+    const mine = cs.filter((c): c is Child => c !== undefined);
+    for (const c of mine) c.kill();
+    await Promise.all(mine.map((c) => c.exited));
+  }
+
   async cleanup(): Promise<void> {
     const all = [...this.mine];
     for (const c of all) c.kill();

@@ -354,9 +354,10 @@ interface PairRun {
 
 export async function tcpRun(ch: Children, bytes: number): Promise<PairRun> {
   const recv = ch.spawn('tcp-recv', process.execPath, [BIN.tcp, 'recv', String(bytes)]);
+  let send: Child | undefined;
   try {
     const port = Number((await recv.waitFor(/"port":(\d+)/))[1]);
-    const send = ch.spawn('tcp-send', process.execPath, [BIN.tcp, 'send', String(bytes), String(port)]);
+    send = ch.spawn('tcp-send', process.execPath, [BIN.tcp, 'send', String(bytes), String(port)]);
     const start = parseJsonLine((await send.waitFor(/\{"t":"start".*\}/))[0])!;
     const done = parseJsonLine((await recv.waitFor(/\{"t":"done".*\}/, 600_000))[0])!;
     await Promise.all([recv.exited, send.exited]);
@@ -364,7 +365,7 @@ export async function tcpRun(ch: Children, bytes: number): Promise<PairRun> {
     const cpu = done.cpu as { user: number; system: number };
     return { mbps: bytes / MB / seconds, seconds, cpuRecvS: (cpu.user + cpu.system) / 1e6, rssRecvMB: ((done.maxRssKb as number) * 1024) / MB };
   } finally {
-    await ch.cleanup();
+    await ch.stop(recv, send);
   }
 }
 
@@ -407,7 +408,7 @@ export async function ceilingRun(ch: Children, bytes: number, mtu: number, messa
       maxMessageSize: start.maxMessageSize as number,
     };
   } finally {
-    await ch.cleanup();
+    await ch.stop(send, recv);
   }
 }
 
@@ -519,14 +520,14 @@ interface WormholeRun {
   cpuRecvS?: number;
 }
 
-async function startWormholeServers(ch: Children, tools: Tools, workDir: string): Promise<{ relayUrl: string; transit: string; db: string }> {
+async function startWormholeServers(ch: Children, tools: Tools, workDir: string): Promise<{ relayUrl: string; transit: string; db: string; procs: Child[] }> {
   const mailboxPort = await freePort();
   const transitPort = await freePort();
   const db = join(workDir, `mailbox-${randomBytes(3).toString('hex')}.sqlite`);
-  ch.spawn('wormhole-mailbox', tools.twist!, ['wormhole-mailbox', `--port=tcp:${mailboxPort}:interface=127.0.0.1`, `--channel-db=${db}`], { cwd: workDir });
-  ch.spawn('transit-relay', tools.twist!, ['transitrelay', `--port=tcp:${transitPort}:interface=127.0.0.1`], { cwd: workDir });
+  const mailbox = ch.spawn('wormhole-mailbox', tools.twist!, ['wormhole-mailbox', `--port=tcp:${mailboxPort}:interface=127.0.0.1`, `--channel-db=${db}`], { cwd: workDir });
+  const relay = ch.spawn('transit-relay', tools.twist!, ['transitrelay', `--port=tcp:${transitPort}:interface=127.0.0.1`], { cwd: workDir });
   await Promise.all([waitPort(mailboxPort), waitPort(transitPort)]);
-  return { relayUrl: `ws://127.0.0.1:${mailboxPort}/v1`, transit: `tcp:127.0.0.1:${transitPort}`, db };
+  return { relayUrl: `ws://127.0.0.1:${mailboxPort}/v1`, transit: `tcp:127.0.0.1:${transitPort}`, db, procs: [mailbox, relay] };
 }
 
 async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; transit: string }, file: string, size: number, workDir: string): Promise<WormholeRun> {
@@ -571,27 +572,55 @@ async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; 
 /** failed runs, by row, retried (a busy machine sometimes times out an ICE check) */
 const failures: string[] = [];
 
+interface Task<T> {
+  what: string;
+  f: () => Promise<T>;
+  show: (r: T) => string;
+}
+
 /**
- * `n` successful runs of `f`. A failed run is logged and retried, at most
- * max(n, 2) failures per row; the failures are reported in the results' notes.
+ * `n` rounds in which each task runs once, in order, so that rows compared with
+ * each other (the raw ceiling, movie-share, magic-wormhole) run side by side:
+ * this machine's speed drifts by tens of percent within minutes (other guests
+ * share its host), which made ratios between rows measured minutes apart
+ * meaningless. A failed run is logged and retried at once, at most max(n, 2)
+ * failures per task; the failures are reported in the results' notes.
  */
-async function repeat<T>(n: number, log: (l: string) => void, what: string, f: () => Promise<T>, show: (r: T) => string): Promise<T[]> {
-  const rs: T[] = [];
-  let failed = 0;
-  while (rs.length < n) {
-    try {
-      const r = await f();
-      rs.push(r);
-      log(`  ${what} run ${rs.length}/${n}: ${show(r)}`);
-    } catch (e) {
-      failed++;
-      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
-      failures.push(`${what}: ${msg}`);
-      log(`  ${what} run failed (${failed}): ${msg}`);
-      if (failed >= Math.max(n, 2)) throw e;
+async function interleave<T extends unknown[]>(n: number, log: (l: string) => void, tasks: { [K in keyof T]: Task<T[K]> }): Promise<{ [K in keyof T]: T[K][] }> {
+  const list = tasks as unknown as Task<unknown>[];
+  const out = list.map(() => [] as unknown[]);
+  const failed = list.map(() => 0);
+  for (let round = 0; round < n; round++) {
+    for (const [i, t] of list.entries()) {
+      for (;;) {
+        try {
+          const r = await t.f();
+          out[i]!.push(r);
+          log(`  ${t.what} run ${out[i]!.length}/${n}: ${t.show(r)}`);
+          break;
+        } catch (e) {
+          failed[i]!++;
+          const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+          failures.push(`${t.what}: ${msg}`);
+          log(`  ${t.what} run failed (${failed[i]}): ${msg}`);
+          if (failed[i]! >= Math.max(n, 2)) throw e;
+        }
+      }
     }
   }
+  return out as unknown as { [K in keyof T]: T[K][] };
+}
+
+/** `n` successful runs of one task (see interleave). */
+async function repeat<T>(n: number, log: (l: string) => void, what: string, f: () => Promise<T>, show: (r: T) => string): Promise<T[]> {
+  const [rs] = await interleave<[T]>(n, log, [{ what, f, show }]);
   return rs;
+}
+
+/** Median of the per-round ratios a[i] / b[i] (runs of one interleave() call). */
+function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): number | undefined {
+  const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i]! : undefined)).filter((x): x is number => x !== undefined);
+  return rs.length ? median(rs) : undefined;
 }
 
 export async function runBench(opts: BenchOptions, ch: Children = new Children()): Promise<BenchResults> {
@@ -626,74 +655,84 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       details: { recvCpuSPerGiB: cpuPerGiB(medianOf(tcp, (r) => r.cpuRecvS), opts.bytes) },
     });
 
-    // 1. ceiling
-    const ceiling = new Map<string, number | undefined>();
-    const productMtu = PRODUCT_MTU;
-    for (const mtu of opts.mtus) {
-      log(`bench: ceiling, raw node-datachannel, ${mtuName(mtu)}`);
-      const rs = await repeat(opts.runs, log, 'ceiling', () => ceilingRun(ch, opts.bytes, mtu), (r) => `${r.mbps.toFixed(1)} MB/s`);
-      const mbps = medianOf(rs, (r) => r.mbps);
-      ceiling.set(mtuId(mtu), mbps);
-      rows.push({
-        id: `ceiling-${mtuId(mtu)}`,
-        label: `ceiling: raw data channel, ${mtuName(mtu)}, ${sizeName}`,
-        mbps: round(mbps),
-        runs: rs.map((r) => round(r.mbps)!),
-        details: {
-          seconds: round(medianOf(rs, (r) => r.seconds), 2),
-          cpuSPerGiBSend: cpuPerGiB(medianOf(rs, (r) => r.cpuSendS), opts.bytes),
-          cpuSPerGiBRecv: cpuPerGiB(medianOf(rs, (r) => r.cpuRecvS), opts.bytes),
-          rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
-          rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
-          maxMessageSize: rs[0]?.maxMessageSize,
-          messageBytes: FRAME_BYTES,
-        },
-      });
-    }
-
-    // 2 + 3 + 4. movie-share through the CLIs
+    // 1 + 2 (+ 5). For each MTU, rounds of: the raw ceiling, movie-share through
+    // the CLIs and, at the product's MTU, magic-wormhole; the three side by
+    // side in each round (see interleave), and each ratio a median of per-round ratios.
     const sig = await startSignal(ch);
+    const productMtu = PRODUCT_MTU;
+    const wormholeSkip = !opts.wormhole ? 'disabled' : !tools.wormhole || !tools.twist ? 'magic-wormhole or its servers are not installed' : undefined;
+    const srv = wormholeSkip ? undefined : await startWormholeServers(ch, tools, workDir);
     let rss1: { share?: number; get?: number } | undefined;
-    let productMbps: number | undefined;
-    for (const mtu of opts.mtus) {
-      const isProduct = mtu === productMtu;
-      log(`bench: movie-share CLIs, ${mtuName(mtu)}${isProduct ? ', product default (no --mtu)' : ''}`);
-      const extra = isProduct ? [] : ['--mtu', String(mtu)];
-      const rs = await repeat(
-        opts.runs,
-        log,
-        'movie-share',
-        () => movieShareRun(ch, tools, sig.url, file, opts.bytes, workDir, extra),
-        (r) => `${r.mbps.toFixed(1)} MB/s, first byte ${r.firstByteMs?.toFixed(0)} ms, RSS ${r.rssShareMB?.toFixed(0)}/${r.rssGetMB?.toFixed(0)} MB`,
-      );
-      const mbps = medianOf(rs, (r) => r.mbps);
-      const ceil = ceiling.get(mtuId(mtu));
-      const hostMtus = [...new Set(rs.map((r) => r.hostMtu))].join('/');
-      if (isProduct && hostMtus !== String(mtu)) notes.push(`product-default row: the host reported MTU ${hostMtus}, expected ${mtu}`);
-      if (isProduct) {
-        productMbps = mbps;
-        rss1 = { share: medianOf(rs, (r) => r.rssShareMB), get: medianOf(rs, (r) => r.rssGetMB) };
+    let productRuns: ShareRun[] = [];
+    let wormholeRuns: WormholeRun[] = [];
+    try {
+      for (const mtu of opts.mtus) {
+        const isProduct = mtu === productMtu;
+        const extra = isProduct ? [] : ['--mtu', String(mtu)];
+        const ceilingTask: Task<PairRun> = { what: 'ceiling', f: () => ceilingRun(ch, opts.bytes, mtu), show: (r) => `${r.mbps.toFixed(1)} MB/s` };
+        const shareTask: Task<ShareRun> = {
+          what: 'movie-share',
+          f: () => movieShareRun(ch, tools, sig.url, file, opts.bytes, workDir, extra),
+          show: (r) => `${r.mbps.toFixed(1)} MB/s, first byte ${r.firstByteMs?.toFixed(0)} ms, RSS ${r.rssShareMB?.toFixed(0)}/${r.rssGetMB?.toFixed(0)} MB`,
+        };
+        log(`bench: ${mtuName(mtu)}: raw ceiling, movie-share CLIs${isProduct ? ' (product default: no --mtu)' : ''}${isProduct && srv ? ', magic-wormhole' : ''}, in turn`);
+        let cs: PairRun[];
+        let rs: ShareRun[];
+        if (isProduct && srv) {
+          const wormholeTask: Task<WormholeRun> = { what: 'wormhole', f: () => wormholeRun(ch, tools, srv, file, opts.bytes, workDir), show: (r) => `${r.mbps.toFixed(1)} MB/s` };
+          [cs, rs, wormholeRuns] = await interleave<[PairRun, ShareRun, WormholeRun]>(opts.runs, log, [ceilingTask, shareTask, wormholeTask]);
+        } else {
+          [cs, rs] = await interleave<[PairRun, ShareRun]>(opts.runs, log, [ceilingTask, shareTask]);
+        }
+        rows.push({
+          id: `ceiling-${mtuId(mtu)}`,
+          label: `ceiling: raw data channel, ${mtuName(mtu)}, ${sizeName}`,
+          mbps: round(medianOf(cs, (r) => r.mbps)),
+          runs: cs.map((r) => round(r.mbps)!),
+          details: {
+            seconds: round(medianOf(cs, (r) => r.seconds), 2),
+            cpuSPerGiBSend: cpuPerGiB(medianOf(cs, (r) => r.cpuSendS), opts.bytes),
+            cpuSPerGiBRecv: cpuPerGiB(medianOf(cs, (r) => r.cpuRecvS), opts.bytes),
+            rssSendMB: round(medianOf(cs, (r) => r.rssSendMB)),
+            rssRecvMB: round(medianOf(cs, (r) => r.rssRecvMB)),
+            maxMessageSize: cs[0]?.maxMessageSize,
+            messageBytes: FRAME_BYTES,
+          },
+        });
+        const hostMtus = [...new Set(rs.map((r) => r.hostMtu))].join('/');
+        if (isProduct && hostMtus !== String(mtu)) notes.push(`product-default row: the host reported MTU ${hostMtus}, expected ${mtu}`);
+        if (isProduct) {
+          productRuns = rs;
+          rss1 = { share: medianOf(rs, (r) => r.rssShareMB), get: medianOf(rs, (r) => r.rssGetMB) };
+        }
+        const ceilingMbps = cs.map((c) => c.mbps);
+        rows.push({
+          id: `movie-share-${mtuId(mtu)}`,
+          label: `movie-share CLIs, ${mtuName(mtu)}${isProduct ? ' (product default: no --mtu, chosen for loopback)' : ' (--mtu)'}, ${sizeName}`,
+          mbps: round(medianOf(rs, (r) => r.mbps)),
+          runs: rs.map((r) => round(r.mbps)!),
+          ratio: round(pairedRatio(rs.map((r) => r.mbps), ceilingMbps), 2),
+          ratioTo: `ceiling-${mtuId(mtu)}, run by run`,
+          details: {
+            seconds: round(medianOf(rs, (r) => r.seconds), 2),
+            firstByteMs: round(medianOf(rs, (r) => r.firstByteMs), 0),
+            connectedMs: round(medianOf(rs, (r) => r.connectedMs), 0),
+            streamMBps: round(medianOf(rs, (r) => r.streamMBps)),
+            streamRatio: round(pairedRatio(rs.map((r) => r.streamMBps), ceilingMbps), 2),
+            ratioRuns: rs.map((r, i) => round(r.mbps / cs[i]!.mbps, 2)).join('/'),
+            cpuSPerGiBShare: cpuPerGiB(medianOf(rs, (r) => r.cpuShareS), opts.bytes),
+            cpuSPerGiBGet: cpuPerGiB(medianOf(rs, (r) => r.cpuGetS), opts.bytes),
+            rssShareMB: round(medianOf(rs, (r) => r.rssShareMB)),
+            rssGetMB: round(medianOf(rs, (r) => r.rssGetMB)),
+            hostMtu: hostMtus,
+          },
+        });
       }
-      rows.push({
-        id: `movie-share-${mtuId(mtu)}`,
-        label: `movie-share CLIs, ${mtuName(mtu)}${isProduct ? ' (product default: no --mtu, chosen for loopback)' : ' (--mtu)'}, ${sizeName}`,
-        mbps: round(mbps),
-        runs: rs.map((r) => round(r.mbps)!),
-        ratio: mbps !== undefined && ceil ? round(mbps / ceil, 2) : undefined,
-        ratioTo: `ceiling-${mtuId(mtu)}`,
-        details: {
-          seconds: round(medianOf(rs, (r) => r.seconds), 2),
-          firstByteMs: round(medianOf(rs, (r) => r.firstByteMs), 0),
-          connectedMs: round(medianOf(rs, (r) => r.connectedMs), 0),
-          streamMBps: round(medianOf(rs, (r) => r.streamMBps)),
-          streamRatio: ceil ? round(medianOf(rs, (r) => r.streamMBps)! / ceil, 2) : undefined,
-          cpuSPerGiBShare: cpuPerGiB(medianOf(rs, (r) => r.cpuShareS), opts.bytes),
-          cpuSPerGiBGet: cpuPerGiB(medianOf(rs, (r) => r.cpuGetS), opts.bytes),
-          rssShareMB: round(medianOf(rs, (r) => r.rssShareMB)),
-          rssGetMB: round(medianOf(rs, (r) => r.rssGetMB)),
-          hostMtu: hostMtus,
-        },
-      });
+    } finally {
+      if (srv) {
+        await ch.stop(...srv.procs);
+        for (const suffix of ['', '-wal', '-shm', '-journal']) await rm(`${srv.db}${suffix}`, { force: true });
+      }
     }
     // 4. latency: the product-default row above (its file must be hashed
     // before the first chunk), and a 1 MiB file (the handshake alone)
@@ -772,29 +811,19 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
     }
     sig.proc.kill();
 
-    // 5. magic-wormhole
-    if (!opts.wormhole) {
-      rows.push({ id: 'wormhole', label: 'magic-wormhole (local mailbox + transit relay)', details: {}, skipped: 'disabled' });
-    } else if (!tools.wormhole || !tools.twist) {
-      rows.push({ id: 'wormhole', label: 'magic-wormhole (local mailbox + transit relay)', details: {}, skipped: 'magic-wormhole or its servers are not installed' });
+    // 5. magic-wormhole (its runs alternated with the product-default rows above)
+    if (wormholeSkip) {
+      rows.push({ id: 'wormhole', label: 'magic-wormhole (local mailbox + transit relay)', details: {}, skipped: wormholeSkip });
     } else {
-      log('bench: magic-wormhole through a local mailbox and transit relay');
-      const srv = await startWormholeServers(ch, tools, workDir);
-      let rs: WormholeRun[];
-      try {
-        rs = await repeat(opts.runs, log, 'wormhole', () => wormholeRun(ch, tools, srv, file, opts.bytes, workDir), (r) => `${r.mbps.toFixed(1)} MB/s`);
-      } finally {
-        await ch.cleanup();
-        for (const suffix of ['', '-wal', '-shm', '-journal']) await rm(`${srv.db}${suffix}`, { force: true });
-      }
+      const rs = wormholeRuns;
       const mbps = medianOf(rs, (r) => r.mbps);
       rows.push({
         id: 'wormhole',
         label: `magic-wormhole 0.12 (local mailbox + transit relay, --no-listen), ${sizeName}`,
         mbps: round(mbps),
         runs: rs.map((r) => round(r.mbps)!),
-        ratio: productMbps && mbps ? round(productMbps / mbps, 2) : undefined,
-        ratioTo: 'movie-share (product default) / this',
+        ratio: round(pairedRatio(productRuns.map((r) => r.mbps), rs.map((r) => r.mbps)), 2),
+        ratioTo: 'movie-share (product default) / this, run by run',
         details: {
           ...Object.fromEntries(
             rows
