@@ -131,14 +131,14 @@ export class Children {
     return c;
   }
 
-  /** Kill every child of this set that still runs (by process group) and wait for it. */
-  /** Kill these children (those still running) and wait until they are gone. */
+  /** Kill these children (those still running, by process group) and wait until they are gone. */
   async stop(...cs: (Child | undefined)[]): Promise<void> {
     const mine = cs.filter((c): c is Child => c !== undefined);
     for (const c of mine) c.kill();
     await Promise.all(mine.map((c) => c.exited));
   }
 
+  /** Kill every child of this set that still runs (by process group) and wait for it. */
   async cleanup(): Promise<void> {
     const all = [...this.mine];
     for (const c of all) c.kill();
