@@ -140,9 +140,7 @@ export class Children {
 
   /** Kill every child of this set that still runs (by process group) and wait for it. */
   async cleanup(): Promise<void> {
-    const all = [...this.mine];
-    for (const c of all) c.kill();
-    await Promise.all(all.map((c) => c.exited));
+    await this.stop(...this.mine);
   }
 }
 
