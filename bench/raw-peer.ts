@@ -79,7 +79,18 @@ if (role === 'send') {
     }
     if (sent >= total) finish(sent);
   };
-  dc.onBufferedAmountLow(pump);
+  // inside node-datachannel's callbacks an exception aborts the process: a send on
+  // a channel that closed under us ends this child with exit 5 and one line instead
+  const guardedPump = (): void => {
+    try {
+      pump();
+    } catch (e) {
+      if (quitting) return;
+      process.stderr.write(`raw-peer: send failed: ${(e as Error).message}\n`);
+      process.exit(5);
+    }
+  };
+  dc.onBufferedAmountLow(guardedPump);
   dc.onClosed(onGone);
   dc.onOpen(() => {
     const max = pc.maxMessageSize();
@@ -88,7 +99,7 @@ if (role === 'send') {
       process.exit(2);
     }
     emit({ t: 'start', at: now(), maxMessageSize: max });
-    pump();
+    guardedPump();
   });
 } else {
   let got = 0;
@@ -103,16 +114,26 @@ if (role === 'send') {
   });
 }
 
+/** candidates that came before the other side's description */
+const early: [string, string][] = [];
+function addCandidate(cand: string, mid: string): void {
+  try {
+    pc.addRemoteCandidate(cand, mid);
+  } catch {
+    // a candidate for a transport that is gone, or malformed: harmless
+  }
+}
+
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   const m = JSON.parse(line) as { t: string; sdp?: string; type?: string; cand?: string; mid?: string };
-  if (m.t === 'sdp') pc.setRemoteDescription(m.sdp!, m.type as Parameters<PeerConnection['setRemoteDescription']>[1]);
-  else if (m.t === 'cand') {
-    try {
-      pc.addRemoteCandidate(m.cand!, m.mid!);
-    } catch {
-      // a candidate for a transport that is gone: harmless
-    }
+  if (m.t === 'sdp') {
+    pc.setRemoteDescription(m.sdp!, m.type as Parameters<PeerConnection['setRemoteDescription']>[1]);
+    for (const [cand, mid] of early.splice(0)) addCandidate(cand, mid);
+  } else if (m.t === 'cand') {
+    // the parent relays lines in order, but a candidate before the description would throw: queue it
+    if (!pc.remoteDescription()) early.push([m.cand!, m.mid!]);
+    else addCandidate(m.cand!, m.mid!);
   } else if (m.t === 'quit') {
     quitting = true;
     for (const dc of keep.channels) dc.close();

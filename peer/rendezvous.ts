@@ -83,8 +83,37 @@ function otherSideNoRelay(why: string): string {
   return `The other side could not get a TURN relay address (${reason[why as TurnFailure] ?? reason.unknown}), and it allows only relayed connections (--relay-only). Its TURN settings need fixing; then start again with a new code.`;
 }
 
-function sealAad(kind: SignalKind, room: string, from: Role): Buffer {
+/** The associated data that binds a sealed signal to its kind, room and sender. */
+export function sealAad(kind: SignalKind, room: string, from: Role): Buffer {
   return Buffer.from(`movie-share signal v1|${room}|${from}|${kind}`, 'utf8');
+}
+
+/**
+ * What the other side may send us, sealed, after the PAKE: its net hint, the
+ * one description its role sends (the host an offer, the receiver an answer),
+ * and candidates. Anything else from an authenticated peer is a protocol
+ * violation (exit 4); a candidate whose line is not a candidate is dropped
+ * ('ignore'), since node-datachannel would refuse it.
+ */
+export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint | 'ignore' {
+  if (typeof data !== 'object' || data === null) throw authError(AUTH_FAILURE_SENTENCE);
+  const d = data as Record<string, unknown>;
+  if (d.type === 'net') return d as unknown as NetHint;
+  // simple-peer's request for a new offer: one offer and one answer are all this protocol uses
+  if (d.type === 'renegotiate' || d.renegotiate === true) return 'ignore';
+  if (d.type === (from === 'host' ? 'offer' : 'answer')) {
+    if (typeof d.sdp !== 'string') throw authError(AUTH_FAILURE_SENTENCE);
+    return { type: d.type, sdp: d.sdp };
+  }
+  if (d.type === 'candidate') {
+    const c = d.candidate as Record<string, unknown> | null;
+    if (typeof c !== 'object' || c === null) return 'ignore';
+    const { candidate, sdpMid, sdpMLineIndex } = c;
+    if (typeof candidate !== 'string' || !/^candidate:\S+ \d+ \S+ \d+ \S+ \d+ typ \S+/.test(candidate)) return 'ignore';
+    if (typeof sdpMid !== 'string' || sdpMid.length > 16) return 'ignore';
+    return { type: 'candidate', candidate: { candidate, sdpMid, sdpMLineIndex: typeof sdpMLineIndex === 'number' ? sdpMLineIndex : 0 } };
+  }
+  throw authError(AUTH_FAILURE_SENTENCE);
 }
 
 /**
@@ -210,7 +239,15 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         if (state !== iceState) log(`ICE ${(iceState = state)}`);
         if (state === 'connected' || state === 'completed') armDtlsTimer();
       });
+      // runs inside node-datachannel's event dispatch: a throw would be an uncaught exception
       r.peer.on('signal', (data: SignalData) => {
+        try {
+          onLocalSignal(data);
+        } catch (e) {
+          fail(e instanceof MovieShareError ? e : networkError(`The connection failed: ${(e as Error).message}`));
+        }
+      });
+      const onLocalSignal = (data: SignalData): void => {
         const kind: SignalKind = data.type === 'candidate' ? 'candidate' : 'sdp';
         log(`sending sealed ${data.type ?? (data.renegotiate ? 'renegotiate' : 'signal')}`);
         if (kind === 'sdp' && 'sdp' in data) {
@@ -244,7 +281,7 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
           return sendSealed(k, { type: 'offer', sdp: relayOnly ? offerAsDtlsClient(split.sdp) : split.sdp });
         }
         sendSealed(k, data);
-      });
+      };
       r.peer.on('connect', () => {
         if (settled) return;
         try {
@@ -294,21 +331,30 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
       }
       const theirKey = host ? keys.sealReceiverToHost : keys.sealHostToReceiver;
       const plain = openSealed(theirKey, m.data, sealAad(m.kind, code.room, other));
-      let data: SignalData | { type: 'net' };
+      let data: unknown;
       try {
-        data = JSON.parse(plain.toString('utf8')) as SignalData | { type: 'net' };
+        data = JSON.parse(plain.toString('utf8'));
       } catch {
         throw authError(AUTH_FAILURE_SENTENCE);
       }
-      log(`received sealed ${data.type ?? ('renegotiate' in data && data.renegotiate ? 'renegotiate' : 'signal')}`);
-      if (data.type === 'net') {
-        const hint = parseNetHint(data);
+      const signalData = parsePeerSignal(data, other);
+      if (signalData === 'ignore') return log('ignored a malformed candidate or a renegotiation request from the other side');
+      log(`received sealed ${signalData.type}`);
+      if (signalData.type === 'net') {
+        const hint = parseNetHint(signalData);
         if (!hint || rtc) throw authError(AUTH_FAILURE_SENTENCE);
         startWebRtc(keys, hint.links);
-      } else if (!rtc) pendingSignals.push(data);
-      else applySignal(rtc, data);
+      } else if (!rtc) pendingSignals.push(signalData);
+      else applySignal(rtc, signalData);
     };
 
+    /**
+     * Hand the other side's SDP or candidate to simple-peer. Exactly one
+     * description is expected (a repeat is dropped: it could only be a replay);
+     * a candidate before it waits in simple-peer's own queue. Nothing here may
+     * throw into node-datachannel: a candidate it refuses is dropped.
+     */
+    let haveRemoteDescription = false;
     const applySignal = (r: WebRtcPeer, data: SignalData): void => {
       if (data.type === 'candidate') {
         try {
@@ -316,12 +362,14 @@ export function rendezvous(opts: RendezvousOptions): Promise<Rendezvous> {
         } catch {
           // a stale candidate (before/after its transport): harmless
         }
-      } else {
-        r.peer.signal(data);
-        if (host && data.type === 'answer') {
-          sendOfferCandidates?.();
-          sendOfferCandidates = undefined;
-        }
+        return;
+      }
+      if (haveRemoteDescription) return log(`ignored a repeated ${data.type}`);
+      haveRemoteDescription = true;
+      r.peer.signal(data);
+      if (host && data.type === 'answer') {
+        sendOfferCandidates?.();
+        sendOfferCandidates = undefined;
       }
     };
 

@@ -62,7 +62,14 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       const fake = { type: side === 'host' ? 'answer' : 'offer', sdp: d.sdp };
       victim.emit('signal', { kind: 'sdp', data: Buffer.from(JSON.stringify(fake)).toString('base64') });
     };
-    pc.onGatheringStateChange(() => offerOurs());
+    // inside node-datachannel's callbacks an exception aborts the process: nothing may throw there
+    pc.onGatheringStateChange(() => {
+      try {
+        offerOurs();
+      } catch {
+        // the connection closed meanwhile (the test is over)
+      }
+    });
     const dc = pc.createDataChannel('movie-share');
     keep.add(dc);
     setImmediate(offerOurs);
@@ -74,8 +81,12 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       const other = side === 'host' ? channels.receiver : channels.host;
       if (!other) return;
       state.forwarded++;
-      if (typeof msg === 'string') other.sendMessage(msg);
-      else other.sendMessageBinary(Buffer.from(msg as ArrayBuffer));
+      try {
+        if (typeof msg === 'string') other.sendMessage(msg);
+        else other.sendMessageBinary(Buffer.from(msg as ArrayBuffer));
+      } catch {
+        // the other channel closed: the victim is gone, nothing left to forward to
+      }
     });
   }
 

@@ -1,0 +1,98 @@
+/**
+ * A host that knows the code but misbehaves in the sealed part of the
+ * handshake, for tests of the real receiver's rendezvous (peer/rendezvous.ts).
+ * It runs the honest PAKE (so everything it sends is properly sealed: the
+ * receiver cannot reject it as a forgery) and then sends its signals in an
+ * order, or of a shape, that an honest host never would:
+ *
+ *  - 'candidates-first': every candidate before the offer, a garbage candidate
+ *    line and a candidate that is not even an object, the offer twice;
+ *  - 'wrong-description': an answer where the receiver expects an offer.
+ *
+ * Its WebRTC side is the product's own (peer/webrtc.ts), so a receiver that
+ * survives the misbehaviour connects to it.
+ */
+import type { RtcConfig } from 'node-datachannel';
+import { makeCode } from '../../common/code.js';
+import { pakeStart } from '../../common/pake.js';
+import { open, seal } from '../../common/seal.js';
+import { deriveSessionKeys, type SessionKeys } from '../../common/session-keys.js';
+import type { SignalKind } from '../../common/signal-protocol.js';
+import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous.js';
+import { SignalClient } from '../../peer/signal-client.js';
+import { createPeer, type SignalData, type WebRtcPeer } from '../../peer/webrtc.js';
+import { splitCandidates } from '../../peer/ice.js';
+
+export type RoguePeerMode = 'candidates-first' | 'wrong-description';
+
+export interface RoguePeer {
+  code: string;
+  /** resolves when the rogue's own data channel opens (never, if the receiver gave up) */
+  connected: Promise<void>;
+  close(): void;
+}
+
+export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig: RtcConfig): Promise<RoguePeer> {
+  const signal = await SignalClient.connect({ url, connectTimeoutMs: 5000 });
+  const { room } = await signal.createRoom();
+  const code = makeCode(room);
+  const pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'initiator', sid: pakeSid(room) });
+  let keys: SessionKeys | undefined;
+  let rtc: WebRtcPeer | undefined;
+  let resolveConnected!: () => void;
+  const connected = new Promise<void>((r) => (resolveConnected = r));
+
+  const sendPake = (type: number, body: Uint8Array): void =>
+    signal.send({ kind: 'pake', data: Buffer.concat([Buffer.from([type]), body]).toString('base64') });
+  const sendSealed = (k: SessionKeys, d: unknown, kind: SignalKind): void =>
+    signal.send({ kind, data: seal(k.sealHostToReceiver, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kind, room, 'host')) });
+
+  const startWebRtc = (k: SessionKeys): void => {
+    rtc = createPeer(true, rtcConfig);
+    rtc.peer.on('connect', () => resolveConnected());
+    rtc.peer.on('error', () => undefined);
+    rtc.peer.on('signal', (data: SignalData) => {
+      if (data.type !== 'offer' || !data.sdp) return;
+      if (mode === 'wrong-description') return sendSealed(k, { type: 'answer', sdp: data.sdp }, 'sdp');
+      const split = splitCandidates(data.sdp);
+      for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c }, 'candidate');
+      sendSealed(k, { type: 'candidate', candidate: { candidate: 'garbage that is no candidate', sdpMid: '0' } }, 'candidate');
+      sendSealed(k, { type: 'candidate', candidate: 42 }, 'candidate');
+      sendSealed(k, { type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: '0' } }, 'candidate');
+      sendSealed(k, { type: 'offer', sdp: split.sdp }, 'sdp');
+      sendSealed(k, { type: 'offer', sdp: split.sdp }, 'sdp');
+    });
+  };
+
+  signal.onPeerJoined(() => sendPake(1, pake.message));
+  signal.onSignal((m) => {
+    if (m.kind === 'pake') {
+      // the receiver's share; its confirmation is not checked (this host is the attacker)
+      const bytes = Buffer.from(m.data, 'base64');
+      if (bytes[0] !== 1 || keys) return;
+      const theirs = Uint8Array.from(bytes.subarray(1));
+      keys = deriveSessionKeys(pake.finish(theirs));
+      sendPake(2, pakeConfirmation(keys, 'host', pake.message, theirs));
+      sendSealed(keys, { type: 'net', links: [] }, 'sdp');
+      startWebRtc(keys);
+      return;
+    }
+    if (!keys || !rtc) return;
+    let d: { type?: string };
+    try {
+      d = JSON.parse(open(keys.sealReceiverToHost, m.data, sealAad(m.kind, room, 'receiver')).toString('utf8')) as { type?: string };
+    } catch {
+      return;
+    }
+    if (d.type === 'answer' || d.type === 'candidate') rtc.peer.signal(d as SignalData);
+  });
+
+  return {
+    code,
+    connected,
+    close: () => {
+      rtc?.peer.destroy();
+      signal.close();
+    },
+  };
+}
