@@ -127,9 +127,9 @@ test('resume sidecar: concurrent writes land in order (the last one wins) and re
   for (let i = 1; i <= 50; i++) writes.push(writeSidecar(out, { v: 1, sha256: 'b'.repeat(64), size: 1000, name: 'x', verified: i * 10 }));
   await Promise.all(writes); // none may fail (they share one .tmp file)
   assert.equal((await readSidecar(out))?.verified, 500);
-  void writeSidecar(out, { v: 1, sha256: 'b'.repeat(64), size: 1000, name: 'x', verified: 999 });
+  const late = writeSidecar(out, { v: 1, sha256: 'b'.repeat(64), size: 1000, name: 'x', verified: 999 });
   await removeResumeState(out); // a write still in flight must not bring the sidecar back
-  await new Promise((r) => setTimeout(r, 50));
+  await late.catch(() => undefined);
   assert.equal(existsSync(`${out}.part.json`), false);
   assert.equal(existsSync(`${out}.part.json.tmp`), false);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BIN, Procs } from './support/procs.js';
 import { sameBytes, tempDir } from './support/files.js';
 import { startRogue, type RogueMode } from './support/rogue-signal.js';
+import { eventually } from './support/eventually.js';
 
 const procs = new Procs();
 let dir: string;
@@ -58,7 +59,8 @@ test('the signaling server never sees the secret words, the SDP or the file (DEB
   assert.equal(await get.exited, 0, get.stderr());
   assert.equal(await share.proc.exited, 0, share.proc.stderr());
   assert.ok(await sameBytes(src, out));
-  await new Promise((r) => setTimeout(r, 300));
+  // the log is complete once the server has closed both peers' sockets
+  await eventually(() => assert.ok(((sig.stdout() + sig.stderr()).match(/closing socket - reason/g) ?? []).length >= 2, 'both sockets closed'));
   const log = sig.stdout() + sig.stderr();
   const [room, ...words] = share.code.split('-');
   assert.ok(log.includes(room!), 'the packet log is recorded (it names the room)');

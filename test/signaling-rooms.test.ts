@@ -14,6 +14,7 @@ import { SignalClient } from '../peer/signal-client.js';
 import { ExitCode, MovieShareError } from '../common/errors.js';
 import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../common/signal-protocol.js';
 import { isValidRoomId } from '../common/room-id.js';
+import { eventually } from './support/eventually.js';
 
 type Raw = Socket;
 type Ctx = { after: (fn: () => unknown) => void };
@@ -70,6 +71,14 @@ const arrives = (s: Raw, ev: string, ms: number): Promise<boolean> =>
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
+/** One unlabelled value from the server's /metrics. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
 test('create, join, relay both ways verbatim, peer-left on leave', async (t) => {
   const s = await server(t);
   assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -122,8 +131,9 @@ test('third peer gets busy; a paired code can never be joined again', async (t) 
   });
 
   // the first receiver leaves: still nobody else may join
+  const left = once((cb) => host.onPeerLeft(cb), 3000, 'peer-left');
   r1.close();
-  await new Promise((r) => setTimeout(r, 50));
+  await left;
   const again = await r2.emitWithAck('join', { v: V, room });
   assert.equal(again.reason, 'busy');
 });
@@ -157,7 +167,7 @@ test('rejoin with the token: the host reclaims its room, keeps the receiver, rel
 
   // the host's connection drops; a receiver joins meanwhile
   h1.disconnect();
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(async () => assert.equal(await metric(s.url, 'movie_signal_peers_connected'), 0));
   const recv = await raw(t, s.url);
   const j = await recv.emitWithAck('join', { v: V, room });
   assert.equal(j.ok, true);
@@ -226,8 +236,9 @@ test('explicit leave by the host ends the room at once; a paired code stays burn
   // a room that never paired simply ends
   const h2 = await raw(t, s.url);
   const { room: room2 } = await h2.emitWithAck('create', { v: V });
+  const open = await metric(s.url, 'movie_signal_rooms_open');
   h2.emit('leave');
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(async () => assert.equal(await metric(s.url, 'movie_signal_rooms_open'), open - 1));
   assert.equal((await late.emitWithAck('join', { v: V, room: room2 })).reason, 'not-found');
 });
 
