@@ -23,8 +23,8 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TUNING } from '../common/config.js';
-import { chooseMtu, localLinks } from '../peer/path-mtu.js';
-import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/framing.js';
+import { chooseMtu, localLinks } from '../peer/rtc/path-mtu.js';
+import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/protocol/framing.js';
 import { Children, tail, type Child } from './children.js';
 
 export const DIST = fileURLToPath(new URL('../', import.meta.url));

@@ -21,7 +21,7 @@
  */
 import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
 import { createInterface } from 'node:readline';
-import { CHUNK_OVERHEAD } from '../common/framing.js';
+import { CHUNK_OVERHEAD } from '../common/protocol/framing.js';
 import { DEFAULT_TUNING } from '../common/config.js';
 
 const [role, bytesArg, ...rest] = process.argv.slice(2);

@@ -18,7 +18,7 @@ import { withTimeout } from '../common/timeout.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SignalClient } from '../peer/signal-client.js';
+import { SignalClient } from '../peer/rendezvous/signal-client.js';
 
 const CLI = fileURLToPath(new URL('../bin/movie-signal.js', import.meta.url));
 

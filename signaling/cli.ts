@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { IceServerConfig } from '../common/signal-protocol.js';
+import type { IceServerConfig } from '../common/protocol/signal-protocol.js';
 import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from './server.js';
 
 const log = (line: string): void => {

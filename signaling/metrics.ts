@@ -3,7 +3,7 @@
  * servers in one process, e.g. tests or the embedded server, never collide).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SignalErrorReason } from '../common/signal-protocol.js';
+import type { SignalErrorReason } from '../common/protocol/signal-protocol.js';
 
 export interface SignalMetrics {
   registry: Registry;

@@ -27,8 +27,8 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { customAlphabet } from 'nanoid';
-import { ROOM_ALPHABET, ROOM_LENGTH } from '../common/room-id.js';
-import type { Role, SignalError, SignalErrorReason } from '../common/signal-protocol.js';
+import { ROOM_ALPHABET, ROOM_LENGTH } from '../common/code/room-id.js';
+import type { Role, SignalError, SignalErrorReason } from '../common/protocol/signal-protocol.js';
 
 export interface Member {
   /** socket id of the member's current connection; null while it is away */

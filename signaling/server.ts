@@ -27,7 +27,7 @@ import type {
   ServerToClientEvents,
   SignalError,
   SignalErrorReason,
-} from '../common/signal-protocol.js';
+} from '../common/protocol/signal-protocol.js';
 import { MemoryRoomStore, RoomManager, type Effect, type RoomStore } from './rooms.js';
 import type { RedisRoomStore } from './redis-store.js';
 import { createMetrics } from './metrics.js';

@@ -5,7 +5,7 @@
  * long-lived TURN password ever reaches a client.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { IceServerConfig } from '../common/signal-protocol.js';
+import type { IceServerConfig } from '../common/protocol/signal-protocol.js';
 
 export interface TurnSecretConfig {
   secret: string;

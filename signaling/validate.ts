@@ -9,8 +9,8 @@ import {
   type SignalErrorReason,
   type SignalKind,
   type SignalPayload,
-} from '../common/signal-protocol.js';
-import { isValidRoomId } from '../common/room-id.js';
+} from '../common/protocol/signal-protocol.js';
+import { isValidRoomId } from '../common/code/room-id.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: SignalErrorReason; message: string };
 

@@ -1,13 +1,13 @@
 /** Run a sender and a receiver in one process over an in-memory channel. */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_TUNING, type TransportTuning } from '../../common/config.js';
-import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/key-transport.js';
+import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { MovieShareError } from '../../common/errors.js';
-import { memoryChannelPair, type FrameHook } from '../../peer/memory-channel.js';
-import { receiveFile, type ReceiveResult } from '../../peer/receiver.js';
-import { sendFile, type SendResult } from '../../peer/sender.js';
-import { inspectFile, hashFile } from '../../peer/file-source.js';
-import type { SecureSession } from '../../peer/session.js';
+import { memoryChannelPair, type FrameHook } from './memory-channel.js';
+import { receiveFile, type ReceiveResult } from '../../peer/transfer/receiver.js';
+import { sendFile, type SendResult } from '../../peer/transfer/sender.js';
+import { inspectFile, hashFile } from '../../peer/node/file-source.js';
+import type { SecureSession } from '../../peer/transfer/session.js';
 
 let cachedKeyPair: Promise<ReceiverKeyPair> | undefined;
 /** One RSA key pair for the whole test file keeps unit tests fast. */

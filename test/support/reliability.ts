@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { readSidecar } from '../../peer/resume.js';
+import { readSidecar } from '../../peer/node/resume.js';
 import { BIN, type Proc, type Procs } from './procs.js';
 
 export interface JsonEvent {

@@ -13,15 +13,15 @@
  * survives the misbehaviour connects to it.
  */
 import type { RtcConfig } from 'node-datachannel';
-import { makeCode } from '../../common/code.js';
-import { pakeStart } from '../../common/pake.js';
-import { open, seal } from '../../common/seal.js';
-import { deriveSessionKeys, type SessionKeys } from '../../common/session-keys.js';
-import type { SignalKind } from '../../common/signal-protocol.js';
-import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous.js';
-import { SignalClient } from '../../peer/signal-client.js';
-import { createPeer, type SignalData, type WebRtcPeer } from '../../peer/webrtc.js';
-import { splitCandidates } from '../../peer/ice.js';
+import { makeCode } from '../../common/code/code.js';
+import { pakeStart } from '../../common/crypto/pake.js';
+import { open, seal } from '../../common/crypto/seal.js';
+import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
+import type { SignalKind } from '../../common/protocol/signal-protocol.js';
+import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous/rendezvous.js';
+import { SignalClient } from '../../peer/rendezvous/signal-client.js';
+import { createPeer, type SignalData, type WebRtcPeer } from '../../peer/rtc/webrtc.js';
+import { splitCandidates } from '../../peer/rtc/ice.js';
 
 export type RoguePeerMode = 'candidates-first' | 'wrong-description';
 

@@ -16,10 +16,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { PeerConnection, cleanup, type DataChannel } from 'node-datachannel';
-import { pakeStart } from '../../common/pake.js';
-import { pakeConfirmation, pakeSid } from '../../peer/rendezvous.js';
-import { deriveSessionKeys } from '../../common/session-keys.js';
-import { WORDS } from '../../common/wordlist.js';
+import { pakeStart } from '../../common/crypto/pake.js';
+import { pakeConfirmation, pakeSid } from '../../peer/rendezvous/rendezvous.js';
+import { deriveSessionKeys } from '../../common/crypto/session-keys.js';
+import { WORDS } from '../../common/code/wordlist.js';
 
 export type RogueMode = 'terminate' | 'reflect' | 'pake-mitm';
 export const ROGUE_ROOM = '2345';

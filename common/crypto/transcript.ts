@@ -1,0 +1,62 @@
+/**
+ * The handshake transcript that both key-confirmation MACs cover. It binds the
+ * session key from the PAKE to everything an attacker in the middle would have
+ * to change: the DTLS certificate fingerprints of the connection actually in
+ * use (each side reads them from its own local and remote SDP), the protocol
+ * version, the receiver's RSA public key and the encrypted key message.
+ */
+import { authError, AUTH_FAILURE_SENTENCE } from '../errors.js';
+import { hmacSha256, lengthPrefixed, macEquals } from './mac.js';
+
+export interface TranscriptInput {
+  version: number;
+  /** DTLS fingerprint of the host's certificate, "sha-256 AB:CD:..." */
+  hostFingerprint: string;
+  /** DTLS fingerprint of the receiver's certificate */
+  receiverFingerprint: string;
+  rsaPublicKey: Uint8Array;
+  encryptedKey: Uint8Array;
+}
+
+const LABEL = Buffer.from('movie-share transcript v1');
+const SENDER_LABEL = Buffer.from('sender key-confirmation');
+const RECEIVER_LABEL = Buffer.from('receiver key-confirmation');
+
+/** Extract the DTLS certificate fingerprint from an SDP (normalized: "sha-256 AB:CD:..."). */
+export function sdpFingerprint(sdp: string): string {
+  const m = /^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/m.exec(sdp);
+  if (!m) throw authError(AUTH_FAILURE_SENTENCE);
+  return `${m[1]!.toLowerCase()} ${m[2]!.toUpperCase()}`;
+}
+
+export function transcriptBytes(t: TranscriptInput): Buffer {
+  const v = Buffer.alloc(4);
+  v.writeUInt32BE(t.version);
+  return lengthPrefixed(
+    LABEL,
+    v,
+    Buffer.from(t.hostFingerprint, 'utf8'),
+    Buffer.from(t.receiverFingerprint, 'utf8'),
+    t.rsaPublicKey,
+    t.encryptedKey,
+  );
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+export function senderMac(confirmHost: Uint8Array, transcript: Uint8Array): Buffer {
+  return hmacSha256(confirmHost, SENDER_LABEL, transcript);
+}
+
+export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, resumeFrom: number): Buffer {
+  return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(resumeFrom));
+}
+
+/** Constant-time check; throws the authentication error (exit 4) on mismatch. */
+export function checkMac(expected: Uint8Array, received: Uint8Array): void {
+  if (!macEquals(expected, received)) throw authError(AUTH_FAILURE_SENTENCE);
+}

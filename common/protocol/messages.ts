@@ -1,0 +1,148 @@
+/**
+ * Data-channel control messages, one discriminated union per direction, and
+ * their validation. Every message from the peer is untrusted input: it is
+ * parsed here into a typed value or rejected with a clear error.
+ */
+import { ExitCode, MovieShareError } from '../errors.js';
+
+/** Receiver (movie-get) → sender (movie-share). */
+export type ReceiverMessage =
+  | { t: 'hello'; v: number; rsaPublicKey: string }
+  | { t: 'confirm'; mac: string; resumeFrom: number }
+  | { t: 'ack'; written: number }
+  | { t: 'done'; sha256: string }
+  | { t: 'ping' }
+  | { t: 'abort'; code: ExitCode; message: string };
+
+/** Sender (movie-share) → receiver (movie-get). */
+export type SenderMessage =
+  | { t: 'key'; v: number; encryptedKey: string; mac: string }
+  | { t: 'end' }
+  | { t: 'ping' }
+  | { t: 'abort'; code: ExitCode; message: string };
+
+const MAX_B64 = 8192;
+const MAX_MESSAGE = 2048;
+const EXIT_CODES: ReadonlySet<number> = new Set(Object.values(ExitCode));
+
+function protocolError(what: string): MovieShareError {
+  return new MovieShareError(
+    ExitCode.Other,
+    `The other side sent an invalid message (${what}); it may be running an incompatible version of movie-share.`,
+  );
+}
+
+type Json = Record<string, unknown>;
+
+function parseObject(json: string): Json {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    throw protocolError('not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw protocolError('not an object');
+  return v as Json;
+}
+
+function str(o: Json, k: string, max: number): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v.length > max) throw protocolError(`field ${k}`);
+  return v;
+}
+
+function b64(o: Json, k: string): string {
+  const v = str(o, k, MAX_B64);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw protocolError(`field ${k} is not base64`);
+  return v;
+}
+
+function uint(o: Json, k: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw protocolError(`field ${k}`);
+  return v;
+}
+
+function abortOf(o: Json): { t: 'abort'; code: ExitCode; message: string } {
+  const code = o['code'];
+  if (typeof code !== 'number' || !EXIT_CODES.has(code)) throw protocolError('abort code');
+  return { t: 'abort', code: code as ExitCode, message: str(o, 'message', MAX_MESSAGE) };
+}
+
+export function parseReceiverMessage(json: string): ReceiverMessage {
+  const o = parseObject(json);
+  switch (o['t']) {
+    case 'hello':
+      return { t: 'hello', v: uint(o, 'v'), rsaPublicKey: b64(o, 'rsaPublicKey') };
+    case 'confirm':
+      return { t: 'confirm', mac: b64(o, 'mac'), resumeFrom: uint(o, 'resumeFrom') };
+    case 'ack':
+      return { t: 'ack', written: uint(o, 'written') };
+    case 'done': {
+      const sha256 = str(o, 'sha256', 64);
+      if (!/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('field sha256');
+      return { t: 'done', sha256 };
+    }
+    case 'ping':
+      return { t: 'ping' };
+    case 'abort':
+      return abortOf(o);
+    default:
+      throw protocolError('unknown type');
+  }
+}
+
+export function parseSenderMessage(json: string): SenderMessage {
+  const o = parseObject(json);
+  switch (o['t']) {
+    case 'key':
+      return { t: 'key', v: uint(o, 'v'), encryptedKey: b64(o, 'encryptedKey'), mac: b64(o, 'mac') };
+    case 'end':
+      return { t: 'end' };
+    case 'ping':
+      return { t: 'ping' };
+    case 'abort':
+      return abortOf(o);
+    default:
+      throw protocolError('unknown type');
+  }
+}
+
+/** The secret part of the key message, readable only with the receiver's RSA private key. */
+export interface KeyPayload {
+  /** 16 random bytes naming this transfer; bound into every chunk's AAD */
+  transferId: Buffer;
+  /** fresh AES-256-GCM key for the chunks */
+  key: Buffer;
+  /** SHA-256 of the whole file, hex */
+  sha256: string;
+  size: number;
+  /** the sender's file name: metadata only, never used as a path */
+  name: string;
+  chunkSize: number;
+}
+
+export function serializeKeyPayload(p: KeyPayload): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      transferId: p.transferId.toString('base64'),
+      key: p.key.toString('base64'),
+      sha256: p.sha256,
+      size: p.size,
+      name: p.name,
+      chunkSize: p.chunkSize,
+    }),
+    'utf8',
+  );
+}
+
+export function parseKeyPayload(bytes: Buffer): KeyPayload {
+  const o = parseObject(bytes.toString('utf8'));
+  const transferId = Buffer.from(b64(o, 'transferId'), 'base64');
+  const key = Buffer.from(b64(o, 'key'), 'base64');
+  const sha256 = str(o, 'sha256', 64);
+  if (transferId.length !== 16 || key.length !== 32 || !/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('key payload');
+  const chunkSize = uint(o, 'chunkSize');
+  if (chunkSize < 1024 || chunkSize > 16 * 1024 * 1024) throw protocolError('chunk size');
+  return { transferId, key, sha256, size: uint(o, 'size'), name: str(o, 'name', 1024), chunkSize };
+}

@@ -1,0 +1,176 @@
+/**
+ * What both peer CLIs share: options, their environment fallbacks, output
+ * (human / --json / --quiet) and the one place that turns errors into a
+ * sentence on stderr and an exit code.
+ */
+import { Command, Option } from 'commander';
+import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../../common/config.js';
+import { ExitCode, isMovieShareError, usageError } from '../../common/errors.js';
+import { defaultIceOptions, validateIceOptions, type IceOptions } from '../rtc/ice.js';
+import { jsonEvent, type OutputMode } from './progress.js';
+import type { PairInfo } from '../rtc/candidate-pair.js';
+import type { MtuChoice } from '../rtc/path-mtu.js';
+
+export interface CommonFlags {
+  signal?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  verify?: boolean;
+  stun: string[];
+  turn?: string;
+  turnUser?: string;
+  turnPass?: string;
+  relayOnly?: boolean;
+  bindAddress?: string;
+  mtu?: string;
+  chunkSize?: string;
+  window?: string;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--signal <url>', `signaling server (env ${SIGNAL_URL_ENV}, default ${DEFAULT_SIGNAL_URL})`)
+    .option('--json', 'print one JSON event per line on stdout (code, connected, progress, done, error)')
+    .option('--quiet', 'no progress output')
+    .option('--verbose', 'say what is happening, step by step, on stderr')
+    .option('--verify', 'print a verification string to compare with the other side out of band')
+    .option('--stun <url>', 'STUN server, stun:HOST[:PORT] (repeatable; env MOVIE_STUN, comma-separated)', collect, [])
+    .option('--turn <url>', 'TURN server, turn:HOST[:PORT][?transport=tcp] (env MOVIE_TURN_URL)')
+    .option('--turn-user <user>', 'TURN user name (env MOVIE_TURN_USER)')
+    .option('--turn-pass <pass>', 'TURN password (env MOVIE_TURN_PASS)')
+    .option('--relay-only', 'only use the TURN relay (env MOVIE_RELAY_ONLY=1)')
+    .option('--bind-address <addr>', 'bind ICE to this local address (env MOVIE_BIND_ADDRESS)')
+    .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
+    .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
+    .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
+}
+
+export function configureExit(cmd: Command): Command {
+  return cmd.exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.Usage);
+  });
+}
+
+export function outputMode(f: CommonFlags): OutputMode {
+  return f.json ? 'json' : f.quiet ? 'quiet' : 'human';
+}
+
+export function signalUrl(f: CommonFlags): { url: string; explicit: boolean } {
+  if (f.signal) return { url: f.signal, explicit: true };
+  const env = process.env[SIGNAL_URL_ENV];
+  if (env) return { url: env, explicit: true };
+  return { url: DEFAULT_SIGNAL_URL, explicit: false };
+}
+
+function positiveInt(v: string | undefined, what: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`${what} must be a positive whole number, not "${v}".`);
+  return n;
+}
+
+export function iceOptions(f: CommonFlags): IceOptions {
+  const env = process.env;
+  const ice = defaultIceOptions();
+  ice.stun = [...f.stun, ...(env.MOVIE_STUN ? env.MOVIE_STUN.split(',').map((s) => s.trim()).filter(Boolean) : [])];
+  const turnUrl = f.turn ?? env.MOVIE_TURN_URL;
+  if (turnUrl) {
+    const username = f.turnUser ?? env.MOVIE_TURN_USER;
+    const password = f.turnPass ?? env.MOVIE_TURN_PASS;
+    if (!username || !password) throw usageError('--turn needs --turn-user and --turn-pass (or MOVIE_TURN_USER / MOVIE_TURN_PASS).');
+    ice.turn.push({ url: turnUrl, username, password });
+  }
+  ice.relayOnly = Boolean(f.relayOnly) || /^(1|true|yes|on)$/i.test(env.MOVIE_RELAY_ONLY ?? '');
+  ice.bindAddress = f.bindAddress ?? env.MOVIE_BIND_ADDRESS ?? undefined;
+  ice.mtu = positiveInt(f.mtu ?? env.MOVIE_MTU, '--mtu') ?? DEFAULT_TUNING.mtu;
+  if (ice.mtu !== undefined && (ice.mtu < 576 || ice.mtu > 4096)) {
+    throw usageError(`--mtu must be between 576 and 4096 (larger datagrams are dropped by the ICE layer), not ${ice.mtu}.`);
+  }
+  validateIceOptions(ice); // bad --stun/--turn URLs: a usage error now, not after the code is printed
+  return ice;
+}
+
+export function tuning(f: CommonFlags): TransportTuning {
+  return {
+    ...DEFAULT_TUNING,
+    chunkSize: positiveInt(f.chunkSize ?? process.env.MOVIE_CHUNK_SIZE, '--chunk-size') ?? DEFAULT_TUNING.chunkSize,
+    windowBytes: positiveInt(f.window, '--window') ?? DEFAULT_TUNING.windowBytes,
+  };
+}
+
+/** Human lines go to stderr; in --json mode they are suppressed (events carry the facts). */
+export class Output {
+  constructor(
+    readonly mode: OutputMode,
+    private readonly prog: string,
+    private readonly verboseOn: boolean,
+  ) {}
+  info(line: string): void {
+    if (this.mode === 'human') process.stderr.write(`${line}\n`);
+  }
+  verbose(line: string): void {
+    if (this.verboseOn && this.mode !== 'json') process.stderr.write(`${this.prog}: ${line}\n`);
+  }
+  event(name: string, fields: Record<string, unknown> = {}): void {
+    if (this.mode === 'json') jsonEvent(name, fields);
+  }
+  /** The PAKE's verification string, when the user asked for it (--verify). */
+  verification(v: string, asked: boolean, other: string): void {
+    if (!asked) return;
+    if (this.mode === 'json') this.event('verify', { verification: v });
+    else process.stderr.write(`Verification: ${v} (the ${other} sees the same if nobody is in the middle)\n`);
+  }
+  /** Once connected: which path the data takes (direct, or through a TURN relay). */
+  connected(pair: PairInfo, other: string, mtu: MtuChoice): void {
+    this.info(`Connected to the ${other} (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
+    this.verbose(`connected (${pair.summary}; MTU ${mtu.mtu}: ${mtu.reason})`);
+    this.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote, mtu: mtu.mtu, mtuReason: mtu.reason });
+  }
+}
+
+/**
+ * Run a CLI's main function: the only place that prints errors and exits.
+ * `cleanup` runs on every exit path.
+ */
+export async function runMain(prog: string, mode: () => OutputMode, main: () => Promise<void>, cleanup: () => Promise<void> | void): Promise<never> {
+  let code: number = ExitCode.Ok;
+  try {
+    await main();
+  } catch (e) {
+    if (isMovieShareError(e)) {
+      code = e.exitCode;
+      process.stderr.write(`${prog}: ${e.message}\n`);
+      if (process.env.MOVIE_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+      if (mode() === 'json') jsonEvent('error', { code, message: e.message });
+    } else {
+      code = ExitCode.Other;
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`${prog}: unexpected error: ${msg}. Please report this.\n`);
+      if (process.env.MOVIE_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : ''}\n`);
+      if (mode() === 'json') jsonEvent('error', { code, message: msg });
+    }
+  }
+  try {
+    await cleanup();
+  } catch {
+    // exiting anyway
+  }
+  process.exit(code);
+}
+
+/** Ctrl-C / SIGTERM: run `onSignal` (tell the peer, keep .part) and exit. */
+export function onInterrupt(handler: () => void): void {
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(ExitCode.Other); // a second Ctrl-C: now
+    interrupted = true;
+    // the orderly path tells the peer and keeps .part; whatever state we are in, end within 5 s
+    setTimeout(() => process.exit(ExitCode.Other), 5000).unref();
+    handler();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

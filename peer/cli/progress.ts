@@ -1,0 +1,120 @@
+/**
+ * Progress on stderr: a live bar on a TTY (cli-progress), one plain line every
+ * few seconds otherwise; `--json` events on stdout instead; `--quiet` nothing.
+ */
+import cliProgress from 'cli-progress';
+import type { ProgressSink } from '../transfer/session.js';
+
+export type OutputMode = 'human' | 'json' | 'quiet';
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  return `${Math.floor(seconds / 60)} min ${Math.ceil(seconds % 60)} s`;
+}
+
+export function jsonEvent(event: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+/** A rate meter over the bytes of this run (not counting resumed bytes). */
+class Meter {
+  private t0 = Date.now();
+  private base = 0;
+  reset(base: number): void {
+    this.t0 = Date.now();
+    this.base = base;
+  }
+  rate(done: number): number {
+    const s = (Date.now() - this.t0) / 1000;
+    return s > 0 ? (done - this.base) / s : 0;
+  }
+}
+
+export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 3000): ProgressSink {
+  const meter = new Meter();
+  let total = 0;
+  let last = 0;
+  if (mode === 'quiet') return { start() {}, update() {}, finish() {} };
+  if (mode === 'json') {
+    let lastEmit = 0;
+    return {
+      start(t, already) {
+        total = t;
+        meter.reset(already);
+      },
+      update(done) {
+        last = done;
+        const now = Date.now();
+        if (now - lastEmit < 1000) return;
+        lastEmit = now;
+        jsonEvent('progress', { bytes: done, total, rate: Math.round(meter.rate(done)) });
+      },
+      finish() {
+        jsonEvent('progress', { bytes: total, total, rate: Math.round(meter.rate(last)) });
+      },
+    };
+  }
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: `${verb} {bar} {percentage}% | {doneH} / {totalH} | {speed}/s | ETA {etaH}`,
+        hideCursor: true,
+        fps: 5,
+        barsize: 30,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const fields = (done: number) => {
+      const rate = meter.rate(done);
+      return { doneH: formatBytes(done), totalH: formatBytes(total), speed: formatBytes(rate), etaH: formatEta((total - done) / rate) };
+    };
+    return {
+      start(t, already) {
+        total = t;
+        meter.reset(already);
+        bar.start(Math.max(t, 1), already, fields(already));
+      },
+      update(done) {
+        last = done;
+        bar.update(done, fields(done));
+      },
+      finish() {
+        bar.update(Math.max(total, 1), fields(total));
+        bar.stop();
+      },
+    };
+  }
+  let lastLine = 0;
+  return {
+    start(t, already) {
+      total = t;
+      meter.reset(already);
+      lastLine = Date.now();
+    },
+    update(done) {
+      last = done;
+      const now = Date.now();
+      if (now - lastLine < plainEveryMs) return;
+      lastLine = now;
+      const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+      const rate = meter.rate(done);
+      process.stderr.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}\n`);
+    },
+    finish() {
+      void last;
+    },
+  };
+}

@@ -1,0 +1,447 @@
+/**
+ * The peer side of signaling: a typed wrapper over socket.io-client that the
+ * CLIs use to create or join a room and to exchange opaque `signal` payloads
+ * with the other peer through `movie-signal`.
+ *
+ * - WebSocket transport only (no long-polling: no sticky sessions needed
+ *   behind a load balancer).
+ * - `connect` retries with backoff for a bounded time, then fails with one
+ *   clear sentence (exit code 5).
+ * - After a dropped connection (network blip, a node restarting) it
+ *   reconnects and `rejoin`s its room with the room token, transparently.
+ *   Messages sent meanwhile, or while the other peer is itself reconnecting,
+ *   are held in order and sent once both are back. Only when that fails for
+ *   `reconnectTimeoutMs` does `onDisconnect` fire.
+ * - `onPeerJoined` fires once per room, when the other peer first appears;
+ *   `onPeerLeft` when it left for good (explicit leave, or it did not come
+ *   back within the server's grace period).
+ */
+import { io, type Socket } from 'socket.io-client';
+import { ExitCode, MovieShareError } from '../../common/errors.js';
+import {
+  SIGNAL_PROTOCOL_VERSION,
+  type ClientToServerEvents,
+  type CreateOk,
+  type JoinOk,
+  type RejoinReply,
+  type Role,
+  type ServerToClientEvents,
+  type SignalError,
+  type SignalPayload,
+  type SignalReply,
+} from '../../common/protocol/signal-protocol.js';
+
+export interface SignalClientOptions {
+  url: string;
+  /** total bounded time for the first connection, retries with backoff included; default 8000 */
+  connectTimeoutMs?: number;
+  /** after a drop, how long to keep trying to reconnect and rejoin before `onDisconnect`; default 20000 */
+  reconnectTimeoutMs?: number;
+  /** how long to wait for the server to answer a request; default 10000 */
+  requestTimeoutMs?: number;
+}
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type Held = { seq: number; msg: SignalPayload };
+
+/** At most this many messages are held while the other peer (or we) reconnect. */
+const MAX_OUTBOX = 512;
+
+function describeReason(reply: SignalError, url: string): MovieShareError {
+  switch (reply.reason) {
+    case 'not-found':
+      return new MovieShareError(
+        ExitCode.Auth,
+        'No transfer is waiting under that code; check it, or ask the sender for a new one (a code works once and expires when unused).',
+      );
+    case 'busy':
+      return new MovieShareError(ExitCode.Auth, 'That code is already in use by another receiver; ask the sender for a new code.');
+    case 'expired':
+      return new MovieShareError(ExitCode.Auth, 'That code has expired; ask the sender for a new one.');
+    case 'rate-limited':
+      return new MovieShareError(
+        ExitCode.Network,
+        `The signaling server at ${url} is refusing more requests from your address for now (rate limit); wait a minute and try again.`,
+      );
+    case 'too-many-rooms':
+      return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is full right now; try again in a few minutes.`);
+    case 'shutting-down':
+      return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is restarting; try again in a moment.`);
+    case 'version':
+      return new MovieShareError(
+        ExitCode.Other,
+        `The signaling server at ${url} speaks a different protocol version (${reply.message}); update movie-share or the server.`,
+      );
+    default:
+      return new MovieShareError(ExitCode.Other, `The signaling server at ${url} refused the request: ${reply.message}`);
+  }
+}
+
+export class SignalClient {
+  readonly url: string;
+  private readonly socket: ClientSocket;
+  private readonly reconnectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+
+  private _room: string | null = null;
+  private _role: Role | null = null;
+  private token: string | null = null;
+  private peerPresent = false;
+  /** signals that arrived before any onSignal handler */
+  private earlySignals: SignalPayload[] = [];
+  private peerEverJoined = false;
+  private rejoining = false;
+  private closed = false;
+  private seq = 0;
+  private outbox: Held[] = [];
+  private lostTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private serverShutdown = false;
+
+  private readonly signalCbs: ((msg: SignalPayload) => void)[] = [];
+  private readonly joinedCbs: (() => void)[] = [];
+  private readonly leftCbs: (() => void)[] = [];
+  private readonly disconnectCbs: ((reason: string) => void)[] = [];
+  private readonly errorCbs: ((err: SignalError) => void)[] = [];
+  private readonly rejoinedCbs: (() => void)[] = [];
+
+  private constructor(url: string, socket: ClientSocket, opts: SignalClientOptions) {
+    this.url = url;
+    this.socket = socket;
+    this.reconnectTimeoutMs = opts.reconnectTimeoutMs ?? 20_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.wire();
+  }
+
+  /** Connect to `movie-signal`, retrying with backoff for at most `connectTimeoutMs`. */
+  static connect(opts: SignalClientOptions): Promise<SignalClient> {
+    const url = opts.url;
+    const bound = opts.connectTimeoutMs ?? 8_000;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return Promise.reject(
+        new MovieShareError(ExitCode.Usage, `"${url}" is not a valid signaling server URL; use something like http://host:8080.`),
+      );
+    }
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
+      return Promise.reject(
+        new MovieShareError(ExitCode.Usage, `"${url}" is not an http(s) URL; use something like http://host:8080.`),
+      );
+    }
+    const socket: ClientSocket = io(url, {
+      transports: ['websocket'],
+      forceNew: true, // one connection per client: never multiplexed with another SignalClient
+      reconnection: true,
+      reconnectionAttempts: Infinity,
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 2000,
+      randomizationFactor: 0.3,
+      timeout: Math.max(500, Math.min(5000, bound)),
+    });
+    return new Promise<SignalClient>((resolve, reject) => {
+      let lastError = 'no answer';
+      const onError = (e: Error): void => {
+        lastError = e?.message || String(e);
+      };
+      const timer = setTimeout(() => {
+        socket.off('connect', onConnect);
+        socket.off('connect_error', onError);
+        socket.disconnect();
+        reject(
+          new MovieShareError(
+            ExitCode.Network,
+            `Cannot reach the signaling server at ${url}: ${lastError}. Check --signal / MOVIE_SIGNAL_URL or start movie-signal.`,
+          ),
+        );
+      }, bound);
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        socket.off('connect_error', onError);
+        resolve(new SignalClient(url, socket, opts));
+      };
+      socket.once('connect', onConnect);
+      socket.on('connect_error', onError);
+    });
+  }
+
+  /** The room this client is in (null before create/join, or after it ended). */
+  get room(): string | null {
+    return this._room;
+  }
+
+  get role(): Role | null {
+    return this._role;
+  }
+
+  get connected(): boolean {
+    return !this.closed && this.socket.connected;
+  }
+
+  /** Host: open a room. Rejoins it transparently after a reconnect. */
+  async createRoom(): Promise<CreateOk> {
+    this.assertUsable();
+    const reply = await this.request(() =>
+      this.socket.timeout(this.requestTimeoutMs).emitWithAck('create', { v: SIGNAL_PROTOCOL_VERSION }),
+    );
+    if (!reply.ok) throw describeReason(reply, this.url);
+    this._room = reply.room;
+    this._role = 'host';
+    this.token = reply.token;
+    this.peerPresent = false;
+    this.peerEverJoined = false;
+    return reply;
+  }
+
+  /** Receiver: join the room of a code. not-found/busy → exit 4; rate-limited/full → exit 5. */
+  async joinRoom(room: string): Promise<JoinOk> {
+    this.assertUsable();
+    const id = room.trim().toLowerCase();
+    const reply = await this.request(() =>
+      this.socket.timeout(this.requestTimeoutMs).emitWithAck('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }),
+    );
+    if (!reply.ok) throw describeReason(reply, this.url);
+    this._room = reply.room;
+    this._role = 'receiver';
+    this.token = reply.token ?? null;
+    this.peerPresent = reply.peerPresent ?? true;
+    this.peerEverJoined = true; // the host was there first
+    this.flush();
+    return reply;
+  }
+
+  /** Send an opaque payload to the other peer (held while either side is reconnecting). */
+  send(msg: SignalPayload): void {
+    if (this.closed) return;
+    const item: Held = { seq: ++this.seq, msg: { kind: msg.kind, data: msg.data } };
+    if (this.canSend()) this.emitSignal(item);
+    else this.hold(item);
+  }
+
+  onSignal(cb: (msg: SignalPayload) => void): void {
+    this.signalCbs.push(cb);
+    for (const m of this.earlySignals.splice(0)) cb(m);
+  }
+
+  onPeerJoined(cb: () => void): void {
+    this.joinedCbs.push(cb);
+  }
+
+  onPeerLeft(cb: () => void): void {
+    this.leftCbs.push(cb);
+  }
+
+  /** Signaling is over for good: connection lost beyond recovery, server gone, or the room expired. */
+  onDisconnect(cb: (reason: string) => void): void {
+    this.disconnectCbs.push(cb);
+  }
+
+  /** After a dropped connection: reconnected and the room reclaimed (informational, e.g. for logs). */
+  onRejoined(cb: () => void): void {
+    this.rejoinedCbs.push(cb);
+  }
+
+  /** Errors the server reported without an ack (e.g. a refused message). Informational. */
+  onError(cb: (err: SignalError) => void): void {
+    this.errorCbs.push(cb);
+  }
+
+  /** Leave the room (the other peer is told at once) and disconnect. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimers();
+    this.outbox = [];
+    try {
+      if (this._room && this.socket.connected) this.socket.emit('leave');
+    } catch {
+      /* best effort */
+    }
+    this.socket.disconnect();
+  }
+
+  /* ------------------------------------------------------------------ */
+
+  private assertUsable(): void {
+    if (this.closed) throw new MovieShareError(ExitCode.Network, 'The connection to the signaling server is closed.');
+    if (this._room) throw new MovieShareError(ExitCode.Other, 'This signaling client is already in a room.');
+  }
+
+  private async request<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch {
+      throw new MovieShareError(
+        ExitCode.Network,
+        `The signaling server at ${this.url} did not answer in time; check the connection and try again.`,
+      );
+    }
+  }
+
+  private canSend(): boolean {
+    return this.socket.connected && !this.rejoining && this._room !== null && this.peerPresent;
+  }
+
+  private hold(item: Held): void {
+    // keep sequence order (a refused message may come back after later ones were queued)
+    let i = this.outbox.length;
+    while (i > 0 && this.outbox[i - 1]!.seq > item.seq) i--;
+    this.outbox.splice(i, 0, item);
+    if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
+  }
+
+  private flush(): void {
+    while (this.canSend() && this.outbox.length) this.emitSignal(this.outbox.shift()!);
+  }
+
+  private emitSignal(item: Held): void {
+    const acked = this.socket.timeout(this.requestTimeoutMs).emitWithAck('signal', item.msg) as Promise<SignalReply>;
+    acked.then((reply) => {
+      if (!reply || this.closed || reply.ok) return;
+      if (reply.reason === 'peer-absent') {
+        // definitely not relayed: hold it until the other peer is back
+        this.peerPresent = false;
+        this.hold(item);
+        return;
+      }
+      this.fireError(reply);
+    }, () => undefined); // no answer (timeout, drop): at most once, never resend what may have been relayed
+  }
+
+  private fireError(err: SignalError): void {
+    for (const cb of [...this.errorCbs]) {
+      try {
+        cb(err);
+      } catch {
+        /* a callback's own problem */
+      }
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.lostTimer) clearTimeout(this.lostTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.lostTimer = null;
+    this.retryTimer = null;
+  }
+
+  private giveUp(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimers();
+    this.outbox = [];
+    this.socket.disconnect();
+    for (const cb of [...this.disconnectCbs]) cb(reason);
+  }
+
+  private peerAppeared(): void {
+    this.peerPresent = true;
+    const first = !this.peerEverJoined;
+    this.peerEverJoined = true;
+    this.flush();
+    if (first) for (const cb of [...this.joinedCbs]) cb();
+  }
+
+  private retryRejoin(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.rejoin();
+    }, 500);
+  }
+
+  /** After a reconnect: reclaim our room with its token. */
+  private rejoin(): void {
+    const s = this.socket;
+    if (this.closed || !this._room || !this.token || !s.connected) return;
+    this.rejoining = true;
+    s.timeout(this.requestTimeoutMs).emit(
+      'rejoin',
+      { v: SIGNAL_PROTOCOL_VERSION, room: this._room, token: this.token },
+      (err: Error | null, reply?: RejoinReply) => {
+        if (this.closed) return;
+        if (err || !reply) {
+          // no answer: retry while connected; after a drop the next 'connect' retries. The lost timer bounds it all.
+          if (s.connected) this.retryRejoin();
+          return;
+        }
+        if (!reply.ok) {
+          if (reply.reason === 'shutting-down' || reply.reason === 'rate-limited' || reply.reason === 'internal') {
+            this.retryRejoin();
+            return;
+          }
+          this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${reply.message}).`);
+          return;
+        }
+        this.rejoining = false;
+        if (this.lostTimer) clearTimeout(this.lostTimer);
+        this.lostTimer = null;
+        if (reply.peerPresent) this.peerAppeared();
+        else this.peerPresent = false;
+        this.flush();
+        for (const cb of [...this.rejoinedCbs]) cb();
+      },
+    );
+  }
+
+  private wire(): void {
+    const s = this.socket;
+    s.on('signal', (msg) => {
+      if (this.closed) return;
+      // the other peer may speak before our handler is registered (e.g. right after join): keep it
+      if (this.signalCbs.length === 0) {
+        if (this.earlySignals.length < MAX_OUTBOX) this.earlySignals.push(msg);
+        return;
+      }
+      for (const cb of [...this.signalCbs]) cb(msg);
+    });
+    s.on('peer-joined', () => {
+      if (!this.closed && this._room) this.peerAppeared();
+    });
+    s.on('peer-left', () => {
+      if (this.closed || !this._room) return;
+      this.peerPresent = false;
+      for (const cb of [...this.leftCbs]) cb();
+    });
+    s.on('signal-error', (err) => {
+      if (this.closed) return;
+      if (err?.reason === 'expired' && this._room) {
+        this._room = null;
+        this.giveUp(`The signaling room expired: ${err.message}`);
+        return;
+      }
+      this.fireError(err);
+    });
+    s.on('shutdown', () => {
+      this.serverShutdown = true;
+    });
+    s.on('disconnect', (reason) => {
+      if (this.closed) return;
+      if (reason === 'io server disconnect') {
+        this.giveUp(`The signaling server at ${this.url} closed the connection.`);
+        return;
+      }
+      if (!this.lostTimer) {
+        this.lostTimer = setTimeout(() => {
+          this.lostTimer = null;
+          this.giveUp(
+            this.serverShutdown
+              ? `The signaling server at ${this.url} shut down and did not come back.`
+              : `Lost the connection to the signaling server at ${this.url} and could not get it back.`,
+          );
+        }, this.reconnectTimeoutMs);
+      }
+    });
+    s.on('connect', () => {
+      if (this.closed) return;
+      this.serverShutdown = false;
+      if (!this._room || !this.token) {
+        if (this.lostTimer) clearTimeout(this.lostTimer);
+        this.lostTimer = null;
+        return;
+      }
+      this.rejoin();
+    });
+  }
+}

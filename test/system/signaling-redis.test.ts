@@ -1,0 +1,144 @@
+/**
+ * Scale-out: two movie-signal processes sharing a real redis-server.
+ * A host on node A and a receiver on node B pair and relay both ways; node A
+ * is SIGKILLed and restarted on the same port, the host's SignalClient
+ * reconnects and rejoins, a receiver joins via node B and they pair and
+ * relay. Rate limits and room counts are shared by the nodes.
+ *
+ * Needs the Debian package redis-server (CI installs it); fails, not skips,
+ * without it.
+ */
+import { withTimeout } from '../../common/timeout.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { io, type Socket } from 'socket.io-client';
+import { spawnRedis, spawnSignalNode, type RedisProc, type SignalNode } from '../../bench/signal-load.js';
+import { SignalClient } from '../../peer/rendezvous/signal-client.js';
+import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../../common/protocol/signal-protocol.js';
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  withTimeout(p, ms, `timed out after ${ms} ms waiting for ${what}`);
+
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const nextSignal = (c: SignalClient): Promise<SignalPayload> => new Promise((r) => c.onSignal(r));
+
+test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared limits', { timeout: 45_000 }, async (t) => {
+  let redis: RedisProc;
+  try {
+    redis = await spawnRedis();
+  } catch (e) {
+    assert.fail(`cannot run the Redis scale-out test: ${(e as Error).message}`);
+  }
+  t.after(() => redis.stop());
+  const nodes: SignalNode[] = [];
+  t.after(() => Promise.all(nodes.map((n) => n.kill())));
+  const clients: SignalClient[] = [];
+  t.after(() => clients.forEach((c) => c.close()));
+  const sockets: Socket[] = [];
+  t.after(() => sockets.forEach((s) => s.disconnect()));
+  const connect = async (url: string): Promise<SignalClient> => {
+    const c = await SignalClient.connect({ url, connectTimeoutMs: 5000, reconnectTimeoutMs: 15_000 });
+    clients.push(c);
+    return c;
+  };
+
+  const args = ['--redis', redis.url, '--rejoin-grace', '30'];
+  const [a, b] = await Promise.all([spawnSignalNode(args), spawnSignalNode(args)]);
+  nodes.push(a!, b!);
+
+  await t.test('host on node A, receiver on node B: pair and relay both ways', async () => {
+    const host = await connect(a!.url);
+    const recv = await connect(b!.url);
+    const { room } = await host.createRoom();
+    const joined = new Promise<void>((r) => host.onPeerJoined(r));
+    const j = await recv.joinRoom(room);
+    assert.equal(j.peerPresent, true);
+    await within(joined, 5000, 'peer-joined across nodes');
+
+    const toRecv = nextSignal(recv);
+    host.send({ kind: 'sdp', data: b64('offer from A') });
+    assert.deepEqual(await within(toRecv, 5000, 'A→B relay'), { kind: 'sdp', data: b64('offer from A') });
+    const toHost = nextSignal(host);
+    recv.send({ kind: 'sdp', data: b64('answer from B') });
+    assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'sdp', data: b64('answer from B') });
+
+    // a third peer on either node: busy
+    const third = io(a!.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    sockets.push(third);
+    assert.equal((await third.emitWithAck('join', { v: V, room })).reason, 'busy');
+
+    // both nodes see the room (state is in Redis)
+    const hb = (await (await fetch(`${b!.url}/healthz`)).json()) as { mode: string; rooms: number };
+    assert.equal(hb.mode, 'redis');
+    assert.ok(hb.rooms >= 1);
+
+    const left = new Promise<void>((r) => host.onPeerLeft(r));
+    recv.close();
+    await within(left, 5000, 'peer-left across nodes');
+    host.close();
+  });
+
+  await t.test('node A is killed after the host created a room; the host rejoins via the restarted node; a receiver on B pairs', async () => {
+    const host = await connect(a!.url);
+    const { room } = await host.createRoom();
+    const rejoined = new Promise<void>((r) => host.onRejoined(r));
+    const lost: string[] = [];
+    host.onDisconnect((why) => lost.push(why));
+
+    await a!.kill(); // SIGKILL: no goodbye, no room cleanup
+    const a2 = await spawnSignalNode([...args, '--port', String(a!.port)]);
+    nodes.push(a2);
+    await within(rejoined, 10_000, 'the host to reconnect and rejoin');
+    assert.deepEqual(lost, []);
+
+    const recv = await connect(b!.url);
+    const joined = new Promise<void>((r) => host.onPeerJoined(r));
+    await recv.joinRoom(room);
+    await within(joined, 5000, 'peer-joined after the restart');
+    const toRecv = nextSignal(recv);
+    host.send({ kind: 'pake', data: b64('share from the host') });
+    assert.equal((await within(toRecv, 5000, 'relay to B')).data, b64('share from the host'));
+    const toHost = nextSignal(host);
+    recv.send({ kind: 'pake', data: b64('share from the receiver') });
+    assert.equal((await within(toHost, 5000, 'relay to A2')).data, b64('share from the receiver'));
+  });
+
+  await t.test('a receiver that joins while the host is still away is paired when the host comes back', async () => {
+    const nodeA = nodes[nodes.length - 1]!;
+    const host = await connect(nodeA.url);
+    const { room } = await host.createRoom();
+    const hostGot = nextSignal(host);
+    await nodeA.kill();
+    // the receiver joins through B while the host is reconnecting; its first message is held, not lost
+    const recv = await connect(b!.url);
+    const j = await recv.joinRoom(room);
+    assert.equal(j.peerPresent, false);
+    recv.send({ kind: 'pake', data: b64('early') });
+    const joined = new Promise<void>((r) => host.onPeerJoined(r));
+    const a3 = await spawnSignalNode([...args, '--port', String(nodeA.port)]);
+    nodes.push(a3);
+    await within(joined, 10_000, 'the host to rejoin and see the receiver');
+    assert.equal((await within(hostGot, 5000, 'the held message')).data, b64('early'));
+  });
+
+  await t.test('rate limits and room counts are shared by the nodes', async () => {
+    // --trust-proxy + X-Forwarded-For gives this test its own client address (Redis also holds earlier counters)
+    const shared = ['--redis', redis.url, '--rate-limit-joins', '10', '--rate-limit-window', '60', '--trust-proxy'];
+    const [c, d] = await Promise.all([spawnSignalNode(shared), spawnSignalNode(shared)]);
+    nodes.push(c!, d!);
+    const as = { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { 'x-forwarded-for': '192.0.2.77' } };
+    const sc = io(c!.url, as);
+    const sd = io(d!.url, as);
+    sockets.push(sc, sd);
+    const reasons: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      reasons.push((await sc.emitWithAck('join', { v: V, room: 'zzzz' })).reason);
+      reasons.push((await sd.emitWithAck('join', { v: V, room: 'zzzz' })).reason);
+    }
+    assert.equal(reasons.filter((r) => r === 'not-found').length, 10);
+    assert.equal(reasons.filter((r) => r === 'rate-limited').length, 6);
+    const text = await (await fetch(`${d!.url}/metrics`)).text();
+    assert.match(text, /^movie_signal_rooms_open \d+$/m);
+  });
+});

@@ -1,0 +1,129 @@
+/** Chunk framing and the seed's key transport, as pure functions. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ExitCode, MovieShareError } from '../../common/errors.js';
+import {
+  CHUNK_OVERHEAD,
+  chunkAad,
+  chunkCount,
+  chunkNonce,
+  classifyFrame,
+  decodeChunk,
+  encodeChunk,
+  encodeControl,
+  readU64,
+} from '../../common/protocol/framing.js';
+import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
+import { parseKeyPayload, parseReceiverMessage, parseSenderMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
+import { receiverMac, sdpFingerprint, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
+
+const key = randomBytes(32);
+const tid = randomBytes(16);
+
+function code(f: () => unknown): number {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof MovieShareError) return e.exitCode;
+    throw e;
+  }
+  return 0;
+}
+
+test('chunk round trip, empty and full chunks', () => {
+  for (const len of [0, 1, 1000, 65536]) {
+    const pt = randomBytes(len);
+    const frame = encodeChunk(key, tid, 7, len === 0, pt);
+    assert.equal(frame.length, len + CHUNK_OVERHEAD);
+    const { plaintext, last } = decodeChunk(key, tid, 7, frame);
+    assert.deepEqual(plaintext, pt);
+    assert.equal(last, len === 0);
+  }
+});
+
+test('chunk authentication binds key, transfer id, index and last flag', () => {
+  const frame = encodeChunk(key, tid, 3, false, randomBytes(100));
+  assert.equal(code(() => decodeChunk(randomBytes(32), tid, 3, frame)), ExitCode.Integrity);
+  assert.equal(code(() => decodeChunk(key, randomBytes(16), 3, frame)), ExitCode.Integrity);
+  assert.equal(code(() => decodeChunk(key, tid, 4, frame)), ExitCode.Integrity);
+  const flagged = Buffer.from(frame);
+  flagged[1] = 1;
+  assert.equal(code(() => decodeChunk(key, tid, 3, flagged)), ExitCode.Integrity);
+  const unknownFlag = Buffer.from(frame);
+  unknownFlag[1] = 0x80;
+  assert.equal(code(() => decodeChunk(key, tid, 3, unknownFlag)), ExitCode.Integrity);
+  for (let i = 2; i < frame.length; i += 17) {
+    const bad = Buffer.from(frame);
+    bad[i] = bad[i]! ^ 0x40;
+    assert.equal(code(() => decodeChunk(key, tid, 3, bad)), ExitCode.Integrity, `bit flip at ${i}`);
+  }
+  assert.equal(code(() => decodeChunk(key, tid, 3, frame.subarray(0, frame.length - 1))), ExitCode.Integrity);
+  assert.equal(code(() => decodeChunk(key, tid, 3, frame.subarray(0, 5))), ExitCode.Integrity);
+  assert.equal(code(() => decodeChunk(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))), ExitCode.Integrity);
+});
+
+test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () => {
+  const big = 2 ** 32 + 5;
+  assert.equal(readU64(chunkNonce(big), 4), big);
+  assert.notDeepEqual(chunkNonce(big), chunkNonce(5), 'no wrap-around at 2^32');
+  assert.notDeepEqual(chunkAad(tid, big, 0), chunkAad(tid, 5, 0));
+  const huge = 2 ** 52 + 3;
+  assert.equal(readU64(chunkNonce(huge), 4), huge);
+  const frame = encodeChunk(key, tid, big, true, Buffer.from('x'));
+  assert.equal(decodeChunk(key, tid, big, frame).plaintext.toString(), 'x');
+  assert.equal(code(() => decodeChunk(key, tid, 5, frame)), ExitCode.Integrity);
+  // a 5 GiB file in 64 KiB chunks
+  assert.equal(chunkCount(5 * 2 ** 30, 65536), 81920);
+  assert.equal(chunkCount(0, 65536), 1);
+  assert.equal(chunkCount(65536, 65536), 1);
+  assert.equal(chunkCount(65537, 65536), 2);
+});
+
+test('control frames and classification', () => {
+  const f = encodeControl('{"t":"ping"}');
+  assert.deepEqual(classifyFrame(f), { kind: 'control', json: '{"t":"ping"}' });
+  const c = encodeChunk(key, tid, 0, true, Buffer.alloc(0));
+  assert.equal(classifyFrame(c).kind, 'chunk');
+});
+
+test('message validation rejects malformed and unknown messages', () => {
+  assert.deepEqual(parseReceiverMessage('{"t":"ack","written":5}'), { t: 'ack', written: 5 });
+  assert.deepEqual(parseSenderMessage('{"t":"end"}'), { t: 'end' });
+  for (const bad of ['', 'null', '[]', '{"t":"ack","written":-1}', '{"t":"ack","written":1.5}', '{"t":"nope"}', '{"t":"hello","v":1,"rsaPublicKey":"!!"}', '{"t":"abort","code":99,"message":"x"}', `{"t":"done","sha256":"${'z'.repeat(64)}"}`]) {
+    assert.equal(code(() => parseReceiverMessage(bad)), ExitCode.Other, bad);
+  }
+  assert.equal(code(() => parseSenderMessage('{"t":"key","v":1,"encryptedKey":5,"mac":"AA=="}')), ExitCode.Other);
+});
+
+test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4', async () => {
+  const kp = await generateReceiverKeyPair();
+  const payload = { transferId: tid, key, sha256: 'ab'.repeat(32), size: 5 * 2 ** 30, name: 'film ünïcode ../../etc/passwd.mp4', chunkSize: 65536 };
+  const msg = encryptKeyMessage(importReceiverPublicKey(kp.publicKeyDer), serializeKeyPayload(payload));
+  assert.deepEqual(parseKeyPayload(decryptKeyMessage(kp.privateKey, msg)), payload);
+  const other = await generateReceiverKeyPair();
+  assert.equal(code(() => decryptKeyMessage(other.privateKey, msg)), ExitCode.Auth);
+  const bad = Buffer.from(msg);
+  bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
+  assert.equal(code(() => decryptKeyMessage(kp.privateKey, bad)), ExitCode.Auth);
+  assert.equal(code(() => decryptKeyMessage(kp.privateKey, msg.subarray(0, 10))), ExitCode.Auth);
+  assert.equal(code(() => importReceiverPublicKey(Buffer.from('junk'))), ExitCode.Auth);
+});
+
+test('transcript MACs change with every bound field', () => {
+  const base = { version: 1, hostFingerprint: 'sha-256 AA', receiverFingerprint: 'sha-256 BB', rsaPublicKey: Buffer.from('rsa'), encryptedKey: Buffer.from('ek') };
+  const k = randomBytes(32);
+  const ref = senderMac(k, transcriptBytes(base));
+  for (const change of [{ version: 2 }, { hostFingerprint: 'sha-256 AB' }, { receiverFingerprint: 'sha-256 BA' }, { rsaPublicKey: Buffer.from('rsb') }, { encryptedKey: Buffer.from('el') }]) {
+    assert.notDeepEqual(senderMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
+  }
+  const t = transcriptBytes(base);
+  assert.notDeepEqual(receiverMac(k, t, 0), receiverMac(k, t, 1));
+  assert.notDeepEqual(receiverMac(k, t, 0), senderMac(k, t));
+});
+
+test('DTLS fingerprint is read from the SDP', () => {
+  const sdp = 'v=0\r\na=setup:actpass\r\na=fingerprint:sha-256 ab:CD:01\r\nm=application 9\r\n';
+  assert.equal(sdpFingerprint(sdp), 'sha-256 AB:CD:01');
+  assert.equal(code(() => sdpFingerprint('v=0\r\n')), ExitCode.Auth);
+});
