@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_TUNING } from '../common/config.js';
 import { chooseMtu, localLinks } from '../peer/rtc/path-mtu.js';
 import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/protocol/framing.js';
+import { useCryptoBackend } from '../common/crypto/backend.js';
+import { nodeCrypto } from '../peer/node/crypto.js';
 import { Children, tail, type Child } from './children.js';
 
 export const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -320,16 +322,17 @@ function parseJsonLine(l: string): Record<string, unknown> | undefined {
 
 /** AES-256-GCM through the product's own framing (encodeChunk/decodeChunk), and SHA-256, one core. */
 export function cryptoLimits(bytes: number): { encMBps: number; decMBps: number; shaMBps: number } {
+  useCryptoBackend(nodeCrypto); // synchronous: the casts below hold
   const chunk = DEFAULT_TUNING.chunkSize;
   const key = randomBytes(32);
   const tid = randomBytes(16);
   const plain = randomBytes(chunk);
   const n = chunkCount(bytes, chunk);
   let t = nowMs();
-  let frame = encodeChunk(key, tid, 0, false, plain);
-  for (let i = 0; i < n; i++) frame = encodeChunk(key, tid, i, false, plain);
+  let frame = encodeChunk(key, tid, 0, false, plain) as Uint8Array;
+  for (let i = 0; i < n; i++) frame = encodeChunk(key, tid, i, false, plain) as Uint8Array;
   const encMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
-  const frames = Array.from({ length: 64 }, (_, i) => encodeChunk(key, tid, i, false, plain));
+  const frames = Array.from({ length: 64 }, (_, i) => encodeChunk(key, tid, i, false, plain) as Uint8Array);
   t = nowMs();
   for (let i = 0; i < n; i++) decodeChunk(key, tid, i % 64, frames[i % 64]!);
   const decMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);

@@ -3,11 +3,11 @@
  *
  * The room (common/room-id.ts) is chosen by the signaling server and is the
  * only part the server ever sees. The words are a password drawn uniformly
- * from common/wordlist.ts with crypto.randomInt; the whole canonical code is
+ * from common/wordlist.ts with the crypto backend's randomInt; the whole canonical code is
  * the CPace password (common/pake.ts), so a wrong or guessed code fails the
  * PAKE and the key confirmation instead of connecting.
  */
-import { randomInt } from 'node:crypto';
+import { cryptoBackend } from '../crypto/backend.js';
 import { ExitCode, MovieShareError } from '../errors.js';
 import { ROOM_ALPHABET, ROOM_LENGTH, isValidRoomId } from './room-id.js';
 import { WORDS, WORD_SET } from './wordlist.js';
@@ -30,7 +30,7 @@ const EXAMPLE = EXAMPLE_CODE;
 
 /**
  * Makes a fresh code for `room`: CODE_WORDS words, each drawn uniformly and
- * independently with crypto.randomInt. Throws if `room` is not a valid room id
+ * independently with the crypto backend's randomInt. Throws if `room` is not a valid room id
  * (that would be a bug in the server or the caller, not a user error).
  */
 export function makeCode(room: string): string {
@@ -41,7 +41,7 @@ export function makeCode(room: string): string {
     );
   }
   const words: string[] = [];
-  for (let i = 0; i < CODE_WORDS; i++) words.push(WORDS[randomInt(WORDS.length)]!);
+  for (let i = 0; i < CODE_WORDS; i++) words.push(WORDS[cryptoBackend().randomInt(WORDS.length)]!);
   return [room, ...words].join('-');
 }
 

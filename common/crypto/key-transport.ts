@@ -1,81 +1,61 @@
 /**
- * The seed's key transport, hardened: the receiver makes a fresh RSA-OAEP
- * (3072-bit, SHA-256) key pair per transfer; the sender encrypts the key
- * message to it. Because the payload (key, hash, size, name) can exceed what
- * one OAEP block holds, it is sealed hybrid-style: OAEP wraps a fresh 32-byte
- * wrapping key, and AES-256-GCM under that key carries the payload.
+ * Key transport: the receiver makes a fresh RSA-OAEP (3072-bit, SHA-256) key
+ * pair per transfer; the host encrypts the key message to it. Because the
+ * payload (key, hash, size, name) can exceed what one OAEP block holds, it is
+ * sealed hybrid-style: OAEP wraps a fresh 32-byte wrapping key, and
+ * AES-256-GCM under that key carries the payload.
  *
  *   encryptedKey = u16be(len(W)) || W || nonce(12) || GCM(wrapKey, payload) || tag(16)
  *   W            = RSA-OAEP-SHA256(receiverPublicKey, wrapKey)
  */
-import {
-  constants,
-  createCipheriv,
-  createDecipheriv,
-  createPublicKey,
-  generateKeyPair,
-  privateDecrypt,
-  publicEncrypt,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
-import { promisify } from 'node:util';
+import { cryptoBackend, type RsaKeyPair, type RsaPrivateKey, type RsaPublicKey } from './backend.js';
 import { authError, AUTH_FAILURE_SENTENCE } from '../errors.js';
+import { concatBytes } from '../bytes.js';
 
 export const RSA_BITS = 3072;
-const generateKeyPairAsync = promisify(generateKeyPair);
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
 
-export interface ReceiverKeyPair {
-  privateKey: KeyObject;
-  /** DER SubjectPublicKeyInfo, as sent in `hello` and bound into the transcript */
-  publicKeyDer: Buffer;
+export type ReceiverKeyPair = RsaKeyPair;
+
+export function generateReceiverKeyPair(): Promise<ReceiverKeyPair> {
+  return cryptoBackend().generateRsaKeyPair(RSA_BITS);
 }
 
-export async function generateReceiverKeyPair(): Promise<ReceiverKeyPair> {
-  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: RSA_BITS, publicExponent: 0x10001 });
-  return { privateKey, publicKeyDer: publicKey.export({ type: 'spki', format: 'der' }) };
-}
-
-/** Parse a peer's public key; only RSA keys of exactly RSA_BITS are accepted. */
-export function importReceiverPublicKey(der: Buffer): KeyObject {
-  let key: KeyObject;
+/** Parse a peer's public key; only RSA keys of exactly RSA_BITS are accepted (else exit 4). */
+export async function importReceiverPublicKey(der: Uint8Array): Promise<RsaPublicKey> {
+  let parsed: { key: RsaPublicKey; bits: number | undefined };
   try {
-    key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    parsed = await cryptoBackend().importRsaPublicKey(der);
   } catch {
     throw authError(AUTH_FAILURE_SENTENCE);
   }
-  if (key.asymmetricKeyType !== 'rsa' || key.asymmetricKeyDetails?.modulusLength !== RSA_BITS) {
-    throw authError(AUTH_FAILURE_SENTENCE);
-  }
-  return key;
+  if (parsed.bits !== RSA_BITS) throw authError(AUTH_FAILURE_SENTENCE);
+  return parsed.key;
 }
 
-const oaep = (key: KeyObject) => ({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' });
-
-export function encryptKeyMessage(publicKey: KeyObject, payload: Buffer): Buffer {
-  const wrapKey = randomBytes(32);
-  const wrapped = publicEncrypt(oaep(publicKey), wrapKey);
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', wrapKey, nonce);
-  const body = Buffer.concat([cipher.update(payload), cipher.final()]);
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(wrapped.length);
-  return Buffer.concat([len, wrapped, nonce, body, cipher.getAuthTag()]);
+export async function encryptKeyMessage(publicKey: RsaPublicKey, payload: Uint8Array): Promise<Uint8Array> {
+  const c = cryptoBackend();
+  const wrapKey = c.randomBytes(32);
+  const wrapped = await c.rsaOaepEncrypt(publicKey, wrapKey);
+  const nonce = c.randomBytes(NONCE_BYTES);
+  const sealed = await c.aesGcmSeal(wrapKey, nonce, new Uint8Array(0), payload);
+  const len = new Uint8Array([wrapped.length >> 8, wrapped.length & 0xff]);
+  return concatBytes(len, wrapped, nonce, sealed);
 }
 
-/** Throws an authentication error (exit 4) if the message was not made for this key. */
-export function decryptKeyMessage(privateKey: KeyObject, message: Buffer): Buffer {
+/** Rejects with an authentication error (exit 4) if the message was not made for this key. */
+export async function decryptKeyMessage(privateKey: RsaPrivateKey, message: Uint8Array): Promise<Uint8Array> {
   try {
-    const len = message.readUInt16BE(0);
+    if (message.length < 2) throw new Error('short');
+    const len = (message[0]! << 8) | message[1]!;
     const wrapped = message.subarray(2, 2 + len);
-    const nonce = message.subarray(2 + len, 14 + len);
-    const tag = message.subarray(message.length - 16);
-    const body = message.subarray(14 + len, message.length - 16);
-    if (wrapped.length !== len || nonce.length !== 12 || body.length < 0) throw new Error('short');
-    const wrapKey = privateDecrypt(oaep(privateKey), wrapped);
-    const decipher = createDecipheriv('aes-256-gcm', wrapKey, nonce);
-    decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    const nonce = message.subarray(2 + len, 2 + len + NONCE_BYTES);
+    const sealed = message.subarray(2 + len + NONCE_BYTES);
+    if (wrapped.length !== len || nonce.length !== NONCE_BYTES || sealed.length < TAG_BYTES) throw new Error('short');
+    const c = cryptoBackend();
+    const wrapKey = await c.rsaOaepDecrypt(privateKey, wrapped);
+    return await c.aesGcmOpen(wrapKey, nonce, new Uint8Array(0), sealed);
   } catch {
     throw authError(AUTH_FAILURE_SENTENCE);
   }

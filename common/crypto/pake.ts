@@ -18,7 +18,7 @@
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { randomBytes } from 'node:crypto';
+import { cryptoBackend } from './backend.js';
 import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../errors.js';
 
 /** A ristretto255 group element (noble's RistrettoPoint). */
@@ -118,7 +118,7 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
  */
 export function sampleScalar(): bigint {
   for (;;) {
-    const y = Fn.create(bytesToNumberLE(randomBytes(64)));
+    const y = Fn.create(bytesToNumberLE(cryptoBackend().randomBytes(64)));
     if (y !== 0n) return y;
   }
 }

@@ -1,24 +1,25 @@
 /**
- * Keys derived from the CPace ISK (common/pake.ts) with HKDF-SHA256
- * (node:crypto hkdfSync), one independent, labelled key per purpose and
+ * Keys derived from the CPace ISK (common/crypto/pake.ts) with HKDF-SHA256
+ * (the crypto backend), one independent, labelled key per purpose and
  * direction, as the CPace draft recommends (§10.3: run ISK through a KDF).
  */
-import { hkdfSync } from 'node:crypto';
+import { cryptoBackend } from './backend.js';
+import { utf8 } from '../bytes.js';
 
 export interface SessionKeys {
   /** 32-byte AES-256-GCM key: signaling payloads sealed by the host for the receiver. */
-  sealHostToReceiver: Buffer;
+  sealHostToReceiver: Uint8Array;
   /** 32-byte AES-256-GCM key: signaling payloads sealed by the receiver for the host. */
-  sealReceiverToHost: Buffer;
+  sealReceiverToHost: Uint8Array;
   /** 32-byte HMAC-SHA256 key for the host's key-confirmation MAC. */
-  confirmHost: Buffer;
+  confirmHost: Uint8Array;
   /** 32-byte HMAC-SHA256 key for the receiver's key-confirmation MAC. */
-  confirmReceiver: Buffer;
+  confirmReceiver: Uint8Array;
   /** Twelve digits, "1234 5678 9012" (about 40 bits); equal on both sides iff their ISKs are equal. */
   verification: string;
 }
 
-const SALT = Buffer.from('movie-share/v1 session keys', 'utf8');
+const SALT = utf8('movie-share/v1 session keys');
 const LABEL = {
   sealHostToReceiver: 'movie-share/v1 seal host->receiver',
   sealReceiverToHost: 'movie-share/v1 seal receiver->host',
@@ -27,8 +28,8 @@ const LABEL = {
   verification: 'movie-share/v1 verification',
 } as const;
 
-function expand(isk: Uint8Array, label: string, length: number): Buffer {
-  return Buffer.from(hkdfSync('sha256', isk, SALT, Buffer.from(label, 'utf8'), length));
+function expand(isk: Uint8Array, label: string, length: number): Uint8Array {
+  return cryptoBackend().hkdfSha256(isk, SALT, utf8(label), length);
 }
 
 /**
@@ -38,7 +39,8 @@ function expand(isk: Uint8Array, label: string, length: number): Buffer {
  */
 export function deriveSessionKeys(isk: Uint8Array): SessionKeys {
   if (!(isk instanceof Uint8Array) || isk.length < 32) throw new TypeError('ISK must be at least 32 bytes');
-  const v = expand(isk, LABEL.verification, 8).readBigUInt64BE(0) % 10n ** 12n;
+  const v8 = expand(isk, LABEL.verification, 8);
+  const v = new DataView(v8.buffer, v8.byteOffset, 8).getBigUint64(0) % 10n ** 12n;
   const digits = v.toString().padStart(12, '0');
   return {
     sealHostToReceiver: expand(isk, LABEL.sealHostToReceiver, 32),

@@ -6,7 +6,8 @@
  * version, the receiver's RSA public key and the encrypted key message.
  */
 import { authError, AUTH_FAILURE_SENTENCE } from '../errors.js';
-import { hmacSha256, lengthPrefixed, macEquals } from './mac.js';
+import { constantTimeEqual, hmacSha256, lengthPrefixed } from './mac.js';
+import { u32, u64, utf8 } from '../bytes.js';
 
 export interface TranscriptInput {
   version: number;
@@ -18,9 +19,9 @@ export interface TranscriptInput {
   encryptedKey: Uint8Array;
 }
 
-const LABEL = Buffer.from('movie-share transcript v1');
-const SENDER_LABEL = Buffer.from('sender key-confirmation');
-const RECEIVER_LABEL = Buffer.from('receiver key-confirmation');
+const LABEL = utf8('movie-share transcript v1');
+const SENDER_LABEL = utf8('sender key-confirmation');
+const RECEIVER_LABEL = utf8('receiver key-confirmation');
 
 /** Extract the DTLS certificate fingerprint from an SDP (normalized: "sha-256 AB:CD:..."). */
 export function sdpFingerprint(sdp: string): string {
@@ -29,34 +30,19 @@ export function sdpFingerprint(sdp: string): string {
   return `${m[1]!.toLowerCase()} ${m[2]!.toUpperCase()}`;
 }
 
-export function transcriptBytes(t: TranscriptInput): Buffer {
-  const v = Buffer.alloc(4);
-  v.writeUInt32BE(t.version);
-  return lengthPrefixed(
-    LABEL,
-    v,
-    Buffer.from(t.hostFingerprint, 'utf8'),
-    Buffer.from(t.receiverFingerprint, 'utf8'),
-    t.rsaPublicKey,
-    t.encryptedKey,
-  );
+export function transcriptBytes(t: TranscriptInput): Uint8Array {
+  return lengthPrefixed(LABEL, u32(t.version), utf8(t.hostFingerprint), utf8(t.receiverFingerprint), t.rsaPublicKey, t.encryptedKey);
 }
 
-function u64(n: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(n));
-  return b;
-}
-
-export function senderMac(confirmHost: Uint8Array, transcript: Uint8Array): Buffer {
+export function senderMac(confirmHost: Uint8Array, transcript: Uint8Array): Uint8Array {
   return hmacSha256(confirmHost, SENDER_LABEL, transcript);
 }
 
-export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, resumeFrom: number): Buffer {
+export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, resumeFrom: number): Uint8Array {
   return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(resumeFrom));
 }
 
 /** Constant-time check; throws the authentication error (exit 4) on mismatch. */
 export function checkMac(expected: Uint8Array, received: Uint8Array): void {
-  if (!macEquals(expected, received)) throw authError(AUTH_FAILURE_SENTENCE);
+  if (!constantTimeEqual(expected, received)) throw authError(AUTH_FAILURE_SENTENCE);
 }

@@ -12,8 +12,11 @@
  * reordered or flag-flipped chunk fails authentication, and a stream that ends
  * without an authenticated last chunk, or goes on after it, is rejected.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { cryptoBackend, isPromise, type Awaitable } from '../crypto/backend.js';
+import { fromUtf8, readU64, utf8, writeU64 } from '../bytes.js';
 import { integrityError } from '../errors.js';
+
+export { readU64 };
 
 export const FRAME_CONTROL = 0x01;
 export const FRAME_CHUNK = 0x02;
@@ -25,60 +28,52 @@ export const CHUNK_OVERHEAD = CHUNK_HEADER_BYTES + TAG_BYTES;
 export const TRANSFER_ID_BYTES = 16;
 export const KEY_BYTES = 32;
 
-const AAD_LABEL = Buffer.from('movie-share chunk v1', 'ascii');
+const AAD_LABEL = utf8('movie-share chunk v1');
 
-function writeU64(buf: Buffer, value: number, offset: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad u64 ${value}`);
-  buf.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
-  buf.writeUInt32BE(value >>> 0, offset + 4);
-}
-
-export function readU64(buf: Uint8Array, offset: number): number {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  return b.readUInt32BE(offset) * 0x1_0000_0000 + b.readUInt32BE(offset + 4);
-}
-
-export function chunkNonce(index: number): Buffer {
-  const nonce = Buffer.alloc(12);
-  writeU64(nonce, index, 4);
+export function chunkNonce(index: number): Uint8Array {
+  const nonce = new Uint8Array(12);
+  writeU64(nonce, 4, index);
   return nonce;
 }
 
-export function chunkAad(transferId: Uint8Array, index: number, flags: number): Buffer {
-  const aad = Buffer.alloc(AAD_LABEL.length + TRANSFER_ID_BYTES + 8 + 1);
-  AAD_LABEL.copy(aad, 0);
+export function chunkAad(transferId: Uint8Array, index: number, flags: number): Uint8Array {
+  const aad = new Uint8Array(AAD_LABEL.length + TRANSFER_ID_BYTES + 8 + 1);
+  aad.set(AAD_LABEL, 0);
   aad.set(transferId, AAD_LABEL.length);
-  writeU64(aad, index, AAD_LABEL.length + TRANSFER_ID_BYTES);
+  writeU64(aad, AAD_LABEL.length + TRANSFER_ID_BYTES, index);
   aad[aad.length - 1] = flags;
   return aad;
 }
 
-/** Seal chunk `index` into a ready-to-send frame. */
-export function encodeChunk(key: Uint8Array, transferId: Uint8Array, index: number, last: boolean, plaintext: Uint8Array): Buffer {
+/**
+ * Seal chunk `index` into a ready-to-send frame. Synchronous with a
+ * synchronous crypto backend (Node); a promise with WebCrypto.
+ */
+export function encodeChunk(key: Uint8Array, transferId: Uint8Array, index: number, last: boolean, plaintext: Uint8Array): Awaitable<Uint8Array> {
   const flags = last ? FLAG_LAST : 0;
-  const cipher = createCipheriv('aes-256-gcm', key, chunkNonce(index));
-  cipher.setAAD(chunkAad(transferId, index, flags));
-  const frame = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + plaintext.length + TAG_BYTES);
-  frame[0] = FRAME_CHUNK;
-  frame[1] = flags;
-  const body = cipher.update(plaintext);
-  body.copy(frame, CHUNK_HEADER_BYTES);
-  const fin = cipher.final();
-  fin.copy(frame, CHUNK_HEADER_BYTES + body.length);
-  cipher.getAuthTag().copy(frame, CHUNK_HEADER_BYTES + plaintext.length);
-  return frame;
+  const frame = cryptoBackend().aesGcmSeal(key, chunkNonce(index), chunkAad(transferId, index, flags), plaintext, CHUNK_HEADER_BYTES);
+  const header = (f: Uint8Array): Uint8Array => {
+    f[0] = FRAME_CHUNK;
+    f[1] = flags;
+    return f;
+  };
+  return isPromise(frame) ? frame.then(header) : header(frame);
 }
 
 export interface OpenedChunk {
-  plaintext: Buffer;
+  plaintext: Uint8Array;
   last: boolean;
 }
 
+const damaged = (index: number) =>
+  integrityError(`Piece ${index} of the file failed authentication (tampered, missing, repeated or out of order); nothing was saved. Try the transfer again.`);
+
 /**
- * Open a chunk frame that the receiver expects to be chunk `index`.
- * Throws an integrity error (exit 3) when it does not authenticate.
+ * Open a chunk frame that the receiver expects to be chunk `index`. Throws
+ * (or rejects, with an asynchronous backend) an integrity error (exit 3) when
+ * it does not authenticate.
  */
-export function decodeChunk(key: Uint8Array, transferId: Uint8Array, index: number, frame: Uint8Array): OpenedChunk {
+export function decodeChunk(key: Uint8Array, transferId: Uint8Array, index: number, frame: Uint8Array): Awaitable<OpenedChunk> {
   if (frame.length < CHUNK_OVERHEAD || frame[0] !== FRAME_CHUNK) {
     throw integrityError('A damaged piece of the file arrived (bad frame); nothing was saved. Try the transfer again.');
   }
@@ -86,27 +81,27 @@ export function decodeChunk(key: Uint8Array, transferId: Uint8Array, index: numb
   if ((flags & ~FLAG_LAST) !== 0) {
     throw integrityError('A damaged piece of the file arrived (unknown flags); nothing was saved. Try the transfer again.');
   }
-  const tagStart = frame.length - TAG_BYTES;
-  const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(index));
-  decipher.setAAD(chunkAad(transferId, index, flags));
-  decipher.setAuthTag(frame.subarray(tagStart));
+  const last = (flags & FLAG_LAST) !== 0;
+  let plaintext: Awaitable<Uint8Array>;
   try {
-    const body = decipher.update(frame.subarray(CHUNK_HEADER_BYTES, tagStart));
-    const fin = decipher.final();
-    const plaintext = fin.length === 0 ? body : Buffer.concat([body, fin]);
-    return { plaintext, last: (flags & FLAG_LAST) !== 0 };
+    plaintext = cryptoBackend().aesGcmOpen(key, chunkNonce(index), chunkAad(transferId, index, flags), frame.subarray(CHUNK_HEADER_BYTES));
   } catch {
-    throw integrityError(
-      `Piece ${index} of the file failed authentication (tampered, missing, repeated or out of order); nothing was saved. Try the transfer again.`,
-    );
+    throw damaged(index);
   }
+  if (!isPromise(plaintext)) return { plaintext, last };
+  return plaintext.then(
+    (p) => ({ plaintext: p, last }),
+    () => {
+      throw damaged(index);
+    },
+  );
 }
 
-export function encodeControl(json: string): Buffer {
-  const body = Buffer.from(json, 'utf8');
-  const frame = Buffer.allocUnsafe(1 + body.length);
+export function encodeControl(json: string): Uint8Array {
+  const body = utf8(json);
+  const frame = new Uint8Array(1 + body.length);
   frame[0] = FRAME_CONTROL;
-  body.copy(frame, 1);
+  frame.set(body, 1);
   return frame;
 }
 
@@ -115,7 +110,7 @@ export type Frame = { kind: 'control'; json: string } | { kind: 'chunk'; frame: 
 /** Classify an incoming frame without copying chunk payloads. */
 export function classifyFrame(frame: Uint8Array): Frame {
   if (frame.length >= 1 && frame[0] === FRAME_CONTROL) {
-    return { kind: 'control', json: Buffer.from(frame.buffer, frame.byteOffset + 1, frame.byteLength - 1).toString('utf8') };
+    return { kind: 'control', json: fromUtf8(frame.subarray(1)) };
   }
   return { kind: 'chunk', frame };
 }

@@ -4,6 +4,7 @@
  * parsed here into a typed value or rejected with a clear error.
  */
 import { ExitCode, MovieShareError } from '../errors.js';
+import { fromBase64, fromUtf8, isBase64, toBase64, utf8 } from '../bytes.js';
 
 /** Receiver (movie-get) → sender (movie-share). */
 export type ReceiverMessage =
@@ -53,7 +54,7 @@ function str(o: Json, k: string, max: number): string {
 
 function b64(o: Json, k: string): string {
   const v = str(o, k, MAX_B64);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw protocolError(`field ${k} is not base64`);
+  if (!isBase64(v)) throw protocolError(`field ${k} is not base64`);
   return v;
 }
 
@@ -111,9 +112,9 @@ export function parseSenderMessage(json: string): SenderMessage {
 /** The secret part of the key message, readable only with the receiver's RSA private key. */
 export interface KeyPayload {
   /** 16 random bytes naming this transfer; bound into every chunk's AAD */
-  transferId: Buffer;
+  transferId: Uint8Array;
   /** fresh AES-256-GCM key for the chunks */
-  key: Buffer;
+  key: Uint8Array;
   /** SHA-256 of the whole file, hex */
   sha256: string;
   size: number;
@@ -122,24 +123,23 @@ export interface KeyPayload {
   chunkSize: number;
 }
 
-export function serializeKeyPayload(p: KeyPayload): Buffer {
-  return Buffer.from(
+export function serializeKeyPayload(p: KeyPayload): Uint8Array {
+  return utf8(
     JSON.stringify({
-      transferId: p.transferId.toString('base64'),
-      key: p.key.toString('base64'),
+      transferId: toBase64(p.transferId),
+      key: toBase64(p.key),
       sha256: p.sha256,
       size: p.size,
       name: p.name,
       chunkSize: p.chunkSize,
     }),
-    'utf8',
   );
 }
 
-export function parseKeyPayload(bytes: Buffer): KeyPayload {
-  const o = parseObject(bytes.toString('utf8'));
-  const transferId = Buffer.from(b64(o, 'transferId'), 'base64');
-  const key = Buffer.from(b64(o, 'key'), 'base64');
+export function parseKeyPayload(bytes: Uint8Array): KeyPayload {
+  const o = parseObject(fromUtf8(bytes));
+  const transferId = fromBase64(b64(o, 'transferId'));
+  const key = fromBase64(b64(o, 'key'));
   const sha256 = str(o, 'sha256', 64);
   if (transferId.length !== 16 || key.length !== 32 || !/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('key payload');
   const chunkSize = uint(o, 'chunkSize');

@@ -9,7 +9,7 @@ import { ExitCode, isMovieShareError, usageError } from '../../common/errors.js'
 import { defaultIceOptions, validateIceOptions, type IceOptions } from '../rtc/ice.js';
 import { jsonEvent, type OutputMode } from './progress.js';
 import type { PairInfo } from '../rtc/candidate-pair.js';
-import type { MtuChoice } from '../rtc/path-mtu.js';
+import type { MtuChoice } from '../rendezvous/peer-factory.js';
 
 export interface CommonFlags {
   signal?: string;

@@ -2,7 +2,7 @@
 /**
  * movie-get, the executable. It starts the RSA-3072 key generation (0.3 to
  * 1.5 s of prime search on libuv's thread pool; the receiver's `hello` carries
- * the public key) before it even loads the rest of the CLI (peer/get-command.ts:
+ * the public key) before it even loads the rest of the CLI (peer/cli/get-command.ts:
  * commander, socket.io-client, node-datachannel, simple-peer, the PAKE), so
  * the search overlaps module loading, signaling, the PAKE and ICE.
  *
@@ -16,7 +16,11 @@
  * sender's 8 MiB credit window keeps chunks from living long enough to be
  * promoted, so peak RSS stays flat (docs/PERFORMANCE.md).
  */
+import { useCryptoBackend } from '../../common/crypto/backend.js';
+import { nodeCrypto } from '../node/crypto.js';
 import { receiverKeyPair } from './early-keygen.js';
+
+useCryptoBackend(nodeCrypto);
 
 // Node waits for a running key generation before it exits: don't start one
 // just to print the help.

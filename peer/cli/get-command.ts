@@ -2,7 +2,7 @@
  * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
  *
- * Loaded by peer/get-cli.ts (the executable) once the RSA key generation has
+ * Loaded by peer/cli/get-cli.ts (the executable) once the RSA key generation has
  * started.
  */
 import { Command } from 'commander';
@@ -17,7 +17,8 @@ import { createProgress, formatBytes } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
-import { describePair } from '../rtc/candidate-pair.js';
+import { nodePeerFactory } from '../rtc/node-peer.js';
+import { NodeFileSink } from '../node/file-sink.js';
 import { receiverKeyPair } from './early-keygen.js';
 
 interface GetFlags extends CommonFlags {
@@ -86,13 +87,13 @@ void runMain(
       role: 'receiver',
       code,
       signal,
-      rtcConfig: buildRtcConfig(ice, joined.iceServers),
+      factory: nodePeerFactory(buildRtcConfig(ice, joined.iceServers)),
       lowWaterMark: tune.lowWaterMark,
       onVerified: (v) => out.verification(v, Boolean(flags.verify), 'sender'),
       log: (l) => out.verbose(l),
     });
     closeChannel = () => rz.session.channel.close();
-    out.connected(describePair(rz.rtc), 'sender', rz.mtu);
+    out.connected(rz.rtc.pair(), 'sender', rz.mtu);
     signal.close();
 
     const t0 = Date.now();
@@ -110,7 +111,7 @@ void runMain(
       finish: () => bar.finish(),
     };
     const res = await receiveFile(rz.session, {
-      outPath,
+      sink: new NodeFileSink(outPath),
       keyPair,
       tuning: tune,
       progress,

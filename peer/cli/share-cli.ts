@@ -10,13 +10,15 @@ import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
-import { hashFile, inspectFile } from '../node/file-source.js';
+import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
+import { nodeCrypto } from '../node/crypto.js';
+import { useCryptoBackend } from '../../common/crypto/backend.js';
+import { nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, formatBytes } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { sendFile } from '../transfer/sender.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
-import { describePair } from '../rtc/candidate-pair.js';
 
 const program = configureExit(
   addCommonOptions(
@@ -25,6 +27,7 @@ const program = configureExit(
       .argument('<file>', 'the file to send'),
   ),
 );
+useCryptoBackend(nodeCrypto);
 program.parse();
 const flags = program.opts<CommonFlags>();
 const file = program.args[0]!;
@@ -102,20 +105,19 @@ void runMain(
       role: 'host',
       code: parseCode(code),
       signal: client,
-      rtcConfig: buildRtcConfig(ice, room.iceServers),
+      factory: nodePeerFactory(buildRtcConfig(ice, room.iceServers)),
       lowWaterMark: tune.lowWaterMark,
       onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
       log: (l) => out.verbose(l),
     });
     closeChannel = () => rz.session.channel.close();
-    out.connected(describePair(rz.rtc), 'receiver', rz.mtu);
+    out.connected(rz.rtc.pair(), 'receiver', rz.mtu);
     if (!publicUrl) signal.close();
 
     const t0 = Date.now();
     const progress = createProgress(mode, 'sending');
     const res = await sendFile(rz.session, {
-      file: info,
-      sha256: hashing, // may still be running (a big file): sendFile keeps the link alive meanwhile
+      file: nodeFileSource(info, hashing), // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
       tuning: tune,
       progress,
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },

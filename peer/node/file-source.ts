@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ExitCode, MovieShareError, usageError } from '../../common/errors.js';
+import type { FileSource } from '../transfer/files.js';
 
 const BLOCK = 1024 * 1024;
 
@@ -100,4 +101,9 @@ export async function* readChunks(path: string, from: number, size: number, chun
   } finally {
     await fh.close();
   }
+}
+
+/** The file as the host's protocol core reads it; `sha256` may still be computing. */
+export function nodeFileSource(info: FileInfo, sha256: string | Promise<string>): FileSource {
+  return { name: info.name, size: info.size, sha256, chunks: (from, chunkSize) => readChunks(info.path, from, info.size, chunkSize) };
 }

@@ -29,7 +29,7 @@ export class FileWriter {
   /** file offset just past the last byte handed to write() */
   private pos: number;
   /** chunks not yet issued, starting at file offset queueAt */
-  private queue: Buffer[] = [];
+  private queue: Uint8Array[] = [];
   private queueAt: number;
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -51,7 +51,7 @@ export class FileWriter {
     this.failure.catch(() => undefined);
   }
 
-  write(buf: Buffer): void {
+  write(buf: Uint8Array): void {
     this.queue.push(buf);
     this.queued += buf.length;
     this.pos += buf.length;
@@ -116,7 +116,7 @@ export class FileWriter {
 }
 
 /** The buffers after the first `n` bytes of `bufs`. */
-function skip(bufs: Buffer[], n: number): Buffer[] {
+function skip(bufs: Uint8Array[], n: number): Uint8Array[] {
   let i = 0;
   while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
   const rest = bufs.slice(i);

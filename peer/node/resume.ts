@@ -4,9 +4,9 @@
  * and written, and for which file (its SHA-256 and size from the
  * authenticated key message).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import type { KeyPayload } from '../../common/protocol/messages.js';
+import type { Sha256 } from '../../common/crypto/backend.js';
+import type { IncomingFile } from '../transfer/files.js';
 
 export interface Sidecar {
   v: 1;
@@ -61,8 +61,6 @@ export async function removeResumeState(out: string): Promise<void> {
 export interface ResumePoint {
   /** where the sender should start */
   offset: number;
-  /** SHA-256 state covering [0, offset) */
-  hash: Hash;
   /** OUT.part, open for writing at `offset` */
   fh: FileHandle;
   /** a sentence for the user, if resume state was used or discarded */
@@ -71,16 +69,16 @@ export interface ResumePoint {
 
 /**
  * Decide where to start: resume when the sidecar describes the same file
- * (same SHA-256 and size), re-hashing the kept prefix; otherwise start over.
+ * (same SHA-256 and size), feeding the kept prefix into `hash`; otherwise
+ * start over.
  */
-export async function prepareResume(out: string, payload: KeyPayload): Promise<ResumePoint> {
+export async function prepareResume(out: string, payload: IncomingFile, hash: Sha256): Promise<ResumePoint> {
   const sc = await readSidecar(out);
   if (sc && sc.sha256 === payload.sha256 && sc.size === payload.size) {
     const fh = await open(partPath(out), 'r+').catch(() => null);
     if (fh) {
       const { size: onDisk } = await fh.stat();
       const offset = Math.min(sc.verified, onDisk, payload.size);
-      const hash = createHash('sha256');
       const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
       for (let pos = 0; pos < offset; ) {
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, offset - pos), pos);
@@ -89,7 +87,7 @@ export async function prepareResume(out: string, payload: KeyPayload): Promise<R
         pos += bytesRead;
       }
       await fh.truncate(offset);
-      return { offset, hash, fh, notice: offset > 0 ? `Resuming an earlier download: ${offset} of ${payload.size} bytes are already here.` : undefined };
+      return { offset, fh, notice: offset > 0 ? `Resuming an earlier download: ${offset} of ${payload.size} bytes are already here.` : undefined };
     }
   }
   const discarded = sc !== null;
@@ -98,7 +96,6 @@ export async function prepareResume(out: string, payload: KeyPayload): Promise<R
   await writeSidecar(out, { v: 1, sha256: payload.sha256, size: payload.size, name: payload.name, verified: 0 });
   return {
     offset: 0,
-    hash: createHash('sha256'),
     fh,
     notice: discarded ? 'An earlier partial download was of a different file; starting over.' : undefined,
   };

@@ -2,7 +2,16 @@
  * Which ICE candidate pair the connection selected (host, srflx, prflx, relay):
  * reported once connected, so users and tests can see whether a relay is used.
  */
-import type { WebRtcPeer } from './webrtc.js';
+import type { PeerConnection, SelectedCandidateInfo } from 'node-datachannel';
+import type { PeerConnectionLike } from './simple-peer-adapter.js';
+
+/** node-datachannel's polyfill RTCPeerConnection, with what it adds to the W3C API. */
+export interface PolyfillPeerConnection extends PeerConnectionLike {
+  selectedCandidatePair(): { local: SelectedCandidateInfo; remote: SelectedCandidateInfo } | null;
+  readonly ext_maxMessageSize: number;
+  /** the native connection: its iceState() tells "completed" apart (the polyfill folds it into "connected") */
+  readonly native?: PeerConnection;
+}
 
 export interface PairInfo {
   /** the kind of path: "relay" if either end is a relay, else the local type */
@@ -12,9 +21,9 @@ export interface PairInfo {
   summary: string;
 }
 
-export function describePair(rtc: WebRtcPeer): PairInfo {
+export function describePair(pc: () => PolyfillPeerConnection): PairInfo {
   try {
-    const p = rtc.pc().selectedCandidatePair();
+    const p = pc().selectedCandidatePair();
     if (!p) return { type: 'unknown', local: '', remote: '', summary: 'candidate pair unknown' };
     const type = p.local.type === 'relay' || p.remote.type === 'relay' ? 'relay' : p.local.type;
     const local = `${p.local.type} ${p.local.address}:${p.local.port}`;
@@ -35,12 +44,12 @@ const FINAL = new Set(['completed', 'failed', 'closed']);
  * pair whose check succeeded, which on the controlled side is sometimes a
  * relayed pair that a direct, nominated pair replaces a moment later.
  */
-export function iceSettled(rtc: WebRtcPeer, relayOnly: boolean, maxMs = 500): Promise<void> {
+export function iceSettled(pc: PolyfillPeerConnection, relayOnly: boolean, maxMs = 500): Promise<void> {
   // the native state: the polyfill reports "completed" as "connected"
   const ready = (): boolean => {
     try {
-      const state = rtc.pc().native?.iceState() ?? 'closed';
-      return relayOnly || FINAL.has(state) || describePair(rtc).type !== 'relay';
+      const state = pc.native?.iceState() ?? 'closed';
+      return relayOnly || FINAL.has(state) || describePair(() => pc).type !== 'relay';
     } catch {
       return true;
     }

@@ -1,32 +1,36 @@
 /**
- * The WebRTC data channel as a MessageChannel (peer/channel.ts).
+ * A WebRTC data channel under simple-peer as a MessageChannel
+ * (peer/transfer/channel.ts): simple-peer sends and receives, and the
+ * channel's own bufferedAmount and `bufferedamountlow` event drive the
+ * backpressure loop (peer/transfer/flow-control.ts). Only W3C API: it serves
+ * node-datachannel's polyfill and a browser alike.
  */
+import type SimplePeer from 'simple-peer';
 import type { MessageChannel } from '../transfer/channel.js';
-import type { WebRtcPeer, PolyfillDataChannel, PolyfillPeerConnection } from './webrtc.js';
+import { dataChannelOf, peerConnectionOf, type ChannelLike, type PeerConnectionLike } from './simple-peer-adapter.js';
 
 export class DataChannelTransport implements MessageChannel {
-  readonly maxMessageSize: number;
-  private readonly dc: PolyfillDataChannel;
-  /** strong reference: see webrtc.ts */
-  private readonly pcRef: PolyfillPeerConnection;
+  private readonly dc: ChannelLike;
+  /** strong reference: a garbage-collected connection or channel wrapper closes the channel */
+  private readonly pcRef: PeerConnectionLike;
   private waiters: (() => void)[] = [];
   private closed = false;
 
   constructor(
-    private readonly rtc: WebRtcPeer,
+    private readonly peer: SimplePeer.Instance,
+    readonly maxMessageSize: number,
     lowWaterMark: number,
   ) {
-    this.dc = rtc.channel();
-    this.pcRef = rtc.pc();
-    this.maxMessageSize = this.pcRef.ext_maxMessageSize || 65536;
+    this.dc = dataChannelOf(peer);
+    this.pcRef = peerConnectionOf(peer);
     this.dc.bufferedAmountLowThreshold = lowWaterMark;
     this.dc.addEventListener('bufferedamountlow', () => this.wake());
     const onGone = () => {
       this.closed = true;
       this.wake();
     };
-    rtc.peer.on('close', onGone);
-    rtc.peer.on('error', onGone);
+    peer.on('close', onGone);
+    peer.on('error', onGone);
   }
 
   private wake(): void {
@@ -36,7 +40,7 @@ export class DataChannelTransport implements MessageChannel {
   }
 
   send(frame: Uint8Array): void {
-    this.rtc.peer.send(frame);
+    this.peer.send(frame);
   }
 
   bufferedAmount(): number {
@@ -49,18 +53,18 @@ export class DataChannelTransport implements MessageChannel {
   }
 
   onMessage(cb: (frame: Uint8Array) => void): void {
-    this.rtc.peer.on('data', cb);
+    this.peer.on('data', cb);
   }
 
   onClose(cb: () => void): void {
-    this.rtc.peer.on('close', cb);
-    this.rtc.peer.on('error', cb);
+    this.peer.on('close', cb);
+    this.peer.on('error', cb);
   }
 
   close(): void {
     this.closed = true;
     this.wake();
-    this.rtc.peer.destroy();
+    this.peer.destroy();
     try {
       this.pcRef.close();
     } catch {

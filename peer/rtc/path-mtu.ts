@@ -27,15 +27,9 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { LinkHint, MtuChoice } from '../rendezvous/peer-factory.js';
 
-/** An address a side gathers host candidates on. */
-export interface LinkHint {
-  address: string;
-  /** prefix length of the interface's subnet */
-  prefix: number;
-  /** the interface's MTU */
-  mtu: number;
-}
+export type { LinkHint, MtuChoice };
 
 /** What a side tells the other about its links (the `net` signal). */
 export interface NetHint {
@@ -119,12 +113,6 @@ function inPrefix(address: string, net: LinkHint): boolean {
   const b = new BlockList();
   b.addSubnet(net.address, net.prefix, f);
   return b.check(address, f);
-}
-
-export interface MtuChoice {
-  mtu: number;
-  /** for --verbose and the `connected` event */
-  reason: string;
 }
 
 /** Which MTU our connection uses (see the top of this file). */

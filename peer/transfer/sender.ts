@@ -7,7 +7,6 @@
  * Nothing of the file leaves before the receiver's key-confirmation MAC has
  * been checked in constant time.
  */
-import { randomBytes } from 'node:crypto';
 import type { TransportTuning } from '../../common/config.js';
 import { PROTOCOL_VERSION } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
@@ -15,18 +14,16 @@ import { CHUNK_OVERHEAD, chunkCount, encodeChunk, KEY_BYTES, TRANSFER_ID_BYTES }
 import { encryptKeyMessage, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
 import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type SenderMessage } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
-import { readChunks, type FileInfo } from '../node/file-source.js';
+import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
+import { fromBase64, toBase64 } from '../../common/bytes.js';
+import type { FileSource } from './files.js';
 import { FlowControl } from './flow-control.js';
 import { Link, type LinkOptions } from './link.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
 
 export interface SendOptions {
-  file: FileInfo;
-  /**
-   * the file's SHA-256 (hex); a promise while it is still being computed: the
-   * link is up meanwhile, and its pings keep a waiting receiver from timing out
-   */
-  sha256: string | Promise<string>;
+  /** the file; its SHA-256 may still be computing: the link is up meanwhile, and its pings keep a waiting receiver from timing out */
+  file: FileSource;
   tuning: TransportTuning;
   progress?: ProgressSink;
   link?: LinkOptions;
@@ -49,15 +46,14 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     if (hello.v !== PROTOCOL_VERSION) {
       throw new MovieShareError(ExitCode.Other, `The receiver speaks protocol version ${hello.v}, this movie-share speaks ${PROTOCOL_VERSION}; update both.`);
     }
-    const rsaPublicKey = Buffer.from(hello.rsaPublicKey, 'base64');
-    const publicKey = importReceiverPublicKey(rsaPublicKey);
-    const sha256 = await link.guard(Promise.resolve(opts.sha256));
+    const rsaPublicKey = fromBase64(hello.rsaPublicKey);
+    const publicKey = await link.guard(importReceiverPublicKey(rsaPublicKey));
+    const sha256 = await link.guard(Promise.resolve(file.sha256));
     const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
-    const key = randomBytes(KEY_BYTES);
-    const transferId = randomBytes(TRANSFER_ID_BYTES);
-    const encryptedKey = encryptKeyMessage(
-      publicKey,
-      serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize }),
+    const key = cryptoBackend().randomBytes(KEY_BYTES);
+    const transferId = cryptoBackend().randomBytes(TRANSFER_ID_BYTES);
+    const encryptedKey = await link.guard(
+      encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize })),
     );
     const transcript = transcriptBytes({
       version: PROTOCOL_VERSION,
@@ -69,12 +65,12 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     link.sendControl({
       t: 'key',
       v: PROTOCOL_VERSION,
-      encryptedKey: encryptedKey.toString('base64'),
-      mac: senderMac(session.confirmHost, transcript).toString('base64'),
+      encryptedKey: toBase64(encryptedKey),
+      mac: toBase64(senderMac(session.confirmHost, transcript)),
     });
 
     const confirm = await link.expect('confirm');
-    checkMac(receiverMac(session.confirmReceiver, transcript, confirm.resumeFrom), Buffer.from(confirm.mac, 'base64'));
+    checkMac(receiverMac(session.confirmReceiver, transcript, confirm.resumeFrom), fromBase64(confirm.mac));
     const from = confirm.resumeFrom;
     if (from > file.size) throw new MovieShareError(ExitCode.Other, 'The receiver asked to resume past the end of the file.');
     opts.onAuthenticated?.(from);
@@ -92,20 +88,22 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     let offset = from;
     // Sealed frames go to the channel in bursts of `sendBatchBytes`, and
     // before every wait, so the receiver never waits for a frame we hold.
-    const batch: Buffer[] = [];
+    const batch: Uint8Array[] = [];
     let batchBytes = 0;
     const flush = (): void => {
       for (const f of batch) link.sendFrame(f);
       batch.length = 0;
       batchBytes = 0;
     };
-    for await (const slice of readChunks(file.path, from, file.size, chunkSize)) {
+    for await (const slice of file.chunks(from, chunkSize)) {
       const end = offset + slice.length;
       if (!flow.canSend(end)) {
         flush();
         await link.guard(flow.ready(end));
       }
-      const frame = encodeChunk(key, transferId, index, index === total - 1, slice);
+      // a synchronous backend (Node) seals here and now; WebCrypto returns a promise
+      const sealed = encodeChunk(key, transferId, index, index === total - 1, slice);
+      const frame = isPromise(sealed) ? await sealed : sealed;
       batch.push(frame);
       batchBytes += frame.length;
       if (batchBytes >= tuning.sendBatchBytes) flush();

@@ -7,8 +7,8 @@ import type { MessageChannel } from './channel.js';
 
 export interface SecureSession {
   channel: MessageChannel;
-  confirmHost: Buffer;
-  confirmReceiver: Buffer;
+  confirmHost: Uint8Array;
+  confirmReceiver: Uint8Array;
   hostFingerprint: string;
   receiverFingerprint: string;
 }

@@ -6,7 +6,9 @@ import { MovieShareError } from '../../common/errors.js';
 import { memoryChannelPair, type FrameHook } from './memory-channel.js';
 import { receiveFile, type ReceiveResult } from '../../peer/transfer/receiver.js';
 import { sendFile, type SendResult } from '../../peer/transfer/sender.js';
-import { inspectFile, hashFile } from '../../peer/node/file-source.js';
+import { inspectFile, hashFile, nodeFileSource } from '../../peer/node/file-source.js';
+import { NodeFileSink } from '../../peer/node/file-sink.js';
+import './node-crypto.js';
 import type { SecureSession } from '../../peer/transfer/session.js';
 
 let cachedKeyPair: Promise<ReceiverKeyPair> | undefined;
@@ -25,7 +27,7 @@ export interface MemoryRunOptions {
   /** what each side believes the fingerprints are (default: both see the same) */
   senderView?: { host: string; receiver: string };
   receiverView?: { host: string; receiver: string };
-  senderKeys?: { confirmHost: Buffer; confirmReceiver: Buffer };
+  senderKeys?: { confirmHost: Uint8Array; confirmReceiver: Uint8Array };
   peerTimeoutMs?: number;
   /** announce this SHA-256 instead of the file's real one */
   senderSha256?: string;
@@ -54,8 +56,8 @@ export async function runMemoryTransfer(src: string, out: string, opts: MemoryRu
     throw e;
   };
   const [send, receive] = await Promise.all([
-    sendFile(senderSession, { file: info, sha256, tuning, link }).catch(asErr),
-    receiveFile(receiverSession, { outPath: out, keyPair: sharedKeyPair(), tuning, link }).catch(asErr),
+    sendFile(senderSession, { file: nodeFileSource(info, sha256), tuning, link }).catch(asErr),
+    receiveFile(receiverSession, { sink: new NodeFileSink(out), keyPair: sharedKeyPair(), tuning, link }).catch(asErr),
   ]);
   a.close();
   return { send, receive, chunkFramesSent };

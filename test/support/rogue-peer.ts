@@ -20,8 +20,12 @@ import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session
 import type { SignalKind } from '../../common/protocol/signal-protocol.js';
 import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous/rendezvous.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { createPeer, type SignalData, type WebRtcPeer } from '../../peer/rtc/webrtc.js';
-import { splitCandidates } from '../../peer/rtc/ice.js';
+import type SimplePeer from 'simple-peer';
+import { createNodePeer, type NodeRtcPeer } from '../../peer/rtc/node-peer.js';
+import './node-crypto.js';
+
+type SignalData = SimplePeer.SignalData;
+import { splitCandidates } from '../../peer/rendezvous/sdp.js';
 
 export type RoguePeerMode = 'candidates-first' | 'wrong-description';
 
@@ -38,17 +42,21 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   const code = makeCode(room);
   const pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'initiator', sid: pakeSid(room) });
   let keys: SessionKeys | undefined;
-  let rtc: WebRtcPeer | undefined;
+  let rtc: NodeRtcPeer | undefined;
   let resolveConnected!: () => void;
   const connected = new Promise<void>((r) => (resolveConnected = r));
 
   const sendPake = (type: number, body: Uint8Array): void =>
     signal.send({ kind: 'pake', data: Buffer.concat([Buffer.from([type]), body]).toString('base64') });
-  const sendSealed = (k: SessionKeys, d: unknown, kind: SignalKind): void =>
-    signal.send({ kind, data: seal(k.sealHostToReceiver, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kind, room, 'host')) });
+  // sealing is asynchronous: a chain keeps the sends in the order they were made
+  let sending = Promise.resolve();
+  const sendSealed = (k: SessionKeys, d: unknown, kind: SignalKind): void => {
+    const sealed = seal(k.sealHostToReceiver, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kind, room, 'host'));
+    sending = sending.then(async () => signal.send({ kind, data: await sealed }));
+  };
 
   const startWebRtc = (k: SessionKeys): void => {
-    rtc = createPeer(true, rtcConfig);
+    rtc = createNodePeer(true, rtcConfig);
     rtc.peer.on('connect', () => resolveConnected());
     rtc.peer.on('error', () => undefined);
     rtc.peer.on('signal', (data: SignalData) => {
@@ -65,7 +73,8 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   };
 
   signal.onPeerJoined(() => sendPake(1, pake.message));
-  signal.onSignal((m) => {
+  signal.onSignal((m) => void onSignal(m));
+  const onSignal = async (m: { kind: string; data: string }): Promise<void> => {
     if (m.kind === 'pake') {
       // the receiver's share; its confirmation is not checked (this host is the attacker)
       const bytes = Buffer.from(m.data, 'base64');
@@ -80,12 +89,13 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
     if (!keys || !rtc) return;
     let d: { type?: string };
     try {
-      d = JSON.parse(open(keys.sealReceiverToHost, m.data, sealAad(m.kind, room, 'receiver')).toString('utf8')) as { type?: string };
+      const plain = await open(keys.sealReceiverToHost, m.data, sealAad(m.kind as SignalKind, room, 'receiver'));
+      d = JSON.parse(Buffer.from(plain).toString('utf8')) as { type?: string };
     } catch {
       return;
     }
     if (d.type === 'answer' || d.type === 'candidate') rtc.peer.signal(d as SignalData);
-  });
+  };
 
   return {
     code,

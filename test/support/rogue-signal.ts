@@ -20,6 +20,7 @@ import { pakeStart } from '../../common/crypto/pake.js';
 import { pakeConfirmation, pakeSid } from '../../peer/rendezvous/rendezvous.js';
 import { deriveSessionKeys } from '../../common/crypto/session-keys.js';
 import { WORDS } from '../../common/code/wordlist.js';
+import './node-crypto.js';
 
 export type RogueMode = 'terminate' | 'reflect' | 'pake-mitm';
 export const ROGUE_ROOM = '2345';

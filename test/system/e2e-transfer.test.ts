@@ -104,7 +104,7 @@ test('missing input file: exit 2 with a clear sentence', async () => {
   assert.doesNotMatch(p.stderr(), /at .*\.js:\d+/, 'no stack trace');
 });
 
-test('unreachable signaling server: exit 5 within 15 s', async () => {
+test('unreachable signaling server: exit 5 within the connect bound (8 s), not a hang', async () => {
   const t0 = Date.now();
   const dead = 'http://127.0.0.1:9';
   const get = procs.get(`2345-${WORDS[0]}-${WORDS[1]}-${WORDS[2]}`, join(dir, 'unreach.out'), dead);
@@ -113,7 +113,8 @@ test('unreachable signaling server: exit 5 within 15 s', async () => {
   const share = procs.node(BIN.share, [src, '--signal', dead]);
   assert.equal(await get.exited, 5, get.stderr());
   assert.equal(await share.exited, 5, share.stderr());
-  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+  // the CLIs' own bound is 8 s after start-up; a loaded machine may add seconds of start-up, a hang would add minutes
+  assert.ok(Date.now() - t0 < 25_000, `took ${Date.now() - t0} ms`);
   assert.match(get.stderr(), /signaling server/i);
 });
 

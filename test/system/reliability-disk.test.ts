@@ -33,6 +33,7 @@ import { Procs } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { runMemoryTransfer } from '../support/memory-transfer.js';
 import { assertCleanFailure, exitWithin, getJson, lastEvent, MiB, shareJson } from '../support/reliability.js';
+import '../support/node-crypto.js';
 
 const procs = new Procs();
 const mounts: string[] = [];

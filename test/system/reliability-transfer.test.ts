@@ -27,6 +27,7 @@ import { Procs } from '../support/procs.js';
 import { runMemoryTransfer } from '../support/memory-transfer.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { assertCleanFailure, exitWithin, getJson, lastEvent, MiB, shareJson, waitForSize, waitForVerified } from '../support/reliability.js';
+import '../support/node-crypto.js';
 
 const SIZE = 64 * MiB;
 const THROTTLE = ['--window', String(4 * MiB)];

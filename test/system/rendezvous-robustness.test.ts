@@ -17,6 +17,8 @@ import { parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { startRogueHost, type RoguePeerMode } from '../support/rogue-peer.js';
+import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
+import '../support/node-crypto.js';
 
 // release node-datachannel's native threads, or this file's process lingers
 after(() => cleanup());
@@ -39,7 +41,7 @@ async function receiverAgainst(t: Ctx, mode: RoguePeerMode) {
     role: 'receiver',
     code,
     signal,
-    rtcConfig: RTC,
+    factory: nodePeerFactory(RTC),
     lowWaterMark: DEFAULT_TUNING.lowWaterMark,
     connectTimeoutMs: 20_000,
     log: (l) => logged.push(l),

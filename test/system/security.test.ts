@@ -12,6 +12,7 @@ import { BIN, Procs } from '../support/procs.js';
 import { sameBytes, tempDir } from '../support/files.js';
 import { startRogue, type RogueMode } from '../support/rogue-signal.js';
 import { eventually } from '../support/eventually.js';
+import '../support/node-crypto.js';
 
 const procs = new Procs();
 let dir: string;

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { BIN, Procs, type Proc } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { startCoturn, type Coturn } from '../support/coturn.js';
-import { buildRtcConfig, checkGathered, defaultIceOptions, splitCandidates } from '../../peer/rtc/ice.js';
+import { buildRtcConfig, checkGathered, defaultIceOptions } from '../../peer/rtc/ice.js';
+import { splitCandidates } from '../../peer/rendezvous/sdp.js';
+import { CONNECT_TIMEOUT_MS } from '../../common/config.js';
 
 const procs = new Procs();
 let dir: string;
@@ -117,11 +119,14 @@ test('the same, with the TURN settings from the environment (MOVIE_TURN_URL, MOV
 });
 
 /**
- * Both exit 5, and soon: within `withinMs` of the moment the PAKE confirmed
- * (the sender's --verify event, after which ICE starts) — ICE alone would only
- * give up after the 30 s connect timeout (libjuice: ~40 s). Returns their stderr.
+ * Both exit 5, and soon after the PAKE confirmed (the sender's --verify
+ * event, after which ICE starts): without the fast path they would wait for
+ * the connect timeout (CONNECT_TIMEOUT_MS, 30 s; libjuice alone: ~40 s). The
+ * bound is half that timeout, so a loaded machine (the fast path takes 1-2 s
+ * quiet, 8 s with both cores busy) cannot be mistaken for the slow path.
+ * Returns their stderr.
  */
-async function bothFailFast(s: Proc, g: Proc, out: string, withinMs: number): Promise<{ share: string; get: string; ms: number }> {
+async function bothFailFast(s: Proc, g: Proc, out: string, withinMs = CONNECT_TIMEOUT_MS / 2): Promise<{ share: string; get: string; ms: number }> {
   await s.waitFor(/"event":"verify"/, 30_000);
   const t0 = Date.now();
   const [gc, sc] = await Promise.all([g.exited, s.exited]);
@@ -143,7 +148,7 @@ test('wrong TURN password on both peers under --relay-only: exit 5 at once, nami
   const out = join(dir, 'wrong.out');
   const s = await share(url, [...flags, '--verify']);
   const g = get(s.code, out, url, flags);
-  const r = await bothFailFast(s.proc, g, out, 8_000);
+  const r = await bothFailFast(s.proc, g, out);
   // the host gathers first: it finds out itself, and tells the receiver
   assert.match(r.share, /TURN authentication failed/);
   assert.match(r.share, /--turn-pass/);
@@ -158,7 +163,7 @@ test('wrong TURN password on the receiver only: it names TURN authentication, th
   const out = join(dir, 'wrong-get.out');
   const s = await share(url, [...good, '--verify']);
   const g = get(s.code, out, url, bad);
-  const r = await bothFailFast(s.proc, g, out, 8_000);
+  const r = await bothFailFast(s.proc, g, out);
   assert.match(r.get, /TURN authentication failed/);
   assert.match(r.share, /other side could not get a TURN relay address \(TURN authentication failed there\)/);
 });
@@ -170,7 +175,7 @@ test('signaling server with the wrong turnSecret: exit 5 at once, pointing at th
   const out = join(dir, 'wrong-secret.out');
   const s = await share(url, ['--relay-only', '--verify']);
   const g = get(s.code, out, url, ['--relay-only']);
-  const r = await bothFailFast(s.proc, g, out, 8_000);
+  const r = await bothFailFast(s.proc, g, out);
   assert.match(r.share, /TURN authentication failed.*turnSecret/);
 });
 

@@ -12,6 +12,7 @@ import {
   suggestWord,
   withinOneEdit,
 } from '../../common/code/code.js';
+import '../support/node-crypto.js';
 
 function usageError(input: string, ...fragments: RegExp[]): void {
   assert.throws(

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowControl } from '../../peer/transfer/flow-control.js';
 import type { MessageChannel } from '../../peer/transfer/channel.js';
+import '../support/node-crypto.js';
 
 function fakeChannel(): MessageChannel & { buffered: number; drain(): void } {
   let waiters: (() => void)[] = [];

@@ -17,6 +17,10 @@ import {
 import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
 import { parseKeyPayload, parseReceiverMessage, parseSenderMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
 import { receiverMac, sdpFingerprint, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
+import { now } from '../support/node-crypto.js';
+
+const enc = (...a: Parameters<typeof encodeChunk>) => now(encodeChunk(...a));
+const dec = (...a: Parameters<typeof decodeChunk>) => now(decodeChunk(...a));
 
 const key = randomBytes(32);
 const tid = randomBytes(16);
@@ -34,33 +38,33 @@ function code(f: () => unknown): number {
 test('chunk round trip, empty and full chunks', () => {
   for (const len of [0, 1, 1000, 65536]) {
     const pt = randomBytes(len);
-    const frame = encodeChunk(key, tid, 7, len === 0, pt);
+    const frame = enc(key, tid, 7, len === 0, pt);
     assert.equal(frame.length, len + CHUNK_OVERHEAD);
-    const { plaintext, last } = decodeChunk(key, tid, 7, frame);
+    const { plaintext, last } = dec(key, tid, 7, frame);
     assert.deepEqual(plaintext, pt);
     assert.equal(last, len === 0);
   }
 });
 
 test('chunk authentication binds key, transfer id, index and last flag', () => {
-  const frame = encodeChunk(key, tid, 3, false, randomBytes(100));
-  assert.equal(code(() => decodeChunk(randomBytes(32), tid, 3, frame)), ExitCode.Integrity);
-  assert.equal(code(() => decodeChunk(key, randomBytes(16), 3, frame)), ExitCode.Integrity);
-  assert.equal(code(() => decodeChunk(key, tid, 4, frame)), ExitCode.Integrity);
+  const frame = enc(key, tid, 3, false, randomBytes(100));
+  assert.equal(code(() => dec(randomBytes(32), tid, 3, frame)), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, randomBytes(16), 3, frame)), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 4, frame)), ExitCode.Integrity);
   const flagged = Buffer.from(frame);
   flagged[1] = 1;
-  assert.equal(code(() => decodeChunk(key, tid, 3, flagged)), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 3, flagged)), ExitCode.Integrity);
   const unknownFlag = Buffer.from(frame);
   unknownFlag[1] = 0x80;
-  assert.equal(code(() => decodeChunk(key, tid, 3, unknownFlag)), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 3, unknownFlag)), ExitCode.Integrity);
   for (let i = 2; i < frame.length; i += 17) {
     const bad = Buffer.from(frame);
     bad[i] = bad[i]! ^ 0x40;
-    assert.equal(code(() => decodeChunk(key, tid, 3, bad)), ExitCode.Integrity, `bit flip at ${i}`);
+    assert.equal(code(() => dec(key, tid, 3, bad)), ExitCode.Integrity, `bit flip at ${i}`);
   }
-  assert.equal(code(() => decodeChunk(key, tid, 3, frame.subarray(0, frame.length - 1))), ExitCode.Integrity);
-  assert.equal(code(() => decodeChunk(key, tid, 3, frame.subarray(0, 5))), ExitCode.Integrity);
-  assert.equal(code(() => decodeChunk(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 3, frame.subarray(0, frame.length - 1))), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 3, frame.subarray(0, 5))), ExitCode.Integrity);
+  assert.equal(code(() => dec(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))), ExitCode.Integrity);
 });
 
 test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () => {
@@ -70,9 +74,9 @@ test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () =>
   assert.notDeepEqual(chunkAad(tid, big, 0), chunkAad(tid, 5, 0));
   const huge = 2 ** 52 + 3;
   assert.equal(readU64(chunkNonce(huge), 4), huge);
-  const frame = encodeChunk(key, tid, big, true, Buffer.from('x'));
-  assert.equal(decodeChunk(key, tid, big, frame).plaintext.toString(), 'x');
-  assert.equal(code(() => decodeChunk(key, tid, 5, frame)), ExitCode.Integrity);
+  const frame = enc(key, tid, big, true, Buffer.from('x'));
+  assert.equal(dec(key, tid, big, frame).plaintext.toString(), 'x');
+  assert.equal(code(() => dec(key, tid, 5, frame)), ExitCode.Integrity);
   // a 5 GiB file in 64 KiB chunks
   assert.equal(chunkCount(5 * 2 ** 30, 65536), 81920);
   assert.equal(chunkCount(0, 65536), 1);
@@ -83,7 +87,7 @@ test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () =>
 test('control frames and classification', () => {
   const f = encodeControl('{"t":"ping"}');
   assert.deepEqual(classifyFrame(f), { kind: 'control', json: '{"t":"ping"}' });
-  const c = encodeChunk(key, tid, 0, true, Buffer.alloc(0));
+  const c = enc(key, tid, 0, true, Buffer.alloc(0));
   assert.equal(classifyFrame(c).kind, 'chunk');
 });
 
@@ -98,16 +102,22 @@ test('message validation rejects malformed and unknown messages', () => {
 
 test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4', async () => {
   const kp = await generateReceiverKeyPair();
-  const payload = { transferId: tid, key, sha256: 'ab'.repeat(32), size: 5 * 2 ** 30, name: 'film ünïcode ../../etc/passwd.mp4', chunkSize: 65536 };
-  const msg = encryptKeyMessage(importReceiverPublicKey(kp.publicKeyDer), serializeKeyPayload(payload));
-  assert.deepEqual(parseKeyPayload(decryptKeyMessage(kp.privateKey, msg)), payload);
+  const payload = { transferId: new Uint8Array(tid), key: new Uint8Array(key), sha256: 'ab'.repeat(32), size: 5 * 2 ** 30, name: 'film ünïcode ../../etc/passwd.mp4', chunkSize: 65536 };
+  const msg = await encryptKeyMessage(await importReceiverPublicKey(kp.publicKeyDer), serializeKeyPayload(payload));
+  assert.deepEqual(parseKeyPayload(await decryptKeyMessage(kp.privateKey, msg)), payload);
   const other = await generateReceiverKeyPair();
-  assert.equal(code(() => decryptKeyMessage(other.privateKey, msg)), ExitCode.Auth);
-  const bad = Buffer.from(msg);
+  const rejects = async (p: Promise<unknown>): Promise<number> => p.then(() => 0, (e: unknown) => (e instanceof MovieShareError ? e.exitCode : -1));
+  assert.equal(await rejects(decryptKeyMessage(other.privateKey, msg)), ExitCode.Auth);
+  const bad = Uint8Array.from(msg);
   bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
-  assert.equal(code(() => decryptKeyMessage(kp.privateKey, bad)), ExitCode.Auth);
-  assert.equal(code(() => decryptKeyMessage(kp.privateKey, msg.subarray(0, 10))), ExitCode.Auth);
-  assert.equal(code(() => importReceiverPublicKey(Buffer.from('junk'))), ExitCode.Auth);
+  assert.equal(await rejects(decryptKeyMessage(kp.privateKey, bad)), ExitCode.Auth);
+  assert.equal(await rejects(decryptKeyMessage(kp.privateKey, msg.subarray(0, 10))), ExitCode.Auth);
+  assert.equal(await rejects(importReceiverPublicKey(Buffer.from('junk'))), ExitCode.Auth);
+  // an RSA key of another size, or not RSA at all, is refused
+  const { generateKeyPairSync } = await import('node:crypto');
+  const spki = (k: import('node:crypto').KeyObject) => k.export({ type: 'spki', format: 'der' });
+  assert.equal(await rejects(importReceiverPublicKey(spki(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey))), ExitCode.Auth);
+  assert.equal(await rejects(importReceiverPublicKey(spki(generateKeyPairSync('ed25519').publicKey))), ExitCode.Auth);
 });
 
 test('transcript MACs change with every bound field', () => {

@@ -19,6 +19,7 @@ import {
   transcriptIr,
   transcriptOc,
 } from '../../common/crypto/pake.js';
+import '../support/node-crypto.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -4,15 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../../common/errors.js';
 import { deriveSessionKeys } from '../../common/crypto/session-keys.js';
 import { open, seal } from '../../common/crypto/seal.js';
-import { hmacSha256, lengthPrefixed, macEquals } from '../../common/crypto/mac.js';
+import { constantTimeEqual, hmacSha256, lengthPrefixed } from '../../common/crypto/mac.js';
+import { bytesToHex } from '../../common/bytes.js';
+import '../support/node-crypto.js';
 import { pakeStart } from '../../common/crypto/pake.js';
 import { parseCode } from '../../common/code/code.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const isk = (fill: number): Uint8Array => new Uint8Array(64).fill(fill);
 
-function assertAuth(fn: () => unknown): void {
-  assert.throws(fn, (e: unknown) => {
+async function assertAuth(fn: () => Promise<unknown>): Promise<void> {
+  await assert.rejects(fn, (e: unknown) => {
     assert.ok(e instanceof MovieShareError);
     assert.equal(e.exitCode, ExitCode.Auth);
     assert.equal(e.message, AUTH_FAILURE_SENTENCE);
@@ -25,7 +27,7 @@ test('deriveSessionKeys is deterministic and gives 32-byte keys', () => {
   const b = deriveSessionKeys(isk(7));
   assert.deepEqual(a, b);
   for (const k of [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver]) {
-    assert.ok(Buffer.isBuffer(k));
+    assert.ok(k instanceof Uint8Array);
     assert.equal(k.length, 32);
   }
   assert.match(a.verification, /^\d{4} \d{4} \d{4}$/);
@@ -33,7 +35,7 @@ test('deriveSessionKeys is deterministic and gives 32-byte keys', () => {
 
 test('deriveSessionKeys: the four keys are pairwise distinct, and change with the ISK', () => {
   const a = deriveSessionKeys(isk(7));
-  const keys = [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver].map((k) => k.toString('hex'));
+  const keys = [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver].map((k) => bytesToHex(k));
   assert.equal(new Set(keys).size, 4);
   const c = deriveSessionKeys(isk(8));
   assert.notDeepEqual(c.sealHostToReceiver, a.sealHostToReceiver);
@@ -45,7 +47,7 @@ test('deriveSessionKeys rejects a short ISK', () => {
   assert.throws(() => deriveSessionKeys(new Uint8Array(16)));
 });
 
-test('after a real PAKE both peers derive identical session keys and verification strings', () => {
+test('after a real PAKE both peers derive identical session keys and verification strings', async () => {
   const code = parseCode('k7pq-apple-river-violin');
   const sid = utf8('movie-share/v1/' + code.room);
   const host = pakeStart({ password: utf8(code.canonical), role: 'initiator', sid });
@@ -53,94 +55,95 @@ test('after a real PAKE both peers derive identical session keys and verificatio
   const kh = deriveSessionKeys(host.finish(recv.message));
   const kr = deriveSessionKeys(recv.finish(host.message));
   assert.deepEqual(kh, kr);
-  const sealed = seal(kh.sealHostToReceiver, utf8('v=0 sdp'), utf8('offer|k7pq'));
-  assert.equal(open(kr.sealHostToReceiver, sealed, utf8('offer|k7pq')).toString(), 'v=0 sdp');
+  const sealed = await seal(kh.sealHostToReceiver, utf8('v=0 sdp'), utf8('offer|k7pq'));
+  assert.equal(new TextDecoder().decode(await open(kr.sealHostToReceiver, sealed, utf8('offer|k7pq'))), 'v=0 sdp');
 });
 
-test('wrong code: keys differ and the peer cannot open sealed payloads', () => {
+test('wrong code: keys differ and the peer cannot open sealed payloads', async () => {
   const sid = utf8('movie-share/v1/k7pq');
   const host = pakeStart({ password: utf8('k7pq-apple-river-violin'), role: 'initiator', sid });
   const recv = pakeStart({ password: utf8('k7pq-apple-river-viola'), role: 'responder', sid });
   const kh = deriveSessionKeys(host.finish(recv.message));
   const kr = deriveSessionKeys(recv.finish(host.message));
   assert.notEqual(kh.verification, kr.verification);
-  const sealed = seal(kh.sealHostToReceiver, utf8('offer'), utf8('offer'));
-  assertAuth(() => open(kr.sealHostToReceiver, sealed, utf8('offer')));
+  const sealed = await seal(kh.sealHostToReceiver, utf8('offer'), utf8('offer'));
+  await assertAuth(() => open(kr.sealHostToReceiver, sealed, utf8('offer')));
 });
 
-test('seal/open round trip, including empty and large plaintexts', () => {
+test('seal/open round trip, including empty and large plaintexts', async () => {
   const key = deriveSessionKeys(isk(1)).sealHostToReceiver;
   for (const pt of [new Uint8Array(0), utf8('candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host'), randomBytes(70_000)]) {
-    const s = seal(key, pt, utf8('aad'));
+    const s = await seal(key, pt, utf8('aad'));
     assert.equal(typeof s, 'string');
     assert.match(s, /^[A-Za-z0-9+/]*={0,2}$/);
     assert.equal(Buffer.from(s, 'base64').length, 12 + pt.length + 16);
-    assert.deepEqual(open(key, s, utf8('aad')), Buffer.from(pt));
+    assert.deepEqual(Buffer.from(await open(key, s, utf8('aad'))), Buffer.from(pt));
   }
 });
 
-test('seal uses a fresh nonce every time', () => {
+test('seal uses a fresh nonce every time', async () => {
   const key = deriveSessionKeys(isk(1)).sealHostToReceiver;
-  const a = seal(key, utf8('same'), utf8(''));
-  const b = seal(key, utf8('same'), utf8(''));
+  const a = await seal(key, utf8('same'), utf8(''));
+  const b = await seal(key, utf8('same'), utf8(''));
   assert.notEqual(a, b);
   assert.notDeepEqual(Buffer.from(a, 'base64').subarray(0, 12), Buffer.from(b, 'base64').subarray(0, 12));
 });
 
-test('open: tampering, wrong key, wrong aad, other direction and garbage all fail with ExitCode.Auth', () => {
+test('open: tampering, wrong key, wrong aad, other direction and garbage all fail with ExitCode.Auth', async () => {
   const keys = deriveSessionKeys(isk(2));
   const aad = utf8('answer|k7pq');
-  const s = seal(keys.sealReceiverToHost, utf8('v=0 answer sdp'), aad);
+  const s = await seal(keys.sealReceiverToHost, utf8('v=0 answer sdp'), aad);
   const raw = Buffer.from(s, 'base64');
   for (let i = 0; i < raw.length; i++) {
     const t = Buffer.from(raw);
     t[i]! ^= 0x01;
-    assertAuth(() => open(keys.sealReceiverToHost, t.toString('base64'), aad));
+    await assertAuth(() => open(keys.sealReceiverToHost, t.toString('base64'), aad));
   }
-  assertAuth(() => open(keys.sealHostToReceiver, s, aad)); // other direction's key
-  assertAuth(() => open(deriveSessionKeys(isk(3)).sealReceiverToHost, s, aad)); // wrong session
-  assertAuth(() => open(keys.sealReceiverToHost, s, utf8('offer|k7pq'))); // wrong aad
-  assertAuth(() => open(keys.sealReceiverToHost, raw.subarray(0, raw.length - 1).toString('base64'), aad)); // truncated
-  assertAuth(() => open(keys.sealReceiverToHost, Buffer.concat([raw, Buffer.of(0)]).toString('base64'), aad)); // extended
-  assertAuth(() => open(keys.sealReceiverToHost, '', aad));
-  assertAuth(() => open(keys.sealReceiverToHost, 'AAAA', aad)); // too short
-  assertAuth(() => open(keys.sealReceiverToHost, Buffer.alloc(28).toString('base64'), aad)); // zero tag
-  assertAuth(() => open(keys.sealReceiverToHost, s + '!', aad)); // not base64
-  assertAuth(() => open(keys.sealReceiverToHost, ' ' + s, aad));
-  const padded = seal(keys.sealReceiverToHost, utf8('x'), aad); // 29 bytes: base64 ends in '='
+  await assertAuth(() => open(keys.sealHostToReceiver, s, aad)); // other direction's key
+  await assertAuth(() => open(deriveSessionKeys(isk(3)).sealReceiverToHost, s, aad)); // wrong session
+  await assertAuth(() => open(keys.sealReceiverToHost, s, utf8('offer|k7pq'))); // wrong aad
+  await assertAuth(() => open(keys.sealReceiverToHost, raw.subarray(0, raw.length - 1).toString('base64'), aad)); // truncated
+  await assertAuth(() => open(keys.sealReceiverToHost, Buffer.concat([raw, Buffer.of(0)]).toString('base64'), aad)); // extended
+  await assertAuth(() => open(keys.sealReceiverToHost, '', aad));
+  await assertAuth(() => open(keys.sealReceiverToHost, 'AAAA', aad)); // too short
+  await assertAuth(() => open(keys.sealReceiverToHost, Buffer.alloc(28).toString('base64'), aad)); // zero tag
+  await assertAuth(() => open(keys.sealReceiverToHost, s + '!', aad)); // not base64
+  await assertAuth(() => open(keys.sealReceiverToHost, ' ' + s, aad));
+  const padded = await seal(keys.sealReceiverToHost, utf8('x'), aad); // 29 bytes: base64 ends in '='
   assert.match(padded, /=$/);
-  assertAuth(() => open(keys.sealReceiverToHost, padded.replace(/=+$/, ''), aad)); // padding stripped
-  assertAuth(() => open(keys.sealReceiverToHost, 42 as unknown as string, aad));
+  await assertAuth(() => open(keys.sealReceiverToHost, padded.replace(/=+$/, ''), aad)); // padding stripped
+  await assertAuth(() => open(keys.sealReceiverToHost, 42 as unknown as string, aad));
 });
 
-test('seal/open refuse keys that are not 32 bytes', () => {
-  assert.throws(() => seal(Buffer.alloc(16), utf8('x'), utf8('')), TypeError);
-  assert.throws(() => open(Buffer.alloc(16), 'AAAA', utf8('')), TypeError);
+test('seal/open refuse keys that are not 32 bytes', async () => {
+  await assert.rejects(() => seal(Buffer.alloc(16), utf8('x'), utf8('')), TypeError);
+  await assert.rejects(() => open(Buffer.alloc(16), 'AAAA', utf8('')), TypeError);
 });
 
 test('hmacSha256 matches the RFC 4231 test case 2 and concatenates its parts', () => {
   const key = utf8('Jefe');
   const expected = '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843';
-  assert.equal(hmacSha256(key, utf8('what do ya want for nothing?')).toString('hex'), expected);
-  assert.equal(hmacSha256(key, utf8('what do ya '), utf8('want for nothing?')).toString('hex'), expected);
+  assert.equal(bytesToHex(hmacSha256(key, utf8('what do ya want for nothing?'))), expected);
+  assert.equal(bytesToHex(hmacSha256(key, utf8('what do ya '), utf8('want for nothing?'))), expected);
   assert.equal(hmacSha256(key).length, 32);
 });
 
-test('macEquals: equal, unequal, different lengths (false, no throw)', () => {
+test('constantTimeEqual: equal, unequal, different lengths, not bytes (false, no throw)', () => {
   const a = hmacSha256(utf8('k'), utf8('m'));
-  assert.equal(macEquals(a, Buffer.from(a)), true);
-  assert.equal(macEquals(a, new Uint8Array(a)), true);
+  assert.equal(constantTimeEqual(a, Buffer.from(a)), true);
+  assert.equal(constantTimeEqual(a, new Uint8Array(a)), true);
   const b = Buffer.from(a);
   b[31]! ^= 1;
-  assert.equal(macEquals(a, b), false);
-  assert.equal(macEquals(a, a.subarray(0, 31)), false);
-  assert.equal(macEquals(a, new Uint8Array(0)), false);
-  assert.equal(macEquals(new Uint8Array(0), new Uint8Array(0)), true);
+  assert.equal(constantTimeEqual(a, b), false);
+  assert.equal(constantTimeEqual(a, a.subarray(0, 31)), false);
+  assert.equal(constantTimeEqual(a, new Uint8Array(0)), false);
+  assert.equal(constantTimeEqual(new Uint8Array(0), new Uint8Array(0)), true);
+  assert.equal(constantTimeEqual('abc', 'abc'), false);
 });
 
 test('lengthPrefixed: u32 BE length before each part, and unambiguous', () => {
   assert.equal(lengthPrefixed().length, 0);
-  assert.equal(lengthPrefixed(utf8('ab'), new Uint8Array(0), utf8('c')).toString('hex'), '000000026162' + '00000000' + '0000000163');
+  assert.equal(bytesToHex(lengthPrefixed(utf8('ab'), new Uint8Array(0), utf8('c'))), '000000026162' + '00000000' + '0000000163');
   const x = lengthPrefixed(utf8('ab'), utf8('c'));
   const y = lengthPrefixed(utf8('a'), utf8('bc'));
   assert.notDeepEqual(x, y);
@@ -152,8 +155,8 @@ test('key confirmation: host and receiver MACs verify only with the matching key
   const transcript = lengthPrefixed(utf8('sha-256 AA:BB'), utf8('sha-256 CC:DD'), utf8('rsa-spki'), utf8('enc-key-msg'));
   const tagHost = hmacSha256(keys.confirmHost, transcript);
   const tagRecv = hmacSha256(keys.confirmReceiver, transcript);
-  assert.equal(macEquals(tagHost, hmacSha256(keys.confirmHost, transcript)), true);
-  assert.equal(macEquals(tagHost, tagRecv), false); // a reflected tag is not accepted
+  assert.equal(constantTimeEqual(tagHost, hmacSha256(keys.confirmHost, transcript)), true);
+  assert.equal(constantTimeEqual(tagHost, tagRecv), false); // a reflected tag is not accepted
   const other = lengthPrefixed(utf8('sha-256 AA:BB'), utf8('sha-256 EE:FF'), utf8('rsa-spki'), utf8('enc-key-msg'));
-  assert.equal(macEquals(tagHost, hmacSha256(keys.confirmHost, other)), false); // swapped fingerprint
+  assert.equal(constantTimeEqual(tagHost, hmacSha256(keys.confirmHost, other)), false); // swapped fingerprint
 });

@@ -17,6 +17,7 @@ import type { FrameHook } from '../support/memory-channel.js';
 import { readSidecar } from '../../peer/node/resume.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { runMemoryTransfer, sharedKeyPair } from '../support/memory-transfer.js';
+import '../support/node-crypto.js';
 
 let dir: string;
 let removeDir: () => Promise<void>;
@@ -153,7 +154,7 @@ test('MITM replaces the RSA public key → exit 4 on both sides, no chunk sent',
     if (from !== 'b' || frame[0] !== FRAME_CONTROL) return [frame];
     const msg = JSON.parse(Buffer.from(frame.subarray(1)).toString()) as Record<string, unknown>;
     if (msg.t !== 'hello') return [frame];
-    msg.rsaPublicKey = mallory.publicKeyDer.toString('base64');
+    msg.rsaPublicKey = Buffer.from(mallory.publicKeyDer).toString('base64');
     return [encodeControl(JSON.stringify(msg))];
   };
   const out = outPath();

@@ -1,0 +1,66 @@
+/**
+ * What the rendezvous needs from a platform's WebRTC, as one small
+ * interface. The Node implementation is peer/rtc/node-peer.ts
+ * (node-datachannel's polyfill under simple-peer, libjuice's quirks, the MTU
+ * from the machine's links); a page implements it with the browser's own
+ * RTCPeerConnection under the same simple-peer.
+ */
+import type SimplePeer from 'simple-peer';
+import type { MessageChannel } from '../transfer/channel.js';
+
+/** An address a side gathers host candidates on, as told in the sealed net hint. */
+export interface LinkHint {
+  address: string;
+  /** prefix length of the interface's subnet */
+  prefix: number;
+  /** the interface's MTU */
+  mtu: number;
+}
+
+/** The MTU this side's connection uses, and why. */
+export interface MtuChoice {
+  mtu: number;
+  reason: string;
+}
+
+/** What our own description's candidates say about the TURN relay. */
+export interface GatherCheck {
+  /** one line for --verbose */
+  summary: string;
+  /**
+   * Set when a TURN server is configured but no relay candidate was gathered:
+   * resolves with why (a word for the other side's `bye`) and a sentence.
+   */
+  relayProblem?: Promise<{ why: string; message: string }>;
+  /** without a relay candidate this connection cannot work at all (relay-only) */
+  fatal: boolean;
+}
+
+/** One WebRTC connection: simple-peer, plus what simple-peer does not expose. */
+export interface WebRtcPeer {
+  readonly peer: SimplePeer.Instance;
+  /** the local and remote SDP actually in use (after 'connect') */
+  localSdp(): string;
+  remoteSdp(): string;
+  /** the open data channel as a MessageChannel (after 'connect') */
+  channel(lowWaterMark: number): MessageChannel;
+  /** resolves once the selected candidate pair is final enough to report */
+  settled(): Promise<void>;
+}
+
+export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
+  /** only relayed connections are allowed */
+  readonly relayOnly: boolean;
+  /** our links for the sealed net hint */
+  localLinks(): LinkHint[];
+  /** the MTU from both sides' links; undefined when the other side's hint is malformed */
+  chooseMtu(mine: LinkHint[], theirs: unknown): MtuChoice | undefined;
+  /** one line for --verbose: the ICE servers and policy */
+  describe(): string;
+  create(initiator: boolean, mtu: number): P;
+  /** the host's offer as it is sent (the host may fix its DTLS role there) */
+  prepareOffer(sdp: string): string;
+  checkGathered(sdp: string): GatherCheck;
+  /** the sentence for ICE that failed, or did not connect within `timeoutMs` */
+  failureMessage(kind: 'failed' | 'timeout', detail?: string, timeoutMs?: number): string;
+}

@@ -1,0 +1,118 @@
+/**
+ * The Node shell's WebRTC (the PeerFactory of peer/rendezvous/peer-factory.ts):
+ * simple-peer with node-datachannel's W3C polyfill as its `wrtc`, plus what
+ * this platform decides on its own: the MTU from the machine's links
+ * (path-mtu.ts), the ICE servers and TURN diagnostics (ice.ts), the DTLS role
+ * under --relay-only (dtls-role.ts) and the selected pair (candidate-pair.ts).
+ *
+ * Three adaptations of the polyfill:
+ *  - its RTCSessionDescription has a getter-only `sdp` that simple-peer
+ *    assigns to, so createOffer/createAnswer return plain objects;
+ *  - we construct the native PeerConnection ourselves from our RtcConfig
+ *    (bindAddress, mtu, TURN relay types, credentials with ':'), and hand it to
+ *    the polyfill, which would otherwise rebuild TURN URLs lossily;
+ *  - it does not announce the end of ICE gathering (a null candidate), which
+ *    simple-peer needs without trickle; the shim does.
+ * A peer keeps strong references to simple-peer, its RTCPeerConnection and
+ * the data channel for as long as it lives: a garbage-collected channel
+ * wrapper silently closes the channel.
+ */
+import SimplePeer from 'simple-peer';
+import { PeerConnection, type RtcConfig } from 'node-datachannel';
+import { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate } from 'node-datachannel/polyfill';
+import { randomBytes } from 'node:crypto';
+import type { MessageChannel } from '../transfer/channel.js';
+import type { PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
+import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, iceFailureMessage, noRelayMessage, turnLogMark } from './ice.js';
+import { chooseMtu, localLinks, parseNetHint } from './path-mtu.js';
+import { offerAsDtlsClient } from './dtls-role.js';
+import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
+import { DataChannelTransport } from './datachannel.js';
+import { peerConnectionOf } from './simple-peer-adapter.js';
+
+function wrtcFor(config: RtcConfig) {
+  class ShimPeerConnection extends RTCPeerConnection {
+    native: PeerConnection;
+    constructor() {
+      const native = new PeerConnection(`movie-share-${randomBytes(4).toString('hex')}`, config);
+      super({ iceServers: [], peerConnection: native } as unknown as ConstructorParameters<typeof RTCPeerConnection>[0]);
+      this.native = native;
+      // W3C: gathering complete is announced by an icecandidate event with a null
+      // candidate; the polyfill omits it, and simple-peer (non-trickle) waits for it.
+      this.addEventListener('icegatheringstatechange', () => {
+        if (this.iceGatheringState === 'complete') {
+          this.onicecandidate?.({ candidate: null } as unknown as Event);
+        }
+      });
+    }
+    override async createOffer(...args: Parameters<RTCPeerConnection['createOffer']>) {
+      const d = await super.createOffer(...args);
+      return { type: d.type, sdp: d.sdp } as Awaited<ReturnType<RTCPeerConnection['createOffer']>>;
+    }
+    override async createAnswer(...args: Parameters<RTCPeerConnection['createAnswer']>) {
+      const d = await super.createAnswer(...args);
+      return { type: d.type, sdp: d.sdp } as Awaited<ReturnType<RTCPeerConnection['createAnswer']>>;
+    }
+  }
+  return { RTCPeerConnection: ShimPeerConnection, RTCSessionDescription, RTCIceCandidate };
+}
+
+/** A Node WebRTC peer: the rendezvous' view, plus the selected pair for the CLI. */
+export interface NodeRtcPeer extends WebRtcPeer {
+  /** which path the connection took (after 'connect') */
+  pair(): PairInfo;
+}
+
+/** simple-peer on node-datachannel, configured from `config` with the given MTU. */
+export function createNodePeer(initiator: boolean, config: RtcConfig): NodeRtcPeer {
+  ensureRtcLogger(config);
+  const peer = new SimplePeer({
+    initiator,
+    // One sealed offer and one sealed answer, each with every candidate: no
+    // ordering races between descriptions and candidates through the relay.
+    trickle: false,
+    wrtc: wrtcFor(config) as unknown as SimplePeer.Options['wrtc'],
+    config: { iceServers: [] },
+    channelConfig: { ordered: true },
+    channelName: 'movie-share',
+  });
+  const pc = (): PolyfillPeerConnection => peerConnectionOf<PolyfillPeerConnection>(peer);
+  return {
+    peer,
+    localSdp: () => pc().localDescription?.sdp ?? '',
+    remoteSdp: () => pc().remoteDescription?.sdp ?? '',
+    channel: (lowWaterMark: number): MessageChannel => new DataChannelTransport(peer, pc().ext_maxMessageSize || 65536, lowWaterMark),
+    settled: () => iceSettled(pc(), config.iceTransportPolicy === 'relay'),
+    pair: () => describePair(pc),
+  };
+}
+
+/** The Node PeerFactory for one transfer, from the ICE options as configured. */
+export function nodePeerFactory(config: RtcConfig): PeerFactory<NodeRtcPeer> {
+  const relayOnly = config.iceTransportPolicy === 'relay';
+  let turnMark = turnLogMark();
+  return {
+    relayOnly,
+    localLinks: () => localLinks(config.bindAddress),
+    chooseMtu(mine, theirs) {
+      const hint = parseNetHint({ type: 'net', links: theirs });
+      return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config)) : undefined;
+    },
+    describe: () => describeIce(config),
+    create(initiator, mtu) {
+      turnMark = turnLogMark();
+      return createNodePeer(initiator, { ...config, mtu });
+    },
+    // relay-only: the host is the DTLS client (see dtls-role.ts)
+    prepareOffer: (sdp) => (relayOnly ? offerAsDtlsClient(sdp) : sdp),
+    checkGathered(sdp) {
+      const g = checkGathered(sdp, config);
+      return {
+        summary: g.summary,
+        fatal: g.missingRelay,
+        relayProblem: g.noRelay ? diagnoseNoRelay(turnMark).then((why) => ({ why, message: noRelayMessage(why, g.missingRelay) })) : undefined,
+      };
+    },
+    failureMessage: (kind, detail, timeoutMs) => iceFailureMessage(kind, config, detail, timeoutMs),
+  };
+}
