@@ -29,7 +29,7 @@ import type {
   SignalErrorReason,
 } from '../common/signal-protocol.js';
 import { MemoryRoomStore, RoomManager, type Effect, type RoomStore } from './rooms.js';
-import type { RedisRoomStore } from './redis-store.js';
+import type { RedisRoomStore } from './server/redis-store.js';
 import { createMetrics } from './metrics.js';
 import { turnRestCredentials } from './turn.js';
 import { parseCreate, parseJoin, parseRejoin, parseSignal } from './validate.js';
@@ -191,7 +191,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
   let createAdapter: typeof import('@socket.io/redis-adapter').createAdapter | undefined;
   let store: RoomStore;
   if (opts.redisUrl) {
-    const [{ RedisRoomStore: Store }, adapterModule] = await Promise.all([import('./redis-store.js'), import('@socket.io/redis-adapter')]);
+    const [{ RedisRoomStore: Store }, adapterModule] = await Promise.all([import('./server/redis-store.js'), import('@socket.io/redis-adapter')]);
     createAdapter = adapterModule.default.createAdapter; // CommonJS: see connectRedis
     redisClients = await connectRedis(opts.redisUrl, log);
     const rs: RedisRoomStore = new Store(redisClients[0]!, nodeId);

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { createClient } from 'redis';
-import type { CasResult, InsertResult, RoomState, RoomStore } from './rooms.js';
+import type { CasResult, InsertResult, RoomState, RoomStore } from '../rooms.js';
 
 type Client = ReturnType<typeof createClient>;
 
