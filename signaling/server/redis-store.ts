@@ -210,6 +210,6 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async close(): Promise<void> {
-    // the client is owned (and closed) by the server
+    // the client is owned (and closed) by `openRedis` in redis.ts
   }
 }
