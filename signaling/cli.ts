@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { IceServerConfig } from '../common/protocol/signal-protocol.js';
-import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from './server.js';
+import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from './server/index.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString()} movie-signal: ${line}\n`);

@@ -5,7 +5,7 @@
  * A room holds exactly one host and at most one receiver, ever. The rules are
  * written once, as pure transitions over a `RoomState` record (`RoomManager`);
  * storage is behind `RoomStore`, with an in-memory implementation here and a
- * Redis one in `redis-store.ts`. Every write is a compare-and-set on the
+ * Redis one in `server/redis-store.ts`. Every write is a compare-and-set on the
  * room's version, so the same code is correct when several nodes share Redis:
  * a transition that lost a race is re-read and re-applied.
  *

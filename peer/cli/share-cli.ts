@@ -8,7 +8,7 @@ import { networkInterfaces } from 'node:os';
 import { makeCode, parseCode } from '../../common/code/code.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
-import type { RunningSignalServer } from '../../signaling/server.js';
+import type { RunningSignalServer } from '../../signaling/server/index.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
@@ -58,7 +58,7 @@ async function connectSignal(out: Output): Promise<{ client: SignalClient; publi
   }
   out.verbose(`no signaling server at ${url}; starting one in this process`);
   // loaded only here: the server (socket.io, prom-client) takes ~100 ms to load
-  const { startSignalServer } = await import('../../signaling/server.js');
+  const { startSignalServer } = await import('../../signaling/server/index.js');
   try {
     embedded = await startSignalServer({ host: '0.0.0.0', port: 8080 });
   } catch {

@@ -10,7 +10,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, type RtcConfig } from 'node-datachannel';
-import { startSignalServer } from '../../signaling/server.js';
+import { startSignalServer } from '../../signaling/server/index.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import { parsePeerSignal, rendezvous } from '../../peer/rendezvous/rendezvous.js';
 import { parseCode } from '../../common/code/code.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import { spawnSignalNode } from '../../bench/signal-load.js';
-import { startSignalServer } from '../../signaling/server.js';
+import { startSignalServer } from '../../signaling/server/index.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { SIGNAL_PROTOCOL_VERSION as V } from '../../common/protocol/signal-protocol.js';

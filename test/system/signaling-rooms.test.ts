@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
-import { startSignalServer, type RunningSignalServer, type SignalServerOptions } from '../../signaling/server.js';
+import { startSignalServer, type RunningSignalServer, type SignalServerOptions } from '../../signaling/server/index.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../../common/protocol/signal-protocol.js';
@@ -435,7 +435,7 @@ test('SignalClient: messages sent before the peer is there are held and delivere
 });
 
 test('embedded use: after close() nothing keeps the process alive, and nothing was printed', async () => {
-  const server = new URL('../../signaling/server.js', import.meta.url).href;
+  const server = new URL('../../signaling/server/index.js', import.meta.url).href;
   const clientMod = new URL('../../peer/rendezvous/signal-client.js', import.meta.url).href;
   const script = `
     import { startSignalServer } from ${JSON.stringify(server)};

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { createClient } from 'redis';
-import type { CasResult, InsertResult, RoomState, RoomStore } from './rooms.js';
+import type { CasResult, InsertResult, RoomState, RoomStore } from '../rooms.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -210,6 +210,6 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async close(): Promise<void> {
-    // the client is owned (and closed) by the server
+    // the client is owned (and closed) by `openRedis` in redis.ts
   }
 }

@@ -1,0 +1,85 @@
+/**
+ * The HTTP side of a node: `/healthz` (for load balancers and orchestrators),
+ * `/metrics` (Prometheus), 404 for anything else; socket.io is attached to the
+ * same server (`sockets.ts`). Also the `listen` that turns a bind failure into
+ * a sentence for the operator.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RoomStore } from '../rooms.js';
+import type { SignalMetrics } from '../metrics.js';
+
+export interface HttpDeps {
+  store: RoomStore;
+  metrics: SignalMetrics;
+  /** socket.io connections open on this node */
+  peers(): number;
+  isClosing(): boolean;
+  startedAt: number;
+}
+
+export function createHttpServer(deps: HttpDeps): http.Server {
+  const { store, metrics } = deps;
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    if (path === '/healthz') {
+      store
+        .count()
+        .catch(() => -1)
+        .then((n) => {
+          const closing = deps.isClosing();
+          const ok = !closing && store.healthy() && n >= 0;
+          send(
+            ok ? 200 : 503,
+            'application/json',
+            JSON.stringify({
+              ok,
+              status: closing ? 'shutting-down' : ok ? 'ok' : 'store-unavailable',
+              mode: store.kind,
+              rooms: n,
+              peers: deps.peers(),
+              uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+            }) + '\n',
+          );
+        })
+        .catch(() => send(500, 'text/plain', 'error\n'));
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => send(200, metrics.registry.contentType, text))
+        .catch((e) => send(500, 'text/plain', `metrics error: ${(e as Error).message}\n`));
+      return;
+    }
+    send(404, 'text/plain', 'not found\n');
+  });
+}
+
+/** Bind `server`; resolves with the port actually bound (`port` 0 picks a free one). */
+export async function listen(server: http.Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      reject(new Error(`Cannot listen on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'the address is already in use.' : e.message}`));
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ port, host });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** `host` as it appears in a URL (IPv6 literals in brackets). */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

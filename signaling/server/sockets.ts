@@ -1,0 +1,100 @@
+/**
+ * socket.io: the server's transport settings, and each connection's life:
+ * its state, the flood gate, the dispatch of every client event to its
+ * handler in `handlers/`, and the queue that runs a connection's events one
+ * at a time in arrival order (a `signal` never overtakes the `join` before it).
+ */
+import type http from 'node:http';
+import { Server, type ServerOptions } from 'socket.io';
+import { SIGNAL_DEFAULTS } from './options.js';
+import type { Ack, EventHandler, IO, ServerContext, Sock } from './context.js';
+import { clientAddr, floodGate } from './limits.js';
+import { fail, REPLIES } from './reply.js';
+import { create } from './handlers/create.js';
+import { join } from './handlers/join.js';
+import { rejoin } from './handlers/rejoin.js';
+import { signal } from './handlers/signal.js';
+import { leave } from './handlers/leave.js';
+import { disconnect } from './handlers/disconnect.js';
+
+/** The client events we serve; anything else is refused as an unknown event. */
+const HANDLERS: ReadonlyMap<string, EventHandler> = new Map(Object.entries({ create, join, rejoin, signal, leave }));
+
+/** The socket.io server on `httpServer`; `adapter` is the Redis adapter in scale-out mode. */
+export function createIo(httpServer: http.Server, adapter: ServerOptions['adapter'] | undefined): IO {
+  return new Server(httpServer, {
+    // websocket only: no long-polling, so no sticky sessions behind a load balancer
+    transports: ['websocket'],
+    maxHttpBufferSize: SIGNAL_DEFAULTS.maxHttpBufferSize,
+    serveClient: false,
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+    connectTimeout: 10_000,
+    ...(adapter ? { adapter } : {}),
+  });
+}
+
+/** Run one unit of work for a socket, in arrival order, never throwing. */
+function enqueue(sock: Sock, work: () => Promise<void>, onError: (e: unknown) => void): void {
+  const d = sock.data;
+  d.queued++;
+  d.chain = d.chain
+    .then(work)
+    .catch(onError)
+    .finally(() => {
+      d.queued--;
+    });
+}
+
+/** The checks every event passes before its handler runs, in the order clients have always seen their refusals. */
+async function handle(ctx: ServerContext, sock: Sock, event: string, h: EventHandler, args: unknown[], ack: Ack | undefined): Promise<void> {
+  const now = Date.now();
+  if (h.needsAck && !ack) return ctx.reply(sock, undefined, fail('bad-request', REPLIES.needsAck(event)));
+  if (h.oneArgument && args.length !== 1) return ctx.reply(sock, ack, fail('bad-request', REPLIES.oneArgument(event)));
+  if (ctx.isClosing() && !h.duringShutdown) return ctx.reply(sock, ack, fail('shutting-down', REPLIES.shuttingDown));
+  return h.run(ctx, sock, args[0], ack, now);
+}
+
+/** Serve every connection `ctx.io` accepts. */
+export function serveConnections(ctx: ServerContext, trustProxy: boolean): void {
+  const { io, log, metrics, reply } = ctx;
+  io.on('connection', (socket: Sock) => {
+    socket.data = {
+      addr: clientAddr(socket, trustProxy),
+      room: null,
+      role: null,
+      chain: Promise.resolve(),
+      queued: 0,
+      floodWindow: 0,
+      floodCount: 0,
+    };
+    metrics.peersConnected.inc();
+
+    socket.onAny((rawEvent: unknown, ...args: unknown[]) => {
+      const event = typeof rawEvent === 'string' ? rawEvent : String(rawEvent);
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
+      if (!floodGate(socket, ack, Date.now(), reply, log)) return;
+      const h = HANDLERS.get(event);
+      if (!h) return reply(socket, ack, fail('bad-request', REPLIES.unknownEvent(event)));
+      enqueue(
+        socket,
+        () => handle(ctx, socket, event, h, args, ack),
+        (e) => {
+          log(`error handling "${event}": ${(e as Error)?.message ?? e}`);
+          reply(socket, ack, fail('internal', REPLIES.internal));
+        },
+      );
+    });
+
+    socket.on('disconnect', () => {
+      metrics.peersConnected.dec();
+      // while shutting down, keep room state: members reconnect (to this node restarted, or another) and rejoin
+      if (ctx.isClosing()) return;
+      enqueue(
+        socket,
+        () => disconnect(ctx, socket),
+        (e) => log(`error handling disconnect: ${(e as Error)?.message ?? e}`),
+      );
+    });
+  });
+}
