@@ -25,7 +25,9 @@
  *    after `ttlMs` without activity (present members get `signal-error`
  *    with reason `expired`).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../common/crypto/mac.js';
+import { utf8 } from '../common/bytes.js';
 import { customAlphabet } from 'nanoid';
 import { ROOM_ALPHABET, ROOM_LENGTH } from '../common/code/room-id.js';
 import type { Role, SignalError, SignalErrorReason } from '../common/protocol/signal-protocol.js';
@@ -112,11 +114,8 @@ export const MESSAGES = {
 const newRoomId = customAlphabet(ROOM_ALPHABET, ROOM_LENGTH);
 const newToken = (): string => randomBytes(24).toString('base64url');
 
-function tokenEquals(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** Room tokens are secrets: compared in constant time. */
+const tokenEquals = (a: string, b: string): boolean => constantTimeEqual(utf8(a), utf8(b));
 
 function clone(s: RoomState): RoomState {
   return {

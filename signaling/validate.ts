@@ -11,13 +11,12 @@ import {
   type SignalPayload,
 } from '../common/protocol/signal-protocol.js';
 import { isValidRoomId } from '../common/code/room-id.js';
+import { isBase64 } from '../common/bytes.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: SignalErrorReason; message: string };
 
 const MAX_KEYS = 16;
 const KINDS: ReadonlySet<string> = new Set<SignalKind>(['pake', 'sdp', 'candidate', 'bye']);
-/** base64 or base64url, optional padding */
-const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 const bad = (message: string): { ok: false; reason: 'bad-request'; message: string } => ({
   ok: false,
@@ -90,6 +89,6 @@ export function parseSignal(x: unknown): Parsed<SignalPayload> {
   if (typeof data !== 'string') return bad('signal "data" must be a base64 string.');
   const limit = SIGNAL_LIMITS[k];
   if (data.length > limit) return bad(`signal "${k}" data is ${data.length} characters; the limit is ${limit}.`);
-  if (!B64.test(data)) return bad('signal "data" must be base64.');
+  if (!isBase64(data)) return bad('signal "data" must be base64.');
   return { ok: true, value: { kind: k, data } };
 }
