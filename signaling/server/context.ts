@@ -5,10 +5,9 @@
  * `signaling/server/index.ts`.
  */
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, IceServerConfig, Role, ServerToClientEvents } from '../../common/protocol/signal-protocol.js';
+import type { ClientToServerEvents, CreateOk, IceServerConfig, JoinOk, RejoinOk, Role, ServerToClientEvents, SignalError } from '../../common/protocol/signal-protocol.js';
 import type { Effect, RoomManager } from '../rooms.js';
 import type { SignalMetrics } from '../metrics.js';
-import type { Reply } from './reply.js';
 
 /** Per-connection state, in `socket.data`. */
 export interface SocketData {
@@ -27,6 +26,13 @@ export interface SocketData {
 export type IO = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 export type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 export type Ack = (reply: unknown) => void;
+
+/** Any reply an acknowledgement may carry. */
+export type ReplyPayload = { ok: true } | CreateOk | JoinOk | RejoinOk | SignalError;
+
+/** Answer through the ack when there is one, else (errors only) as a `signal-error` event. */
+export type Reply = (sock: Sock, ack: Ack | undefined, payload: ReplyPayload) => void;
+
 
 export interface ServerContext {
   io: IO;

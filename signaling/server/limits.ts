@@ -7,7 +7,8 @@
  *    is what makes guessing room codes expensive.
  */
 import type { RoomStore } from '../rooms.js';
-import { fail, REPLIES, type Reply } from './reply.js';
+import { fail, REPLIES } from './reply.js';
+import type { Reply } from './context.js';
 import type { Ack, Sock } from './context.js';
 
 /** Per-connection flood control: events per window; above `max` they are refused, above `kick` the connection is closed. */

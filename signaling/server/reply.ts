@@ -4,9 +4,9 @@
  * sentence is written once here, so two refusals of the same kind always read
  * the same and a wording change is one edit.
  */
-import type { CreateOk, JoinOk, RejoinOk, SignalError, SignalErrorReason } from '../../common/protocol/signal-protocol.js';
+import type { SignalError, SignalErrorReason } from '../../common/protocol/signal-protocol.js';
 import type { SignalMetrics } from '../metrics.js';
-import type { Ack, Sock } from './context.js';
+import type { Reply } from './context.js';
 
 /** Events are named in sentences by at most this many characters (a client may send any string). */
 const EVENT_NAME_SHOWN = 40;
@@ -25,12 +25,6 @@ export const REPLIES = {
   peerAbsent: 'The other peer is not connected to this room right now.',
   internal: 'The signaling server had an internal error; try again.',
 } as const;
-
-/** Any reply an acknowledgement may carry. */
-export type ReplyPayload = { ok: true } | CreateOk | JoinOk | RejoinOk | SignalError;
-
-/** Answer through the ack when there is one, else (errors only) as a `signal-error` event. */
-export type Reply = (sock: Sock, ack: Ack | undefined, payload: ReplyPayload) => void;
 
 export const fail = (reason: SignalErrorReason, message: string): SignalError => ({ ok: false, reason, message });
 
