@@ -801,6 +801,7 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       log(`bench: sparse ${gib(opts.bigBytes)} end to end`);
       try {
         const [r] = await repeat(1, log, 'big', () => movieShareRun(ch, tools, sig.url, sparse, opts.bigBytes, workDir, []), (x) => `${x.mbps.toFixed(1)} MB/s`);
+        if (!r) throw new Error('the sparse run produced no result');
         rows.push({
           id: 'big-sparse',
           label: `movie-share, sparse ${gib(opts.bigBytes)} (64-bit offsets), verified`,

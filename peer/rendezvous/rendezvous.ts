@@ -27,7 +27,6 @@
  * the wrong words fails the PAKE confirmation (exit 4) and, because the host
  * takes one attempt per code, a guesser gets exactly one try.
  */
-import type SimplePeer from 'simple-peer';
 import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCode } from '../../common/errors.js';
 import type { ParsedCode } from '../../common/code/code.js';
 import { constantTimeEqual, hmacSha256 } from '../../common/crypto/mac.js';
@@ -42,9 +41,10 @@ import type { SecureSession } from '../transfer/session.js';
 import { Inbox } from './inbox.js';
 import type { LinkHint, MtuChoice, PeerFactory, WebRtcPeer } from './peer-factory.js';
 import type { SignalClient } from './signal-client.js';
-import { splitCandidates } from './sdp.js';
+import { splitCandidates, type SdpCandidate } from './sdp.js';
 
-type SignalData = SimplePeer.SignalData;
+/** The WebRTC signals this protocol exchanges: simple-peer's, without trickle and renegotiation. */
+type SignalData = { type: 'offer' | 'answer'; sdp: string } | { type: 'candidate'; candidate: SdpCandidate };
 
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
@@ -120,9 +120,10 @@ export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint
   if (d.type === 'net') return { type: 'net', links: d.links };
   // simple-peer's request for a new offer: one offer and one answer are all this protocol uses
   if (d.type === 'renegotiate' || d.renegotiate === true) return 'ignore';
-  if (d.type === (from === 'host' ? 'offer' : 'answer')) {
+  const description = from === 'host' ? 'offer' : 'answer';
+  if (d.type === description) {
     if (typeof d.sdp !== 'string') throw authError(AUTH_FAILURE_SENTENCE);
-    return { type: d.type, sdp: d.sdp };
+    return { type: description, sdp: d.sdp };
   }
   if (d.type === 'candidate') {
     const c = d.candidate as Record<string, unknown> | null;
@@ -282,8 +283,8 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     const r = (rtc = factory.create(host, mtu.mtu));
     const connected = new Promise<void>((resolve) => r.peer.once('connect', () => resolve()));
     const localDescription = new Promise<SignalData>((resolve) =>
-      r.peer.on('signal', (d: SignalData) => {
-        if (d.type === 'offer' || d.type === 'answer') resolve(d);
+      r.peer.on('signal', (d: { type?: string; sdp?: string }) => {
+        if ((d.type === 'offer' || d.type === 'answer') && typeof d.sdp === 'string') resolve({ type: d.type, sdp: d.sdp });
       }),
     );
     let iceState = '';
@@ -329,7 +330,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
 
     /** our own description: checked for the relay, sent sealed */
     const sendDescription = async (d: SignalData): Promise<void> => {
-      const gathered = factory.checkGathered(d.sdp ?? '');
+      const gathered = factory.checkGathered(d.type === 'candidate' ? '' : d.sdp);
       log(gathered.summary);
       if (gathered.relayProblem) {
         if (gathered.fatal) {
@@ -346,7 +347,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
       // answer. libjuice (node-datachannel 0.33) would otherwise reset its
       // remote candidates under an already-learned peer-reflexive pair and
       // report the wrong selected pair (e.g. `host` for a path through TURN).
-      const split = splitCandidates(d.sdp ?? '');
+      const split = splitCandidates(d.sdp);
       await step(sendSealed(k, { type: 'offer', sdp: factory.prepareOffer(split.sdp) }));
       const answer = await takeSealed(k, 'sdp');
       if (answer === 'ignore' || answer.type !== 'answer') throw authError(AUTH_FAILURE_SENTENCE);

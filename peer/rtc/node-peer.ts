@@ -30,6 +30,9 @@ import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } 
 import { DataChannelTransport } from './datachannel.js';
 import { peerConnectionOf } from './simple-peer-adapter.js';
 
+/** A session description as the polyfill makes it (its DOM types do not resolve under our ES2022 lib). */
+type Description = { type: string; sdp: string };
+
 function wrtcFor(config: RtcConfig) {
   class ShimPeerConnection extends RTCPeerConnection {
     native: PeerConnection;
@@ -41,16 +44,16 @@ function wrtcFor(config: RtcConfig) {
       // candidate; the polyfill omits it, and simple-peer (non-trickle) waits for it.
       this.addEventListener('icegatheringstatechange', () => {
         if (this.iceGatheringState === 'complete') {
-          this.onicecandidate?.({ candidate: null } as unknown as Event);
+          (this.onicecandidate as ((e: { candidate: null }) => void) | null)?.({ candidate: null });
         }
       });
     }
-    override async createOffer(...args: Parameters<RTCPeerConnection['createOffer']>) {
-      const d = await super.createOffer(...args);
+    override async createOffer(...args: Parameters<RTCPeerConnection['createOffer']>): ReturnType<RTCPeerConnection['createOffer']> {
+      const d = (await super.createOffer(...args)) as Description;
       return { type: d.type, sdp: d.sdp } as Awaited<ReturnType<RTCPeerConnection['createOffer']>>;
     }
-    override async createAnswer(...args: Parameters<RTCPeerConnection['createAnswer']>) {
-      const d = await super.createAnswer(...args);
+    override async createAnswer(...args: Parameters<RTCPeerConnection['createAnswer']>): ReturnType<RTCPeerConnection['createAnswer']> {
+      const d = (await super.createAnswer(...args)) as Description;
       return { type: d.type, sdp: d.sdp } as Awaited<ReturnType<RTCPeerConnection['createAnswer']>>;
     }
   }
