@@ -3,7 +3,7 @@
  * few seconds otherwise; `--json` events on stdout instead; `--quiet` nothing.
  */
 import cliProgress from 'cli-progress';
-import type { ProgressSink } from './session.js';
+import { silentProgress, type ProgressSink } from './session.js';
 
 export type OutputMode = 'human' | 'json' | 'quiet';
 
@@ -45,10 +45,10 @@ class Meter {
 export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 3000): ProgressSink {
   const meter = new Meter();
   let total = 0;
-  let last = 0;
-  if (mode === 'quiet') return { start() {}, update() {}, finish() {} };
+  if (mode === 'quiet') return silentProgress;
   if (mode === 'json') {
     let lastEmit = 0;
+    let last = 0;
     return {
       start(t, already) {
         total = t;
@@ -88,7 +88,6 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
         bar.start(Math.max(t, 1), already, fields(already));
       },
       update(done) {
-        last = done;
         bar.update(done, fields(done));
       },
       finish() {
@@ -105,7 +104,6 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
       lastLine = Date.now();
     },
     update(done) {
-      last = done;
       const now = Date.now();
       if (now - lastLine < plainEveryMs) return;
       lastLine = now;
@@ -113,8 +111,7 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
       const rate = meter.rate(done);
       process.stderr.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}\n`);
     },
-    finish() {
-      void last;
-    },
+    // the CLI's closing sentence ("Received …" / "Sent …") reports the end
+    finish() {},
   };
 }
