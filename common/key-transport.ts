@@ -67,11 +67,12 @@ export function encryptKeyMessage(publicKey: KeyObject, payload: Buffer): Buffer
 export function decryptKeyMessage(privateKey: KeyObject, message: Buffer): Buffer {
   try {
     const len = message.readUInt16BE(0);
+    // room for W, the nonce and the tag (the body may be empty): a shorter message would let the tag overlap them
+    if (message.length < 2 + len + 12 + 16) throw new Error('short');
     const wrapped = message.subarray(2, 2 + len);
     const nonce = message.subarray(2 + len, 14 + len);
     const tag = message.subarray(message.length - 16);
     const body = message.subarray(14 + len, message.length - 16);
-    if (wrapped.length !== len || nonce.length !== 12 || body.length < 0) throw new Error('short');
     const wrapKey = privateDecrypt(oaep(privateKey), wrapped);
     const decipher = createDecipheriv('aes-256-gcm', wrapKey, nonce);
     decipher.setAuthTag(tag);

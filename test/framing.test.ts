@@ -107,6 +107,8 @@ test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4
   bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
   assert.equal(code(() => decryptKeyMessage(kp.privateKey, bad)), ExitCode.Auth);
   assert.equal(code(() => decryptKeyMessage(kp.privateKey, msg.subarray(0, 10))), ExitCode.Auth);
+  // W and the nonce complete, but no room for a tag after them
+  assert.equal(code(() => decryptKeyMessage(kp.privateKey, msg.subarray(0, 2 + msg.readUInt16BE(0) + 12 + 15))), ExitCode.Auth);
   assert.equal(code(() => importReceiverPublicKey(Buffer.from('junk'))), ExitCode.Auth);
 });
 
