@@ -1,5 +1,5 @@
 /**
- * The seed's key transport, hardened: the receiver makes a fresh RSA-OAEP
+ * Key transport: the receiver makes a fresh RSA-OAEP
  * (3072-bit, SHA-256) key pair per transfer; the sender encrypts the key
  * message to it. Because the payload (key, hash, size, name) can exceed what
  * one OAEP block holds, it is sealed hybrid-style: OAEP wraps a fresh 32-byte

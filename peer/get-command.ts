@@ -1,5 +1,5 @@
 /**
- * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
+ * movie-get CODE -o OUT: the receiver. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
  *
  * Loaded by peer/get-cli.ts (the executable) once the RSA key generation has

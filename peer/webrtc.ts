@@ -1,6 +1,6 @@
 /**
  * WebRTC through simple-peer, with node-datachannel's W3C polyfill as its
- * `wrtc`. Two adaptations (see shared NOTES):
+ * `wrtc`. Three adaptations:
  *  - the polyfill's RTCSessionDescription has a getter-only `sdp` that
  *    simple-peer assigns to, so createOffer/createAnswer return plain objects;
  *  - we construct the native PeerConnection ourselves from our RtcConfig

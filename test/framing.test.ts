@@ -1,4 +1,4 @@
-/** Chunk framing and the seed's key transport, as pure functions. */
+/** Chunk framing and the RSA-OAEP key transport, as pure functions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
