@@ -13,7 +13,7 @@ import { usageError } from '../common/errors.js';
 import { LINGER_MS } from '../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from './ice.js';
-import { createProgress, formatBytes } from './progress.js';
+import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from './rendezvous.js';
 import { receiveFile } from './receiver.js';
 import { SignalClient } from './signal-client.js';
@@ -76,7 +76,7 @@ void runMain(
     onInterrupt(() => {
       if (closeChannel) cancel.abort();
       else {
-        process.stderr.write('movie-get: cancelled.\n');
+        printLine('movie-get: cancelled.');
         signal?.close();
         process.exit(1);
       }

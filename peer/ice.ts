@@ -7,6 +7,7 @@
 import { initLogger, type IceServer, type RtcConfig } from 'node-datachannel';
 import type { IceServerConfig } from '../common/signal-protocol.js';
 import { usageError } from '../common/errors.js';
+import { printLine } from './progress.js';
 
 export interface IceOptions {
   /** stun:HOST[:PORT] URLs */
@@ -138,7 +139,7 @@ export function ensureRtcLogger(cfg: RtcConfig): void {
   if (loggerInstalled || !(debug || hasTurn(cfg))) return;
   loggerInstalled = true;
   initLogger(debug ? (process.env.MOVIE_DEBUG_RTC === 'verbose' ? 'Verbose' : 'Debug') : 'Info', (level, message) => {
-    if (debug) process.stderr.write(`[rtc ${level}] ${message}\n`);
+    if (debug) printLine(`[rtc ${level}] ${message}`);
     if (/TURN authentication failed/i.test(message)) turnLog.auth++;
     else if (/TURN allocation failed/i.test(message)) turnLog.allocation++;
   });

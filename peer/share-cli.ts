@@ -12,7 +12,7 @@ import type { RunningSignalServer } from '../signaling/server.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile } from './file-source.js';
 import { buildRtcConfig } from './ice.js';
-import { createProgress, formatBytes } from './progress.js';
+import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from './rendezvous.js';
 import { sendFile } from './sender.js';
 import { SignalClient } from './signal-client.js';
@@ -91,7 +91,7 @@ void runMain(
     onInterrupt(() => {
       if (closeChannel) cancel.abort();
       else {
-        process.stderr.write('movie-share: cancelled before anyone connected; the code is no longer valid.\n');
+        printLine('movie-share: cancelled before anyone connected; the code is no longer valid.');
         signal?.close();
         void embedded?.close();
         process.exit(ExitCode.Other);
