@@ -1,5 +1,5 @@
 /**
- * The benchmark (Issue 4, SPEC §5): every row measured in one run, on one
+ * The benchmark (docs/PERFORMANCE.md): every row measured in one run, on one
  * machine, over loopback only, as medians of N runs. `bench/run.ts` is the CLI;
  * `test/bench-smoke.test.ts` runs a tiny version of the same code.
  *

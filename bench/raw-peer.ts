@@ -17,7 +17,8 @@
  * The sender uses the same backpressure as movie-share (peer/flow-control.ts):
  * pause above DEFAULT_TUNING.highWaterMark of bufferedAmount, resume at the
  * low-water mark (bufferedAmountLowThreshold). Strong references to the
- * PeerConnection and every DataChannel are kept (see shared NOTES: GC stall).
+ * PeerConnection and every DataChannel are kept: a DataChannel whose wrapper is
+ * garbage-collected closes silently, and the transfer stalls (peer/webrtc.ts).
  */
 import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
 import { createInterface } from 'node:readline';

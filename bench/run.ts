@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the performance benchmark (SPEC §5, docs/PERFORMANCE.md).
+ * `npm run bench`: the performance benchmark (docs/PERFORMANCE.md).
  *
  *   node dist/bench/run.js [--quick] [--runs N] [--size BYTES|1G|256M] [--rss-size BYTES]
  *                          [--mtu 1280,4096] [--no-wormhole] [--no-install] [--big]

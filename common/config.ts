@@ -59,7 +59,7 @@ export const PING_INTERVAL_MS = 2_000;
 /**
  * After its last word on the data channel (`done`, or an `abort`), a CLI waits
  * up to this long for the other side to close before it closes: closing at once
- * can lose that message (issue 5).
+ * can lose that message (docs/RELIABILITY.md, "The last message could be lost at close").
  */
 export const LINGER_MS = 3_000;
 /** How long ICE/DTLS may take to connect before we give up (exit 5). */

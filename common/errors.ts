@@ -1,6 +1,6 @@
 /**
  * The one error type of movie-share. Every expected failure becomes a
- * MovieShareError carrying the process exit code (SPEC §1) and one human
+ * MovieShareError carrying the process exit code (listed in README.md) and one human
  * sentence: what happened and what to do. Only the CLI layer prints and exits.
  */
 export const ExitCode = {
@@ -27,7 +27,10 @@ export const integrityError = (msg: string): MovieShareError => new MovieShareEr
 export const authError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Auth, msg);
 export const networkError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Network, msg);
 
-/** The sentence both peers print when key confirmation fails (issue 3). */
+/**
+ * The sentence both peers print when key confirmation fails: a mistyped code
+ * and an attacker in the middle look the same to the peers, so it names both.
+ */
 export const AUTH_FAILURE_SENTENCE =
   'Wrong code, or someone is interfering with the connection. Nothing was transferred; check the code and start again with a new one.';
 

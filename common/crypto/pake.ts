@@ -162,25 +162,9 @@ export function isIdentity(x: Uint8Array): boolean {
   return acc === 0;
 }
 
-/** transcript_ir (draft A.3.4): lv_cat(Ya, ADa) || lv_cat(Yb, ADb). The variant movie-share uses. */
+/** transcript_ir (draft A.3.4): lv_cat(Ya, ADa) || lv_cat(Yb, ADb). Initiator/responder, as movie-share runs CPace (host first). */
 export function transcriptIr(Ya: Uint8Array, ADa: Uint8Array, Yb: Uint8Array, ADb: Uint8Array): Uint8Array {
   return concat(lvCat(Ya, ADa), lvCat(Yb, ADb));
-}
-
-function lexLarger(a: Uint8Array, b: Uint8Array): boolean {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i]! > b[i]!) return true;
-    if (a[i]! < b[i]!) return false;
-  }
-  return a.length > b.length;
-}
-
-/** transcript_oc (draft A.3.6), for the symmetric setting. Not used by movie-share; kept for the draft's vectors. */
-export function transcriptOc(Ya: Uint8Array, ADa: Uint8Array, Yb: Uint8Array, ADb: Uint8Array): Uint8Array {
-  const a = lvCat(Ya, ADa);
-  const b = lvCat(Yb, ADb);
-  return lexLarger(a, b) ? concat(utf8('oc'), a, b) : concat(utf8('oc'), b, a);
 }
 
 /** ISK = SHA-512(lv_cat(DSI_ISK, sid, K) || transcript) (draft §7.2). 64 bytes. */

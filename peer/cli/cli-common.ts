@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../../common/config.js';
 import { ExitCode, isMovieShareError, usageError } from '../../common/errors.js';
 import { defaultIceOptions, validateIceOptions, type IceOptions } from '../rtc/ice.js';
-import { jsonEvent, type OutputMode } from './progress.js';
+import { jsonEvent, printLine, type OutputMode } from './progress.js';
 import type { PairInfo } from '../rtc/candidate-pair.js';
 import type { MtuChoice } from '../rendezvous/peer-factory.js';
 
@@ -101,7 +101,7 @@ export function tuning(f: CommonFlags): TransportTuning {
   };
 }
 
-/** Human lines go to stderr; in --json mode they are suppressed (events carry the facts). */
+/** Human lines go to stderr (through printLine: never glued to a progress bar); in --json mode they are suppressed (events carry the facts). */
 export class Output {
   constructor(
     readonly mode: OutputMode,
@@ -109,10 +109,10 @@ export class Output {
     private readonly verboseOn: boolean,
   ) {}
   info(line: string): void {
-    if (this.mode === 'human') process.stderr.write(`${line}\n`);
+    if (this.mode === 'human') printLine(line);
   }
   verbose(line: string): void {
-    if (this.verboseOn && this.mode !== 'json') process.stderr.write(`${this.prog}: ${line}\n`);
+    if (this.verboseOn && this.mode !== 'json') printLine(`${this.prog}: ${line}`);
   }
   event(name: string, fields: Record<string, unknown> = {}): void {
     if (this.mode === 'json') jsonEvent(name, fields);
@@ -121,7 +121,7 @@ export class Output {
   verification(v: string, asked: boolean, other: string): void {
     if (!asked) return;
     if (this.mode === 'json') this.event('verify', { verification: v });
-    else process.stderr.write(`Verification: ${v} (the ${other} sees the same if nobody is in the middle)\n`);
+    else printLine(`Verification: ${v} (the ${other} sees the same if nobody is in the middle)`);
   }
   /** Once connected: which path the data takes (direct, or through a TURN relay). */
   connected(pair: PairInfo, other: string, mtu: MtuChoice): void {
@@ -133,7 +133,8 @@ export class Output {
 
 /**
  * Run a CLI's main function: the only place that prints errors and exits.
- * `cleanup` runs on every exit path.
+ * `cleanup` runs on every exit path. The error's sentence goes through
+ * printLine, so it is the last line, on its own, even after a live progress bar.
  */
 export async function runMain(prog: string, mode: () => OutputMode, main: () => Promise<void>, cleanup: () => Promise<void> | void): Promise<never> {
   let code: number = ExitCode.Ok;
@@ -142,14 +143,14 @@ export async function runMain(prog: string, mode: () => OutputMode, main: () => 
   } catch (e) {
     if (isMovieShareError(e)) {
       code = e.exitCode;
-      process.stderr.write(`${prog}: ${e.message}\n`);
-      if (process.env.MOVIE_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+      printLine(`${prog}: ${e.message}`);
+      if (process.env.MOVIE_DEBUG) printLine(e.stack ?? '');
       if (mode() === 'json') jsonEvent('error', { code, message: e.message });
     } else {
       code = ExitCode.Other;
       const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`${prog}: unexpected error: ${msg}. Please report this.\n`);
-      if (process.env.MOVIE_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : ''}\n`);
+      printLine(`${prog}: unexpected error: ${msg}. Please report this.`);
+      if (process.env.MOVIE_DEBUG) printLine(e instanceof Error ? (e.stack ?? '') : '');
       if (mode() === 'json') jsonEvent('error', { code, message: msg });
     }
   }

@@ -1,5 +1,5 @@
 /**
- * movie-get CODE -o OUT: the projector. Exits 0 only when OUT holds the
+ * movie-get CODE -o OUT: the receiver. Exits 0 only when OUT holds the
  * verified file. Never uses the sender's file name as a path.
  *
  * Loaded by peer/cli/get-cli.ts (the executable) once the RSA key generation has
@@ -13,7 +13,7 @@ import { usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
-import { createProgress, formatBytes } from './progress.js';
+import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
@@ -77,7 +77,7 @@ void runMain(
     onInterrupt(() => {
       if (closeChannel) cancel.abort();
       else {
-        process.stderr.write('movie-get: cancelled.\n');
+        printLine('movie-get: cancelled.');
         signal?.close();
         process.exit(1);
       }

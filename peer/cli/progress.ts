@@ -1,11 +1,47 @@
 /**
  * Progress on stderr: a live bar on a TTY (cli-progress), one plain line every
  * few seconds otherwise; `--json` events on stdout instead; `--quiet` nothing.
+ *
+ * Every other line the CLIs print on stderr goes through `printLine`, so that
+ * it starts on a line of its own even while a bar is drawn (see endProgressLine).
  */
 import cliProgress from 'cli-progress';
-import type { ProgressSink } from '../transfer/session.js';
+import { silentProgress, type ProgressSink } from '../transfer/session.js';
 
 export type OutputMode = 'human' | 'json' | 'quiet';
+
+/** Where progress and messages go: process.stderr, or a stand-in in tests. */
+export interface TextStream {
+  write(text: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/**
+ * The TTY bar being drawn right now, if any. cli-progress leaves the cursor at
+ * the end of the bar's line and redraws that line a few times a second, so a
+ * message written as is would be glued to the bar (`… ETA 21 s^Cmovie-get:
+ * Cancelled.`), and one the bar outlived could be drawn over.
+ */
+let liveBar: cliProgress.SingleBar | undefined;
+
+/**
+ * End a live bar's line: stop the bar, which leaves its last frame on its own
+ * line, shows the cursor again and moves to the next line. After this nothing
+ * redraws over what is printed next; the transfer's own finish() is then a
+ * no-op. Without a live bar: nothing.
+ */
+export function endProgressLine(): void {
+  const bar = liveBar;
+  liveBar = undefined;
+  bar?.stop();
+}
+
+/** One line on stderr (or `stream`), starting on a line of its own even while a progress bar is live. */
+export function printLine(line: string, stream: TextStream = process.stderr): void {
+  endProgressLine();
+  stream.write(`${line}\n`);
+}
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -42,13 +78,22 @@ class Meter {
   }
 }
 
-export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 3000): ProgressSink {
+export interface ProgressOptions {
+  /** default process.stderr; a bar only if it is a TTY */
+  stream?: TextStream;
+  /** without a TTY: at most one line this often; default 3000 */
+  plainEveryMs?: number;
+}
+
+export function createProgress(mode: OutputMode, verb: string, opts: ProgressOptions = {}): ProgressSink {
+  const stream = opts.stream ?? process.stderr;
+  const plainEveryMs = opts.plainEveryMs ?? 3000;
   const meter = new Meter();
   let total = 0;
-  let last = 0;
-  if (mode === 'quiet') return { start() {}, update() {}, finish() {} };
+  if (mode === 'quiet') return silentProgress;
   if (mode === 'json') {
     let lastEmit = 0;
+    let last = 0;
     return {
       start(t, already) {
         total = t;
@@ -66,10 +111,10 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
       },
     };
   }
-  if (process.stderr.isTTY) {
+  if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        stream: process.stderr,
+        stream: stream as NodeJS.WritableStream,
         format: `${verb} {bar} {percentage}% | {doneH} / {totalH} | {speed}/s | ETA {etaH}`,
         hideCursor: true,
         fps: 5,
@@ -86,14 +131,16 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
         total = t;
         meter.reset(already);
         bar.start(Math.max(t, 1), already, fields(already));
+        liveBar = bar;
       },
       update(done) {
-        last = done;
         bar.update(done, fields(done));
       },
       finish() {
+        // once endProgressLine() stopped the bar, both calls do nothing
         bar.update(Math.max(total, 1), fields(total));
         bar.stop();
+        if (liveBar === bar) liveBar = undefined;
       },
     };
   }
@@ -105,16 +152,14 @@ export function createProgress(mode: OutputMode, verb: string, plainEveryMs = 30
       lastLine = Date.now();
     },
     update(done) {
-      last = done;
       const now = Date.now();
       if (now - lastLine < plainEveryMs) return;
       lastLine = now;
       const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
       const rate = meter.rate(done);
-      process.stderr.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}\n`);
+      stream.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}\n`);
     },
-    finish() {
-      void last;
-    },
+    // the CLI's closing sentence ("Received …" / "Sent …") reports the end
+    finish() {},
   };
 }

@@ -15,7 +15,7 @@ import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
-import { createProgress, formatBytes } from './progress.js';
+import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { sendFile } from '../transfer/sender.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
@@ -94,7 +94,7 @@ void runMain(
     onInterrupt(() => {
       if (closeChannel) cancel.abort();
       else {
-        process.stderr.write('movie-share: cancelled before anyone connected; the code is no longer valid.\n');
+        printLine('movie-share: cancelled before anyone connected; the code is no longer valid.');
         signal?.close();
         void embedded?.close();
         process.exit(ExitCode.Other);

@@ -1,5 +1,5 @@
 /**
- * Reads the file to send: hashes it (the seed's whole-file SHA-256), and
+ * Reads the file to send: hashes it (the whole-file SHA-256 the receiver checks), and
  * yields it in chunk-sized slices from any offset with one block of read-ahead,
  * so memory stays bounded whatever the file size.
  */

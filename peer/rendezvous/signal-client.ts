@@ -15,6 +15,11 @@
  * - `onPeerJoined` fires once per room, when the other peer first appears;
  *   `onPeerLeft` when it left for good (explicit leave, or it did not come
  *   back within the server's grace period).
+ * - A `signal` the server refuses (too large, rate-limited, no longer in a
+ *   room, …) is never relayed, and the rendezvous cannot complete without
+ *   it: the client leaves the room (the other peer hears `peer-left` at once)
+ *   and `onDisconnect` fires with one sentence, instead of both sides waiting
+ *   for their connect timeout.
  */
 import { io, type Socket } from 'socket.io-client';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
@@ -24,7 +29,6 @@ import {
   type CreateOk,
   type JoinOk,
   type RejoinReply,
-  type Role,
   type ServerToClientEvents,
   type SignalError,
   type SignalPayload,
@@ -77,14 +81,19 @@ function describeReason(reply: SignalError, url: string): MovieShareError {
   }
 }
 
+/** The server's own words, kept to one line of bounded length (they end up inside our sentence). */
+function serverWords(err: SignalError): string {
+  const words = String(err.message ?? '').replace(/\s+/g, ' ').trim().replace(/\.$/, '').slice(0, 200);
+  return words ? words[0]!.toLowerCase() + words.slice(1) : String(err.reason);
+}
+
 export class SignalClient {
   readonly url: string;
   private readonly socket: ClientSocket;
   private readonly reconnectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
 
-  private _room: string | null = null;
-  private _role: Role | null = null;
+  private room: string | null = null;
   private token: string | null = null;
   private peerPresent = false;
   /** signals that arrived before any onSignal handler */
@@ -102,7 +111,6 @@ export class SignalClient {
   private readonly joinedCbs: (() => void)[] = [];
   private readonly leftCbs: (() => void)[] = [];
   private readonly disconnectCbs: ((reason: string) => void)[] = [];
-  private readonly errorCbs: ((err: SignalError) => void)[] = [];
   private readonly rejoinedCbs: (() => void)[] = [];
 
   private constructor(url: string, socket: ClientSocket, opts: SignalClientOptions) {
@@ -166,19 +174,6 @@ export class SignalClient {
     });
   }
 
-  /** The room this client is in (null before create/join, or after it ended). */
-  get room(): string | null {
-    return this._room;
-  }
-
-  get role(): Role | null {
-    return this._role;
-  }
-
-  get connected(): boolean {
-    return !this.closed && this.socket.connected;
-  }
-
   /** Host: open a room. Rejoins it transparently after a reconnect. */
   async createRoom(): Promise<CreateOk> {
     this.assertUsable();
@@ -186,8 +181,7 @@ export class SignalClient {
       this.socket.timeout(this.requestTimeoutMs).emitWithAck('create', { v: SIGNAL_PROTOCOL_VERSION }),
     );
     if (!reply.ok) throw describeReason(reply, this.url);
-    this._room = reply.room;
-    this._role = 'host';
+    this.room = reply.room;
     this.token = reply.token;
     this.peerPresent = false;
     this.peerEverJoined = false;
@@ -202,8 +196,7 @@ export class SignalClient {
       this.socket.timeout(this.requestTimeoutMs).emitWithAck('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }),
     );
     if (!reply.ok) throw describeReason(reply, this.url);
-    this._room = reply.room;
-    this._role = 'receiver';
+    this.room = reply.room;
     this.token = reply.token ?? null;
     this.peerPresent = reply.peerPresent ?? true;
     this.peerEverJoined = true; // the host was there first
@@ -232,7 +225,11 @@ export class SignalClient {
     this.leftCbs.push(cb);
   }
 
-  /** Signaling is over for good: connection lost beyond recovery, server gone, or the room expired. */
+  /**
+   * Signaling is over for good, with one sentence saying why: connection lost
+   * beyond recovery, server gone, the room expired, or the server refused to
+   * relay one of our messages.
+   */
   onDisconnect(cb: (reason: string) => void): void {
     this.disconnectCbs.push(cb);
   }
@@ -242,11 +239,6 @@ export class SignalClient {
     this.rejoinedCbs.push(cb);
   }
 
-  /** Errors the server reported without an ack (e.g. a refused message). Informational. */
-  onError(cb: (err: SignalError) => void): void {
-    this.errorCbs.push(cb);
-  }
-
   /** Leave the room (the other peer is told at once) and disconnect. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -254,7 +246,7 @@ export class SignalClient {
     this.clearTimers();
     this.outbox = [];
     try {
-      if (this._room && this.socket.connected) this.socket.emit('leave');
+      if (this.room && this.socket.connected) this.socket.emit('leave');
     } catch {
       /* best effort */
     }
@@ -265,7 +257,7 @@ export class SignalClient {
 
   private assertUsable(): void {
     if (this.closed) throw new MovieShareError(ExitCode.Network, 'The connection to the signaling server is closed.');
-    if (this._room) throw new MovieShareError(ExitCode.Other, 'This signaling client is already in a room.');
+    if (this.room) throw new MovieShareError(ExitCode.Other, 'This signaling client is already in a room.');
   }
 
   private async request<T>(fn: () => Promise<T>): Promise<T> {
@@ -280,7 +272,7 @@ export class SignalClient {
   }
 
   private canSend(): boolean {
-    return this.socket.connected && !this.rejoining && this._room !== null && this.peerPresent;
+    return this.socket.connected && !this.rejoining && this.room !== null && this.peerPresent;
   }
 
   private hold(item: Held): void {
@@ -305,18 +297,28 @@ export class SignalClient {
         this.hold(item);
         return;
       }
-      this.fireError(reply);
+      if (reply.reason === 'shutting-down') {
+        // definitely not relayed, and the server is going away: the rejoin after the reconnect sends it
+        this.hold(item);
+        return;
+      }
+      this.refused(reply);
     }, () => undefined); // no answer (timeout, drop): at most once, never resend what may have been relayed
   }
 
-  private fireError(err: SignalError): void {
-    for (const cb of [...this.errorCbs]) {
-      try {
-        cb(err);
-      } catch {
-        /* a callback's own problem */
-      }
+  /**
+   * The server will not relay what we sent, so the other peer will never
+   * answer it: leave (the other peer hears `peer-left` at once) and end
+   * signaling with one sentence, rather than let both wait for a timeout.
+   */
+  private refused(err: SignalError): void {
+    if (this.closed) return;
+    try {
+      if (this.room && this.socket.connected) this.socket.emit('leave');
+    } catch {
+      /* best effort: the server's grace period tells the other peer instead */
     }
+    this.giveUp(`The signaling server at ${this.url} refused to relay a message to the other side (${serverWords(err)}).`);
   }
 
   private clearTimers(): void {
@@ -354,11 +356,11 @@ export class SignalClient {
   /** After a reconnect: reclaim our room with its token. */
   private rejoin(): void {
     const s = this.socket;
-    if (this.closed || !this._room || !this.token || !s.connected) return;
+    if (this.closed || !this.room || !this.token || !s.connected) return;
     this.rejoining = true;
     s.timeout(this.requestTimeoutMs).emit(
       'rejoin',
-      { v: SIGNAL_PROTOCOL_VERSION, room: this._room, token: this.token },
+      { v: SIGNAL_PROTOCOL_VERSION, room: this.room, token: this.token },
       (err: Error | null, reply?: RejoinReply) => {
         if (this.closed) return;
         if (err || !reply) {
@@ -397,21 +399,24 @@ export class SignalClient {
       for (const cb of [...this.signalCbs]) cb(msg);
     });
     s.on('peer-joined', () => {
-      if (!this.closed && this._room) this.peerAppeared();
+      if (!this.closed && this.room) this.peerAppeared();
     });
     s.on('peer-left', () => {
-      if (this.closed || !this._room) return;
+      if (this.closed || !this.room) return;
       this.peerPresent = false;
       for (const cb of [...this.leftCbs]) cb();
     });
+    // what the server refused without an ack to answer through (every request of ours has one, so this
+    // is a refusal the server could not tie to a request), or the room's end
     s.on('signal-error', (err) => {
       if (this.closed) return;
-      if (err?.reason === 'expired' && this._room) {
-        this._room = null;
+      if (err?.reason === 'expired' && this.room) {
+        this.room = null;
         this.giveUp(`The signaling room expired: ${err.message}`);
         return;
       }
-      this.fireError(err);
+      if (err?.reason === 'shutting-down') return; // the disconnect that follows is handled below
+      this.refused(err);
     });
     s.on('shutdown', () => {
       this.serverShutdown = true;
@@ -436,7 +441,7 @@ export class SignalClient {
     s.on('connect', () => {
       if (this.closed) return;
       this.serverShutdown = false;
-      if (!this._room || !this.token) {
+      if (!this.room || !this.token) {
         if (this.lostTimer) clearTimeout(this.lostTimer);
         this.lostTimer = null;
         return;

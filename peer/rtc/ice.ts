@@ -7,6 +7,7 @@
 import { initLogger, type IceServer, type RtcConfig } from 'node-datachannel';
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
 import { usageError } from '../../common/errors.js';
+import { printLine } from '../cli/progress.js';
 
 export interface IceOptions {
   /** stun:HOST[:PORT] URLs */
@@ -73,21 +74,23 @@ export function serversFromSignal(list: IceServerConfig[]): IceServer[] {
   return out;
 }
 
-/** Throws a usage error for a STUN/TURN URL we cannot use (checked before anything connects). */
-export function validateIceOptions(opts: IceOptions): void {
-  opts.stun.forEach(stunServer);
-  for (const t of opts.turn) {
-    if (!udpTurn(turnServer(t.url, t.username, t.password))) {
-      throw usageError('TURN over TCP or TLS is not supported (our WebRTC stack relays over UDP only): give --turn turn:HOST[:PORT] without transport=tcp or turns:.');
-    }
-  }
-}
-
-export function buildRtcConfig(opts: IceOptions, fromSignal: IceServerConfig[]): RtcConfig {
+/** The user's --turn servers; a usage error for one our ICE agent cannot use (see udpTurn). */
+function userTurnServers(opts: IceOptions): IceServer[] {
   const mine = opts.turn.map((t) => turnServer(t.url, t.username, t.password));
   if (mine.some((t) => !udpTurn(t))) {
     throw usageError('TURN over TCP or TLS is not supported (our WebRTC stack relays over UDP only): give --turn turn:HOST[:PORT] without transport=tcp or turns:.');
   }
+  return mine;
+}
+
+/** Throws a usage error for a STUN/TURN URL we cannot use (checked before anything connects). */
+export function validateIceOptions(opts: IceOptions): void {
+  opts.stun.forEach(stunServer);
+  userTurnServers(opts);
+}
+
+export function buildRtcConfig(opts: IceOptions, fromSignal: IceServerConfig[]): RtcConfig {
+  const mine = userTurnServers(opts);
   const iceServers: IceServer[] = [...opts.stun.map(stunServer), ...mine, ...serversFromSignal(fromSignal)];
   if (opts.relayOnly && !iceServers.some(udpTurn)) {
     throw usageError('--relay-only needs a TURN server: give --turn URL --turn-user U --turn-pass P, or use a signaling server that hands one out.');
@@ -136,7 +139,7 @@ export function ensureRtcLogger(cfg: RtcConfig): void {
   if (loggerInstalled || !(debug || hasTurn(cfg))) return;
   loggerInstalled = true;
   initLogger(debug ? (process.env.MOVIE_DEBUG_RTC === 'verbose' ? 'Verbose' : 'Debug') : 'Info', (level, message) => {
-    if (debug) process.stderr.write(`[rtc ${level}] ${message}\n`);
+    if (debug) printLine(`[rtc ${level}] ${message}`);
     if (/TURN authentication failed/i.test(message)) turnLog.auth++;
     else if (/TURN allocation failed/i.test(message)) turnLog.allocation++;
   });

@@ -11,6 +11,8 @@ import { ExitCode, MovieShareError, isMovieShareError, networkError } from '../.
 import { PEER_TIMEOUT_MS, PING_INTERVAL_MS } from '../../common/config.js';
 
 type Abort = { t: 'abort'; code: ExitCode; message: string };
+/** The channel closed or refused a send before the transfer ended: resuming is the way on. */
+const CONNECTION_LOST = 'The connection to the other side was lost. Run both commands again to resume.';
 /** linger(): how long our last message gets on the wire, once our send queue is empty */
 const LINGER_GRACE_MS = 300;
 type Base = { t: string };
@@ -68,7 +70,7 @@ export class Link<In extends Base, Out extends Base> {
     channel.onClose(() => {
       this.markGone();
       if (!this.finished) {
-        this.fail(networkError('The connection to the other side was lost. Run both commands again to resume.'), false);
+        this.fail(networkError(CONNECTION_LOST), false);
       }
     });
     this.timer = setInterval(() => {
@@ -151,7 +153,7 @@ export class Link<In extends Base, Out extends Base> {
     try {
       this.channel.send(frame);
     } catch {
-      this.fail(networkError('The connection to the other side was lost. Run both commands again to resume.'), false);
+      this.fail(networkError(CONNECTION_LOST), false);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * The projector's side of the data-channel protocol (docs/PROTOCOL.md §3):
+ * The receiver's side of the data-channel protocol (docs/PROTOCOL.md §5):
  *
  *   send hello (fresh RSA-3072 public key) → wait-key (check MAC, decrypt) →
  *   resume decision → send confirm (+ MAC, resume offset) → receive chunks

@@ -1,5 +1,5 @@
 /**
- * The host's side of the data-channel protocol (docs/PROTOCOL.md §3):
+ * The host's side of the data-channel protocol (docs/PROTOCOL.md §5):
  *
  *   wait-hello → send key (+ MAC) → wait-confirm (check MAC) → stream chunks
  *   from the receiver's resume offset → end → wait-done → success

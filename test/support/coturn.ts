@@ -8,7 +8,7 @@
  * (198.18.0.0/15, with `netns`). On loopback the relay address differs from
  * the listening one (127.0.0.2 vs 127.0.0.1): coturn grants permissions per
  * IP, so with one shared address a relay-policy connection would silently
- * slip onto a direct host<->prflx pair (see NOTES).
+ * slip onto a direct host<->prflx pair.
  */
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';

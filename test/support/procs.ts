@@ -41,8 +41,9 @@ const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
 export class Procs {
   private children: Proc[] = [];
 
-  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `stdin: 'pipe'` to type into the child (`child.stdin`), e.g. a Ctrl-C through `script`'s terminal. */
+  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { stdin?: 'pipe' } = {}): Proc {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
     live.add(child);
     let out = '';
     let err = '';

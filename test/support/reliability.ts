@@ -85,7 +85,7 @@ async function pollUntil(path: string, read: () => Promise<number>, minBytes: nu
   }
 }
 
-/** Resolves with the exit code, or fails the test if it takes longer than `ms` (the issue's "within N s"). */
+/** Resolves with the exit code, or fails the test if it takes longer than `ms` (a "within N s" bound of docs/RELIABILITY.md). */
 export async function exitWithin(p: Proc, ms: number, what: string): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const t0 = Date.now();

@@ -1,5 +1,5 @@
 /**
- * The receiver's disk (issue 5, SPEC §6):
+ * The receiver's disk (docs/RELIABILITY.md):
  *
  *  - disk full (a small tmpfs mounted by the test, OUT inside, the file larger
  *    than the tmpfs): movie-get exits 1 with a clear sentence, nothing at OUT,

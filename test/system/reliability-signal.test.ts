@@ -1,5 +1,5 @@
 /**
- * The signaling server and a transfer (issue 5, SPEC §6), with the real CLIs
+ * The signaling server and a transfer (docs/RELIABILITY.md), with the real CLIs
  * against a real movie-signal on 127.0.0.1:
  *
  *  - kill -9 of movie-signal once both peers are connected: the transfer is

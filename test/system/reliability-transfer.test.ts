@@ -1,5 +1,5 @@
 /**
- * Reliability of a running transfer (issue 5, SPEC §2 resume and §6), with the
+ * Reliability of a running transfer, resume included (docs/RELIABILITY.md), with the
  * real CLIs as child processes against a real movie-signal on 127.0.0.1:
  *
  *  - kill -9 of the receiver at ~50%: the sender exits 5 within 20 s; a rerun
@@ -15,7 +15,7 @@
  *
  * The sender runs with a 4 MiB credit window (hidden --window flag) so the
  * moment "~50%" can be caught by watching OUT.part grow; nothing here asserts
- * a duration except the "within 20 s" bounds of the issue.
+ * a duration except the "within 20 s" bounds on noticing a failure.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';

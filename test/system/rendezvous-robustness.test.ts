@@ -9,6 +9,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
 import { cleanup, type RtcConfig } from 'node-datachannel';
 import { startSignalServer } from '../../signaling/server/index.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
@@ -70,6 +73,44 @@ test('a description of the wrong kind from an authenticated peer ends in one sen
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
+});
+
+/** A signaling server that lets a receiver join, then refuses every `signal` (as a flooded server would). */
+async function refusingServer(t: Ctx): Promise<string> {
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'] });
+  io.on('connection', (sock) => {
+    sock.on('join', (req: { room: string }, ack: (r: unknown) => void) =>
+      ack({ ok: true, room: req.room, iceServers: [], token: 'receiver-token', peerPresent: true }),
+    );
+    sock.on('signal', (_msg: unknown, ack?: (r: unknown) => void) =>
+      ack?.({ ok: false, reason: 'rate-limited', message: 'Too many messages on this connection; slow down.' }),
+    );
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  t.after(() => io.close());
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+
+test('a signal the server refuses fails the rendezvous at once, in one sentence, exit 5 (not after the connect timeout)', { timeout: 30_000 }, async (t) => {
+  const url = await refusingServer(t);
+  const signal = await SignalClient.connect({ url, connectTimeoutMs: 5000 });
+  t.after(() => signal.close());
+  const code = parseCode('k7pq-apple-river-violin');
+  await signal.joinRoom(code.room);
+  const t0 = Date.now();
+  await assert.rejects(
+    rendezvous({ role: 'receiver', code, signal, factory: nodePeerFactory(RTC), lowWaterMark: DEFAULT_TUNING.lowWaterMark, connectTimeoutMs: 20_000 }),
+    (e: unknown) => {
+      assert.ok(e instanceof MovieShareError);
+      assert.equal(e.exitCode, ExitCode.Network);
+      assert.match(e.message, /^The signaling server at http:\/\/127\.0\.0\.1:\d+ refused to relay a message to the other side \(too many messages on this connection; slow down\)\. /);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    },
+  );
+  // the PAKE share was refused right away: half the 20 s connect timeout tells the two apart on a loaded machine
+  assert.ok(Date.now() - t0 < 10_000, `failed after ${Date.now() - t0} ms`);
 });
 
 test('parsePeerSignal: what each role may send, what is dropped, what is refused', () => {

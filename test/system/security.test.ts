@@ -1,5 +1,5 @@
 /**
- * The code authenticates the peers (issue 3): a rogue signaling server cannot
+ * The code authenticates the peers: a rogue signaling server cannot
  * get in the middle, and the honest server never sees the secret words, the
  * SDP, or the file.
  */

@@ -434,6 +434,24 @@ test('SignalClient: messages sent before the peer is there are held and delivere
   assert.deepEqual(got, ['early-1', 'early-2', 'late-3']);
 });
 
+test('SignalClient: a signal the server refuses ends signaling at once with one sentence; the other peer hears peer-left', async (t) => {
+  const s = await server(t);
+  const host = await client(t, s.url);
+  const { room } = await host.createRoom();
+  const recv = await client(t, s.url);
+  const paired = once((cb) => host.onPeerJoined(cb));
+  await recv.joinRoom(room);
+  await paired;
+  // bounds far below the 30 s connect timeout a peer used to wait for, instead
+  const gone = once<string>((cb) => host.onDisconnect(cb), 3000, 'onDisconnect');
+  const left = once((cb) => recv.onPeerLeft(cb), 3000, 'peer-left at the receiver');
+  host.send({ kind: 'sdp', data: 'not base64!' }); // the server refuses it (bad-request)
+  const reason = await gone;
+  assert.match(reason, /^The signaling server at http:\/\/127\.0\.0\.1:\d+ refused to relay a message to the other side \(signal "data" must be base64\)\.$/);
+  await left;
+  host.send({ kind: 'pake', data: b64('after the end') }); // a closed client drops it, without throwing
+});
+
 test('embedded use: after close() nothing keeps the process alive, and nothing was printed', async () => {
   const server = new URL('../../signaling/server/index.js', import.meta.url).href;
   const clientMod = new URL('../../peer/rendezvous/signal-client.js', import.meta.url).href;

@@ -1,4 +1,4 @@
-/** Chunk framing and the seed's key transport, as pure functions. */
+/** Chunk framing and the RSA-OAEP key transport, as pure functions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -112,6 +112,9 @@ test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4
   bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
   assert.equal(await rejects(decryptKeyMessage(kp.privateKey, bad)), ExitCode.Auth);
   assert.equal(await rejects(decryptKeyMessage(kp.privateKey, msg.subarray(0, 10))), ExitCode.Auth);
+  // W and the nonce complete, but no room for a tag after them
+  const wLen = (msg[0]! << 8) | msg[1]!;
+  assert.equal(await rejects(decryptKeyMessage(kp.privateKey, msg.subarray(0, 2 + wLen + 12 + 15))), ExitCode.Auth);
   assert.equal(await rejects(importReceiverPublicKey(Buffer.from('junk'))), ExitCode.Auth);
   // an RSA key of another size, or not RSA at all, is refused
   const { generateKeyPairSync } = await import('node:crypto');
