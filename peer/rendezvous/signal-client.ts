@@ -103,8 +103,8 @@ export class SignalClient {
   private closed = false;
   private seq = 0;
   private outbox: Held[] = [];
-  private lostTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private lostTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private serverShutdown = false;
 
   private readonly signalCbs: ((msg: SignalPayload) => void)[] = [];

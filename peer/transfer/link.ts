@@ -41,7 +41,7 @@ export class Link<In extends Base, Out extends Base> {
   private waiting: ((m: In) => void) | undefined;
   private lastHeard = Date.now();
   private lastSent = 0;
-  private timer: NodeJS.Timeout;
+  private timer: ReturnType<typeof setInterval>;
   private finished = false;
   /** the peer closed the channel, aborted, or went silent: nobody is left to read what we send */
   private peerGone = false;
@@ -203,7 +203,7 @@ export class Link<In extends Base, Out extends Base> {
     return new Promise<void>((resolve) => {
       const deadline = Date.now() + this.lingerMs;
       let drainedAt = 0;
-      let t: NodeJS.Timeout | undefined;
+      let t: ReturnType<typeof setTimeout> | undefined;
       const done = (): void => {
         clearTimeout(t);
         resolve();
