@@ -25,7 +25,10 @@
  * The server sees the room id and opaque bytes only. A server that injects
  * its own SDP cannot seal it, so the peers reject it (exit 4); a receiver with
  * the wrong words fails the PAKE confirmation (exit 4) and, because the host
- * takes one attempt per code, a guesser gets exactly one try.
+ * takes one attempt per code, a guesser gets exactly one try. What each step
+ * accepts (one share, one confirmation, the net hint first, one description,
+ * well-formed candidates) and why a server that replays or reorders sealed
+ * messages gains nothing: docs/PROTOCOL.md §3, §4 and §9.
  */
 import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCode } from '../../common/errors.js';
 import type { ParsedCode } from '../../common/code/code.js';
