@@ -1,7 +1,7 @@
 /**
  * The benchmark (docs/PERFORMANCE.md): every row measured in one run, on one
  * machine, over loopback only, as medians of N runs. `bench/run.ts` is the CLI;
- * `test/bench-smoke.test.ts` runs a tiny version of the same code.
+ * `test/system/bench-smoke.test.ts` runs a tiny version of the same code.
  *
  * Rows:
  *  1. ceiling      raw node-datachannel channel, two child processes, no crypto, no disk
@@ -126,7 +126,7 @@ const medianOf = <T>(rs: T[], f: (r: T) => number | undefined): number | undefin
 export const LIBRARY_DEFAULT_MTU = 1280;
 /**
  * The MTU movie-share picks when given no --mtu, here: both CLIs bound to
- * 127.0.0.1 share the loopback link (peer/path-mtu.ts), so 4096. The bench
+ * 127.0.0.1 share the loopback link (peer/rtc/path-mtu.ts), so 4096. The bench
  * runs that row without --mtu and checks the MTU the host reports.
  */
 export const PRODUCT_MTU = DEFAULT_TUNING.mtu ?? chooseMtu(undefined, localLinks('127.0.0.1'), localLinks('127.0.0.1'), false).mtu;

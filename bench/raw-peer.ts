@@ -14,11 +14,11 @@
  *   {"t":"done","at":EPOCH_MS,"bytes":N,"cpu":{user,system} µs,"maxRssKb":N}
  * stdin: the other side's signaling lines, and {"t":"quit"}.
  *
- * The sender uses the same backpressure as movie-share (peer/flow-control.ts):
+ * The sender uses the same backpressure as movie-share (peer/transfer/flow-control.ts):
  * pause above DEFAULT_TUNING.highWaterMark of bufferedAmount, resume at the
  * low-water mark (bufferedAmountLowThreshold). Strong references to the
  * PeerConnection and every DataChannel are kept: a DataChannel whose wrapper is
- * garbage-collected closes silently, and the transfer stalls (peer/webrtc.ts).
+ * garbage-collected closes silently, and the transfer stalls (peer/rtc/node-peer.ts).
  */
 import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
 import { createInterface } from 'node:readline';

@@ -27,7 +27,7 @@ export interface TransportTuning {
   sendBatchBytes: number;
   /**
    * SCTP/DTLS MTU (bytes per UDP datagram, IP header included) handed to
-   * libdatachannel; undefined = chosen per connection (peer/path-mtu.ts).
+   * libdatachannel; undefined = chosen per connection (peer/rtc/path-mtu.ts).
    */
   mtu: number | undefined;
 }
@@ -67,7 +67,7 @@ export const CONNECT_TIMEOUT_MS = 30_000;
 /**
  * Once ICE has connected, the DTLS handshake (a few round trips, retransmitted
  * after 1, 2, 4 s on loss) must open the data channel within this long;
- * otherwise the native stack is taken to be stuck (peer/dtls-role.ts).
+ * otherwise the native stack is taken to be stuck (peer/rtc/dtls-role.ts).
  */
 export const DTLS_TIMEOUT_MS = 12_000;
 /** The receiver records its progress for resume at least every this many bytes. */

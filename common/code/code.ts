@@ -1,10 +1,10 @@
 /**
  * Transfer codes: `<room>-<word>-<word>-<word>`.
  *
- * The room (common/room-id.ts) is chosen by the signaling server and is the
+ * The room (common/code/room-id.ts) is chosen by the signaling server and is the
  * only part the server ever sees. The words are a password drawn uniformly
- * from common/wordlist.ts with the crypto backend's randomInt; the whole canonical code is
- * the CPace password (common/pake.ts), so a wrong or guessed code fails the
+ * from common/code/wordlist.ts with the crypto backend's randomInt; the whole canonical code is
+ * the CPace password (common/crypto/pake.ts), so a wrong or guessed code fails the
  * PAKE and the key confirmation instead of connecting.
  */
 import { cryptoBackend } from '../crypto/backend.js';

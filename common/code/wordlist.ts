@@ -7,7 +7,7 @@
  * (substitution, insertion, deletion or swap of adjacent letters) of each
  * other, so a single typo never turns one valid word into another and
  * parseCode can name the word the user most likely meant.
- * test/code.test.ts checks these properties.
+ * test/unit/code.test.ts checks these properties.
  */
 
 const RAW = `

@@ -3,7 +3,7 @@
  * as specified in draft-irtf-cfrg-cpace-21 (CFRG, 23 April 2026), §7 (the
  * protocol), §8.1 (generator string), §8.3 (ristretto255 group) and Appendix A
  * (string utilities). Checked against the draft's Appendix B.3 test vectors in
- * test/pake.test.ts.
+ * test/unit/pake.test.ts.
  *
  * Transcript variant: initiator-responder, transcript_ir(Ya,ADa,Yb,ADb) =
  * lv_cat(Ya,ADa) || lv_cat(Yb,ADb), where A (Ya, ADa) is always the

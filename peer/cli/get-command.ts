@@ -87,7 +87,7 @@ void runMain(
       role: 'receiver',
       code,
       signal,
-      factory: nodePeerFactory(buildRtcConfig(ice, joined.iceServers)),
+      factory: nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine),
       lowWaterMark: tune.lowWaterMark,
       onVerified: (v) => out.verification(v, Boolean(flags.verify), 'sender'),
       log: (l) => out.verbose(l),

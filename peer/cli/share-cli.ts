@@ -105,7 +105,7 @@ void runMain(
       role: 'host',
       code: parseCode(code),
       signal: client,
-      factory: nodePeerFactory(buildRtcConfig(ice, room.iceServers)),
+      factory: nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine),
       lowWaterMark: tune.lowWaterMark,
       onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
       log: (l) => out.verbose(l),

@@ -7,7 +7,6 @@
 import { initLogger, type IceServer, type RtcConfig } from 'node-datachannel';
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
 import { usageError } from '../../common/errors.js';
-import { printLine } from '../cli/progress.js';
 
 export interface IceOptions {
   /** stun:HOST[:PORT] URLs */
@@ -133,13 +132,17 @@ export interface TurnLogMark {
 const turnLog: TurnLogMark = { auth: 0, allocation: 0 };
 let loggerInstalled = false;
 
-/** Install the native logger if this configuration needs it (TURN, or MOVIE_DEBUG_RTC). Idempotent. */
-export function ensureRtcLogger(cfg: RtcConfig): void {
+/**
+ * Install the native logger if this configuration needs it (TURN, or
+ * MOVIE_DEBUG_RTC, whose lines go to `debugLine`: the CLI's printer, which
+ * keeps them off a live progress bar). Idempotent.
+ */
+export function ensureRtcLogger(cfg: RtcConfig, debugLine: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
   const debug = Boolean(process.env.MOVIE_DEBUG_RTC);
   if (loggerInstalled || !(debug || hasTurn(cfg))) return;
   loggerInstalled = true;
   initLogger(debug ? (process.env.MOVIE_DEBUG_RTC === 'verbose' ? 'Verbose' : 'Debug') : 'Info', (level, message) => {
-    if (debug) printLine(`[rtc ${level}] ${message}`);
+    if (debug) debugLine(`[rtc ${level}] ${message}`);
     if (/TURN authentication failed/i.test(message)) turnLog.auth++;
     else if (/TURN allocation failed/i.test(message)) turnLog.allocation++;
   });

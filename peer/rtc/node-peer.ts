@@ -67,8 +67,8 @@ export interface NodeRtcPeer extends WebRtcPeer {
 }
 
 /** simple-peer on node-datachannel, configured from `config` with the given MTU. */
-export function createNodePeer(initiator: boolean, config: RtcConfig): NodeRtcPeer {
-  ensureRtcLogger(config);
+export function createNodePeer(initiator: boolean, config: RtcConfig, debugLine?: (line: string) => void): NodeRtcPeer {
+  ensureRtcLogger(config, debugLine);
   const peer = new SimplePeer({
     initiator,
     // One sealed offer and one sealed answer, each with every candidate: no
@@ -90,8 +90,11 @@ export function createNodePeer(initiator: boolean, config: RtcConfig): NodeRtcPe
   };
 }
 
-/** The Node PeerFactory for one transfer, from the ICE options as configured. */
-export function nodePeerFactory(config: RtcConfig): PeerFactory<NodeRtcPeer> {
+/**
+ * The Node PeerFactory for one transfer, from the ICE options as configured;
+ * `debugLine` prints the native stack's log under MOVIE_DEBUG_RTC.
+ */
+export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) => void): PeerFactory<NodeRtcPeer> {
   const relayOnly = config.iceTransportPolicy === 'relay';
   let turnMark = turnLogMark();
   return {
@@ -104,7 +107,7 @@ export function nodePeerFactory(config: RtcConfig): PeerFactory<NodeRtcPeer> {
     describe: () => describeIce(config),
     create(initiator, mtu) {
       turnMark = turnLogMark();
-      return createNodePeer(initiator, { ...config, mtu });
+      return createNodePeer(initiator, { ...config, mtu }, debugLine);
     },
     // relay-only: the host is the DTLS client (see dtls-role.ts)
     prepareOffer: (sdp) => (relayOnly ? offerAsDtlsClient(sdp) : sdp),

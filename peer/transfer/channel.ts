@@ -1,7 +1,7 @@
 /**
  * The abstract message channel the transfer runs over. The WebRTC data channel
  * (peer/datachannel.ts) implements it for real; tests use the in-memory pair
- * (peer/memory-channel.ts) with hooks that tamper with frames.
+ * (test/support/memory-channel.ts) with hooks that tamper with frames.
  */
 export interface MessageChannel {
   /** largest frame this channel can carry in one message */

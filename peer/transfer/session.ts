@@ -13,7 +13,7 @@ export interface SecureSession {
   receiverFingerprint: string;
 }
 
-/** Where the transfer reports progress (peer/progress.ts renders it). */
+/** Where the transfer reports progress (peer/cli/progress.ts renders it). */
 export interface ProgressSink {
   start(total: number, already: number): void;
   update(done: number): void;

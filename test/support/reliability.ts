@@ -1,5 +1,5 @@
 /**
- * Helpers for the process-level reliability tests (test/reliability-*.test.ts):
+ * Helpers for the process-level reliability tests (test/system/reliability-*.test.ts):
  * --json CLIs, watching OUT.part grow, a TCP listener that refuses socket.io
  * connections (to count a client's retries), free ports, bounded waits.
  */

@@ -1,6 +1,6 @@
 /**
  * A host that knows the code but misbehaves in the sealed part of the
- * handshake, for tests of the real receiver's rendezvous (peer/rendezvous.ts).
+ * handshake, for tests of the real receiver's rendezvous (peer/rendezvous/rendezvous.ts).
  * It runs the honest PAKE (so everything it sends is properly sealed: the
  * receiver cannot reject it as a forgery) and then sends its signals in an
  * order, or of a shape, that an honest host never would:
@@ -9,7 +9,7 @@
  *    line and a candidate that is not even an object, the offer twice;
  *  - 'wrong-description': an answer where the receiver expects an offer.
  *
- * Its WebRTC side is the product's own (peer/webrtc.ts), so a receiver that
+ * Its WebRTC side is the product's own (peer/rtc/node-peer.ts), so a receiver that
  * survives the misbehaviour connects to it.
  */
 import type { RtcConfig } from 'node-datachannel';

@@ -1,5 +1,5 @@
 /**
- * The host's offer makes the host the DTLS client (peer/dtls-role.ts), and a
+ * The host's offer makes the host the DTLS client (peer/rtc/dtls-role.ts), and a
  * real node-datachannel pair negotiates exactly that: receiver passive.
  */
 import { after, test } from 'node:test';

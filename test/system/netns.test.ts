@@ -4,7 +4,7 @@
  * on its own addresses (198.18.0.0/15). movie-share runs in A, movie-get in B.
  * With R's nftables forward chain dropping A<->B, the transfer can only go
  * through TURN (reported `relay`); with the rule removed it goes direct.
- * The MTU (peer/path-mtu.ts): 1280 whenever TURN is configured or the path is
+ * The MTU (peer/rtc/path-mtu.ts): 1280 whenever TURN is configured or the path is
  * routed; the link's MTU (up to 4096) when A and B share one link.
  */
 import { test, before, after } from 'node:test';
@@ -78,7 +78,7 @@ async function transfer(
   let [s, g, gc, sc] = await once();
   if (withTurn && gc === 5 && /handshake \(DTLS\) did not complete/.test(g.stderr())) {
     // TURN as a fallback: the path, and so the safe DTLS roles, are not known in
-    // advance; libdatachannel 0.24 can then stall the handshake (peer/dtls-role.ts).
+    // advance; libdatachannel 0.24 can then stall the handshake (peer/rtc/dtls-role.ts).
     // The CLIs exit 5 with a sentence (asserted here); a user runs them again.
     assert.equal(sc, 5, s.stderr());
     t?.diagnostic(`${name}: DTLS handshake stalled (libdatachannel lock cycle); both exited 5; retrying once`);

@@ -64,7 +64,7 @@ async function relayTransfer(t: { diagnostic(m: string): void }, name: string, u
   let g = get(s.code, out, url, getFlags);
   let [gc, sc] = await Promise.all([g.exited, s.proc.exited]);
   if (gc === 5 && /ICE did not connect|handshake \(DTLS\) did not complete/.test(g.stderr())) {
-    // libdatachannel 0.24's DTLS lock cycle (peer/dtls-role.ts): the role choice
+    // libdatachannel 0.24's DTLS lock cycle (peer/rtc/dtls-role.ts): the role choice
     // made it vanish here (0 in 40), and a stuck handshake now ends in exit 5
     // within DTLS_TIMEOUT_MS instead of hanging. Should it still happen, say
     // so and try once more; a relay that does not work fails both attempts.

@@ -1,5 +1,5 @@
 /**
- * The MTU choice (peer/path-mtu.ts): raised only on a link both sides prove
+ * The MTU choice (peer/rtc/path-mtu.ts): raised only on a link both sides prove
  * they share; 1280 otherwise.
  */
 import { test } from 'node:test';
