@@ -622,7 +622,7 @@ async function repeat<T>(n: number, log: (l: string) => void, what: string, f: (
 
 /** Median of the per-round ratios a[i] / b[i] (runs of one interleave() call). */
 function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): number | undefined {
-  const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i]! : undefined)).filter((x): x is number => x !== undefined);
+  const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i] : undefined)).filter((x): x is number => x !== undefined);
   return rs.length ? median(rs) : undefined;
 }
 

@@ -43,7 +43,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
   const lastLog = new Map<string, number>();
   const mk = (name: string, disableOfflineQueue: boolean): RedisClient => {
     let ready = false;
-    const c = createClient({
+    const c: RedisClient = createClient({
       url,
       disableOfflineQueue,
       socket: {
@@ -51,7 +51,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
         // at startup give up after a few quick tries (fail fast, clearly); once up, keep reconnecting
         reconnectStrategy: (n: number, cause: Error) => (!ready && n >= 4 ? cause : Math.min(50 * 2 ** n, 2000)),
       },
-    }) as RedisClient;
+    });
     c.on('ready', () => {
       ready = true;
     });

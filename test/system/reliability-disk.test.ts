@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkCount } from '../../common/protocol/framing.js';
 import { parseReceiverMessage } from '../../common/protocol/messages.js';
@@ -157,7 +157,7 @@ test('OUT.part goes to disk while it arrives: a background fdatasync every 64 Mi
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
-  }) as FileHandle;
+  });
   try {
     const block = randomBytes(MiB);
     const total = 2 * DATASYNC_EVERY_BYTES + 2 * MiB;
