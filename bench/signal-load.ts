@@ -212,7 +212,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  const out: PromiseSettledResult<T>[] = new Array(n);
+  const out = new Array<PromiseSettledResult<T>>(n);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
@@ -271,10 +271,10 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
     // with two nodes: every other room has its receiver on the other node
     const recvNode = (i: number): number => (hostNode(i) + (Math.floor(i / nodes.length) % nodes.length)) % nodes.length;
 
-    const hosts: (SignalClient | undefined)[] = new Array(n);
-    const recvs: (SignalClient | undefined)[] = new Array(n);
-    const roomIds: string[] = new Array(n);
-    const joinedP: Promise<number>[] = new Array(n);
+    const hosts = new Array<SignalClient | undefined>(n);
+    const recvs = new Array<SignalClient | undefined>(n);
+    const roomIds = new Array<string>(n);
+    const joinedP = new Array<Promise<number>>(n);
 
     // 1. hosts connect and create (all rooms open at the same time)
     const tSetup = Date.now();
