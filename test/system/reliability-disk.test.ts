@@ -31,7 +31,7 @@ import { FlowControl } from '../../peer/transfer/flow-control.js';
 import { readSidecar, removeResumeState, writeSidecar } from '../../peer/node/resume.js';
 import { Procs } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
-import { runMemoryTransfer } from '../support/memory-transfer.js';
+import { errorText, runMemoryTransfer } from '../support/memory-transfer.js';
 import { assertCleanFailure, exitWithin, getJson, lastEvent, MiB, shareJson } from '../support/reliability.js';
 import '../support/node-crypto.js';
 
@@ -243,8 +243,8 @@ test('file > 4 GiB: resume from an offset above 2^32 (sparse file, in-memory cha
     await writeSidecar(out, { v: 1, sha256, size, name: 'huge.src', verified: from });
 
     const r = await runMemoryTransfer(src, out, { senderSha256: sha256 });
-    assert.ok(!(r.receive instanceof Error), String(r.receive));
-    assert.ok(!(r.send instanceof Error), String(r.send));
+    assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+    assert.ok(!(r.send instanceof Error), errorText(r.send));
     assert.equal(r.send.resumedFrom, from);
     assert.equal(r.send.sentBytes, size - from);
     assert.equal(r.receive.size, size);
