@@ -79,7 +79,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
         /* not connected */
       }
     }
-    throw new Error(`${cannotConnect}: ${(e as Error).message}`);
+    throw new Error(`${cannotConnect}: ${(e as Error).message}`, { cause: e });
   }
   return clients;
 }
@@ -112,7 +112,7 @@ export async function openRedis(url: string, nodeId: string, log: (l: string) =>
     await sub.subscribe(store.nodeChannel(), () => undefined);
   } catch (e) {
     await closeRedis(clients);
-    throw new Error(`Cannot subscribe on Redis: ${(e as Error).message}`);
+    throw new Error(`Cannot subscribe on Redis: ${(e as Error).message}`, { cause: e });
   }
   return { store, adapter: createAdapter(pub, sub), close: () => closeRedis(clients) };
 }
