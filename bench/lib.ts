@@ -334,7 +334,7 @@ export function cryptoLimits(bytes: number): { encMBps: number; decMBps: number;
   const encMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
   const frames = Array.from({ length: 64 }, (_, i) => encodeChunk(key, tid, i, false, plain) as Uint8Array);
   t = nowMs();
-  for (let i = 0; i < n; i++) decodeChunk(key, tid, i % 64, frames[i % 64]!);
+  for (let i = 0; i < n; i++) void decodeChunk(key, tid, i % 64, frames[i % 64]!); // synchronous here (node crypto): no promise to await
   const decMBps = (n * chunk) / MB / ((nowMs() - t) / 1000);
   const h = createHash('sha256');
   t = nowMs();
@@ -622,7 +622,7 @@ async function repeat<T>(n: number, log: (l: string) => void, what: string, f: (
 
 /** Median of the per-round ratios a[i] / b[i] (runs of one interleave() call). */
 function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): number | undefined {
-  const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i]! : undefined)).filter((x): x is number => x !== undefined);
+  const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i] : undefined)).filter((x): x is number => x !== undefined);
   return rs.length ? median(rs) : undefined;
 }
 

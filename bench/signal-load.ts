@@ -55,8 +55,8 @@ export async function spawnSignalNode(args: string[] = [], opts: { timeoutMs?: n
   const full = ['--host', '127.0.0.1', ...(args.includes('--port') ? [] : ['--port', '0']), ...args];
   const proc = spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   let err = '';
-  proc.stderr!.setEncoding('utf8');
-  proc.stderr!.on('data', (d: string) => {
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d: string) => {
     err += d;
     if (err.length > 200_000) err = err.slice(-100_000);
   });
@@ -67,8 +67,8 @@ export async function spawnSignalNode(args: string[] = [], opts: { timeoutMs?: n
       proc.kill('SIGKILL');
       reject(new Error(`movie-signal did not start within ${opts.timeoutMs ?? 10_000} ms; stderr: ${err}`));
     }, opts.timeoutMs ?? 10_000);
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (d: string) => {
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (d: string) => {
       out += d;
       const m = /^listening on (http:\/\/\S+)$/m.exec(out);
       if (m) {
@@ -145,8 +145,8 @@ export async function spawnRedis(): Promise<RedisProc> {
               : e,
           );
         });
-        proc.stdout!.setEncoding('utf8');
-        proc.stdout!.on('data', (d: string) => {
+        proc.stdout.setEncoding('utf8');
+        proc.stdout.on('data', (d: string) => {
           out += d;
           if (out.includes('Ready to accept connections')) {
             clearTimeout(timer);
@@ -212,7 +212,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  const out: PromiseSettledResult<T>[] = new Array(n);
+  const out = new Array<PromiseSettledResult<T>>(n);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
@@ -271,10 +271,10 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
     // with two nodes: every other room has its receiver on the other node
     const recvNode = (i: number): number => (hostNode(i) + (Math.floor(i / nodes.length) % nodes.length)) % nodes.length;
 
-    const hosts: (SignalClient | undefined)[] = new Array(n);
-    const recvs: (SignalClient | undefined)[] = new Array(n);
-    const roomIds: string[] = new Array(n);
-    const joinedP: Promise<number>[] = new Array(n);
+    const hosts = new Array<SignalClient | undefined>(n);
+    const recvs = new Array<SignalClient | undefined>(n);
+    const roomIds = new Array<string>(n);
+    const joinedP = new Array<Promise<number>>(n);
 
     // 1. hosts connect and create (all rooms open at the same time)
     const tSetup = Date.now();
@@ -284,7 +284,7 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
         clients.push(c);
         hosts[i] = c;
         joinedP[i] = new Promise<number>((resolve) => c.onPeerJoined(() => resolve(performance.now())));
-        joinedP[i]!.catch(() => undefined);
+        joinedP[i].catch(() => undefined);
         roomIds[i] = (await c.createRoom()).room;
       })
     ).forEach((r, i) => r.status === 'rejected' && fail(i, r.reason));

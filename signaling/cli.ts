@@ -66,8 +66,8 @@ function readIceConfig(file: string): Pick<SignalServerOptions, 'iceServers' | '
       if (o.credential !== undefined && typeof o.credential !== 'string') usage(`iceServers[${i}].credential in ${file} must be a string.`);
       return {
         urls: o.urls as string | string[],
-        ...(o.username !== undefined ? { username: o.username as string } : {}),
-        ...(o.credential !== undefined ? { credential: o.credential as string } : {}),
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(o.credential !== undefined ? { credential: o.credential } : {}),
       };
     });
   }
@@ -79,7 +79,7 @@ function readIceConfig(file: string): Pick<SignalServerOptions, 'iceServers' | '
     if (t.ttlSeconds !== undefined && !(typeof t.ttlSeconds === 'number' && t.ttlSeconds > 0)) {
       usage(`"turnSecret.ttlSeconds" in ${file} must be a positive number.`);
     }
-    out.turnSecret = { secret: t.secret, urls: t.urls, ...(t.ttlSeconds !== undefined ? { ttlSeconds: t.ttlSeconds as number } : {}) };
+    out.turnSecret = { secret: t.secret, urls: t.urls, ...(t.ttlSeconds !== undefined ? { ttlSeconds: t.ttlSeconds } : {}) };
   }
   return out;
 }

@@ -397,31 +397,31 @@ export class MemoryRoomStore implements RoomStore {
     return 'ok';
   }
 
-  async get(id: string): Promise<RoomState | null> {
+  get(id: string): Promise<RoomState | null> {
     const e = this.rooms.get(id);
-    return e ? clone(e.state) : null;
+    return Promise.resolve(e ? clone(e.state) : null);
   }
 
-  async cas(id: string, expectedVer: number, next: RoomState | null, deadline: number, tombstoneMs = 0): Promise<CasResult> {
+  cas(id: string, expectedVer: number, next: RoomState | null, deadline: number, tombstoneMs = 0): Promise<CasResult> {
     const e = this.rooms.get(id);
-    if (!e || e.state.ver !== expectedVer) return 'conflict';
+    if (!e || e.state.ver !== expectedVer) return Promise.resolve('conflict');
     if (next) this.rooms.set(id, { state: clone(next), deadline });
     else {
       this.rooms.delete(id);
       if (tombstoneMs > 0) this.tombs.set(id, Date.now() + tombstoneMs);
     }
-    return 'ok';
+    return Promise.resolve('ok');
   }
 
-  async tombstoned(id: string): Promise<boolean> {
+  tombstoned(id: string): Promise<boolean> {
     const until = this.tombs.get(id);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    if (until === undefined) return Promise.resolve(false);
+    if (until > Date.now()) return Promise.resolve(true);
     this.tombs.delete(id);
-    return false;
+    return Promise.resolve(false);
   }
 
-  async due(now: number, limit: number): Promise<string[]> {
+  due(now: number, limit: number): Promise<string[]> {
     const out: string[] = [];
     for (const [id, e] of this.rooms) {
       if (e.deadline <= now) {
@@ -434,14 +434,14 @@ export class MemoryRoomStore implements RoomStore {
       for (const [k, c] of this.counters) if (c.until <= now) this.counters.delete(k);
       for (const [k, until] of this.tombs) if (until <= now) this.tombs.delete(k);
     }
-    return out;
+    return Promise.resolve(out);
   }
 
-  async count(): Promise<number> {
-    return this.rooms.size;
+  count(): Promise<number> {
+    return Promise.resolve(this.rooms.size);
   }
 
-  async hit(key: string, windowMs: number, now: number): Promise<number> {
+  hit(key: string, windowMs: number, now: number): Promise<number> {
     const w = Math.floor(now / windowMs);
     const k = `${key}:${w}`;
     let c = this.counters.get(k);
@@ -449,20 +449,21 @@ export class MemoryRoomStore implements RoomStore {
       c = { n: 0, until: (w + 1) * windowMs };
       this.counters.set(k, c);
     }
-    return ++c.n;
+    return Promise.resolve(++c.n);
   }
 
-  async nodeAlive(): Promise<boolean> {
-    return true;
+  nodeAlive(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   healthy(): boolean {
     return true;
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.rooms.clear();
     this.counters.clear();
     this.tombs.clear();
+    return Promise.resolve();
   }
 }

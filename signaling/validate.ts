@@ -28,7 +28,7 @@ function plainObject(x: unknown): x is Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) {
     return false;
   }
-  const proto = Object.getPrototypeOf(x);
+  const proto: unknown = Object.getPrototypeOf(x);
   return (proto === Object.prototype || proto === null) && Object.keys(x).length <= MAX_KEYS;
 }
 

@@ -104,9 +104,8 @@ export function generatorString(
  * Deterministic; the result is secret (it depends on the password).
  */
 export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): RistrettoPoint {
-  const derive = ristretto255_hasher.deriveToCurve;
-  if (derive === undefined) throw new Error('@noble/curves lacks ristretto255 element derivation');
-  const g = derive(sha512(generatorString(DSI, prs, ci, sid, SHA512_BLOCK_BYTES)));
+  if (ristretto255_hasher.deriveToCurve === undefined) throw new Error('@noble/curves lacks ristretto255 element derivation');
+  const g = ristretto255_hasher.deriveToCurve(sha512(generatorString(DSI, prs, ci, sid, SHA512_BLOCK_BYTES)));
   if (g.is0()) throw new Error('CPace generator is the identity'); // probability ~2^-252
   return g;
 }

@@ -27,7 +27,9 @@ import {
   SIGNAL_PROTOCOL_VERSION,
   type ClientToServerEvents,
   type CreateOk,
+  type CreateReply,
   type JoinOk,
+  type JoinReply,
   type RejoinReply,
   type ServerToClientEvents,
   type SignalError,
@@ -177,8 +179,8 @@ export class SignalClient {
   /** Host: open a room. Rejoins it transparently after a reconnect. */
   async createRoom(): Promise<CreateOk> {
     this.assertUsable();
-    const reply = await this.request(() =>
-      this.socket.timeout(this.requestTimeoutMs).emitWithAck('create', { v: SIGNAL_PROTOCOL_VERSION }),
+    const reply = await this.request<CreateReply>((ack) =>
+      this.socket.timeout(this.requestTimeoutMs).emit('create', { v: SIGNAL_PROTOCOL_VERSION }, ack),
     );
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
@@ -192,8 +194,8 @@ export class SignalClient {
   async joinRoom(room: string): Promise<JoinOk> {
     this.assertUsable();
     const id = room.trim().toLowerCase();
-    const reply = await this.request(() =>
-      this.socket.timeout(this.requestTimeoutMs).emitWithAck('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }),
+    const reply = await this.request<JoinReply>((ack) =>
+      this.socket.timeout(this.requestTimeoutMs).emit('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }, ack),
     );
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
@@ -260,9 +262,14 @@ export class SignalClient {
     if (this.room) throw new MovieShareError(ExitCode.Other, 'This signaling client is already in a room.');
   }
 
-  private async request<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Send a request through `send` and wait for the server's ack: what
+   * `timeout(ms).emitWithAck()` does, but typed (socket.io-client types that
+   * one's reply as `any` once timeout() has put the error first in the ack).
+   */
+  private async request<T>(send: (ack: (err: Error | null, reply: T) => void) => void): Promise<T> {
     try {
-      return await fn();
+      return await new Promise<T>((resolve, reject) => send((err, reply) => (err ? reject(err) : resolve(reply))));
     } catch {
       throw new MovieShareError(
         ExitCode.Network,

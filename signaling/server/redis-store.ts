@@ -198,7 +198,7 @@ export class RedisRoomStore implements RoomStore {
     const now = Date.now();
     const c = this.alive.get(node);
     if (c && c.until > now && (!fresh || !c.alive)) return c.alive;
-    const r = (await this.client.sendCommand(['PUBSUB', 'NUMSUB', this.nodeChannel(node)])) as unknown[];
+    const r = await this.client.sendCommand<unknown[]>(['PUBSUB', 'NUMSUB', this.nodeChannel(node)]);
     const alive = Number(r?.[1] ?? 0) > 0;
     if (this.alive.size > 1000) this.alive.clear();
     this.alive.set(node, { alive, until: now + (alive ? 250 : 60_000) }); // node ids are per process: dead stays dead

@@ -43,7 +43,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
   const lastLog = new Map<string, number>();
   const mk = (name: string, disableOfflineQueue: boolean): RedisClient => {
     let ready = false;
-    const c = createClient({
+    const c: RedisClient = createClient({
       url,
       disableOfflineQueue,
       socket: {
@@ -51,7 +51,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
         // at startup give up after a few quick tries (fail fast, clearly); once up, keep reconnecting
         reconnectStrategy: (n: number, cause: Error) => (!ready && n >= 4 ? cause : Math.min(50 * 2 ** n, 2000)),
       },
-    }) as RedisClient;
+    });
     c.on('ready', () => {
       ready = true;
     });
@@ -79,7 +79,7 @@ async function connectRedis(url: string, log: (l: string) => void): Promise<Redi
         /* not connected */
       }
     }
-    throw new Error(`${cannotConnect}: ${(e as Error).message}`);
+    throw new Error(`${cannotConnect}: ${(e as Error).message}`, { cause: e });
   }
   return clients;
 }
@@ -112,7 +112,7 @@ export async function openRedis(url: string, nodeId: string, log: (l: string) =>
     await sub.subscribe(store.nodeChannel(), () => undefined);
   } catch (e) {
     await closeRedis(clients);
-    throw new Error(`Cannot subscribe on Redis: ${(e as Error).message}`);
+    throw new Error(`Cannot subscribe on Redis: ${(e as Error).message}`, { cause: e });
   }
   return { store, adapter: createAdapter(pub, sub), close: () => closeRedis(clients) };
 }

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function tempDir(prefix = 'movie-share-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
+export async function tempDir(prefix = 'movie-share-test-'): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -21,6 +21,11 @@ export interface MemoryRun {
   chunkFramesSent: number;
 }
 
+/** The message for `assert.ok(!(x instanceof Error), errorText(x))`: the error as String() shows it (a result has none to show). */
+export function errorText(x: MemoryRun['send'] | MemoryRun['receive']): string {
+  return x instanceof Error ? String(x) : '';
+}
+
 export interface MemoryRunOptions {
   hook?: FrameHook;
   tuning?: Partial<TransportTuning>;

@@ -42,7 +42,7 @@ export interface Rogue {
 export async function startRogue(mode: RogueMode): Promise<Rogue> {
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] });
-  const state: Rogue = { url: '', forwarded: 0, peerConnections: 0, channelsOpened: 0, seen: [], close: async () => undefined };
+  const state: Rogue = { url: '', forwarded: 0, peerConnections: 0, channelsOpened: 0, seen: [], close: () => Promise.resolve() };
   let host: Socket | undefined;
   let receiver: Socket | undefined;
   const keep = new Set<PeerConnection | DataChannel>();
@@ -159,9 +159,10 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
     // node-datachannel's native threads keep the process alive until cleanup();
     // only the rogue uses it in this process
     cleanup();
-    io.close();
+    const ioClosed = io.close(); // settles once its sockets, its engine and `http` are closed
     http.closeAllConnections();
     await new Promise<void>((r) => http.close(() => r()));
+    await ioClosed;
   };
   return state;
 }

@@ -36,7 +36,7 @@ test('bench smoke: every row completes with positive numbers', { timeout: 120_00
   try {
     res = await runBench(opts, children);
   } catch (e) {
-    throw new Error(`bench failed: ${(e as Error).message}\n${lines.join('\n')}`);
+    throw new Error(`bench failed: ${(e as Error).message}\n${lines.join('\n')}`, { cause: e });
   }
   const byId = new Map(res.rows.map((r) => [r.id, r]));
   const positive = (id: string, v: number | string | undefined, what: string) =>

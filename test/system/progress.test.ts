@@ -16,6 +16,7 @@ import { tempDir } from '../support/files.js';
 import { shareJson } from '../support/reliability.js';
 
 /** What a terminal would show: escape sequences (cursor moves, clear, show/hide) and carriage returns removed. */
+// eslint-disable-next-line no-control-regex -- ESC (\x1b) starts the very sequences this strips
 const visible = (raw: string): string => raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '').replace(/\r/g, '');
 
 function fakeTty(): TextStream & { out: string } {

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkCount } from '../../common/protocol/framing.js';
 import { parseReceiverMessage } from '../../common/protocol/messages.js';
@@ -31,7 +31,7 @@ import { FlowControl } from '../../peer/transfer/flow-control.js';
 import { readSidecar, removeResumeState, writeSidecar } from '../../peer/node/resume.js';
 import { Procs } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
-import { runMemoryTransfer } from '../support/memory-transfer.js';
+import { errorText, runMemoryTransfer } from '../support/memory-transfer.js';
 import { assertCleanFailure, exitWithin, getJson, lastEvent, MiB, shareJson } from '../support/reliability.js';
 import '../support/node-crypto.js';
 
@@ -157,7 +157,7 @@ test('OUT.part goes to disk while it arrives: a background fdatasync every 64 Mi
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
-  }) as FileHandle;
+  });
   try {
     const block = randomBytes(MiB);
     const total = 2 * DATASYNC_EVERY_BYTES + 2 * MiB;
@@ -243,8 +243,8 @@ test('file > 4 GiB: resume from an offset above 2^32 (sparse file, in-memory cha
     await writeSidecar(out, { v: 1, sha256, size, name: 'huge.src', verified: from });
 
     const r = await runMemoryTransfer(src, out, { senderSha256: sha256 });
-    assert.ok(!(r.receive instanceof Error), String(r.receive));
-    assert.ok(!(r.send instanceof Error), String(r.send));
+    assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+    assert.ok(!(r.send instanceof Error), errorText(r.send));
     assert.equal(r.send.resumedFrom, from);
     assert.equal(r.send.sentBytes, size - from);
     assert.equal(r.receive.size, size);

@@ -24,7 +24,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSidecar } from '../../peer/node/resume.js';
 import { Procs } from '../support/procs.js';
-import { runMemoryTransfer } from '../support/memory-transfer.js';
+import { errorText, runMemoryTransfer } from '../support/memory-transfer.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { assertCleanFailure, exitWithin, getJson, lastEvent, MiB, shareJson, waitForSize, waitForVerified } from '../support/reliability.js';
 import '../support/node-crypto.js';
@@ -147,7 +147,7 @@ test('a credit window smaller than the ack interval does not stall the transfer 
   await randomFile(small, 2 * MiB + 5);
   // acks every 256 KiB, but the sender may have only 64 KiB unacknowledged: it used to wait forever
   const r = await runMemoryTransfer(small, out, { tuning: { windowBytes: 64 * 1024, ackBytes: 256 * 1024 } });
-  assert.ok(!(r.receive instanceof Error), String(r.receive));
-  assert.ok(!(r.send instanceof Error), String(r.send));
+  assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+  assert.ok(!(r.send instanceof Error), errorText(r.send));
   assert.ok(await sameBytes(small, out));
 });

@@ -45,11 +45,11 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
 
   const args = ['--redis', redis.url, '--rejoin-grace', '30'];
   const [a, b] = await Promise.all([spawnSignalNode(args), spawnSignalNode(args)]);
-  nodes.push(a!, b!);
+  nodes.push(a, b);
 
   await t.test('host on node A, receiver on node B: pair and relay both ways', async () => {
-    const host = await connect(a!.url);
-    const recv = await connect(b!.url);
+    const host = await connect(a.url);
+    const recv = await connect(b.url);
     const { room } = await host.createRoom();
     const joined = new Promise<void>((r) => host.onPeerJoined(r));
     const j = await recv.joinRoom(room);
@@ -64,12 +64,12 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'sdp', data: b64('answer from B') });
 
     // a third peer on either node: busy
-    const third = io(a!.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const third = io(a.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     sockets.push(third);
     assert.equal((await third.emitWithAck('join', { v: V, room })).reason, 'busy');
 
     // both nodes see the room (state is in Redis)
-    const hb = (await (await fetch(`${b!.url}/healthz`)).json()) as { mode: string; rooms: number };
+    const hb = (await (await fetch(`${b.url}/healthz`)).json()) as { mode: string; rooms: number };
     assert.equal(hb.mode, 'redis');
     assert.ok(hb.rooms >= 1);
 
@@ -80,19 +80,19 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
   });
 
   await t.test('node A is killed after the host created a room; the host rejoins via the restarted node; a receiver on B pairs', async () => {
-    const host = await connect(a!.url);
+    const host = await connect(a.url);
     const { room } = await host.createRoom();
     const rejoined = new Promise<void>((r) => host.onRejoined(r));
     const lost: string[] = [];
     host.onDisconnect((why) => lost.push(why));
 
-    await a!.kill(); // SIGKILL: no goodbye, no room cleanup
-    const a2 = await spawnSignalNode([...args, '--port', String(a!.port)]);
+    await a.kill(); // SIGKILL: no goodbye, no room cleanup
+    const a2 = await spawnSignalNode([...args, '--port', String(a.port)]);
     nodes.push(a2);
     await within(rejoined, 10_000, 'the host to reconnect and rejoin');
     assert.deepEqual(lost, []);
 
-    const recv = await connect(b!.url);
+    const recv = await connect(b.url);
     const joined = new Promise<void>((r) => host.onPeerJoined(r));
     await recv.joinRoom(room);
     await within(joined, 5000, 'peer-joined after the restart');
@@ -111,7 +111,7 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     const hostGot = nextSignal(host);
     await nodeA.kill();
     // the receiver joins through B while the host is reconnecting; its first message is held, not lost
-    const recv = await connect(b!.url);
+    const recv = await connect(b.url);
     const j = await recv.joinRoom(room);
     assert.equal(j.peerPresent, false);
     recv.send({ kind: 'pake', data: b64('early') });
@@ -126,10 +126,10 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     // --trust-proxy + X-Forwarded-For gives this test its own client address (Redis also holds earlier counters)
     const shared = ['--redis', redis.url, '--rate-limit-joins', '10', '--rate-limit-window', '60', '--trust-proxy'];
     const [c, d] = await Promise.all([spawnSignalNode(shared), spawnSignalNode(shared)]);
-    nodes.push(c!, d!);
+    nodes.push(c, d);
     const as = { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { 'x-forwarded-for': '192.0.2.77' } };
-    const sc = io(c!.url, as);
-    const sd = io(d!.url, as);
+    const sc = io(c.url, as);
+    const sd = io(d.url, as);
     sockets.push(sc, sd);
     const reasons: string[] = [];
     for (let i = 0; i < 8; i++) {
@@ -138,7 +138,7 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     }
     assert.equal(reasons.filter((r) => r === 'not-found').length, 10);
     assert.equal(reasons.filter((r) => r === 'rate-limited').length, 6);
-    const text = await (await fetch(`${d!.url}/metrics`)).text();
+    const text = await (await fetch(`${d.url}/metrics`)).text();
     assert.match(text, /^movie_signal_rooms_open \d+$/m);
   });
 });

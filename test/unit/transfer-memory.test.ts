@@ -16,7 +16,7 @@ import { generateReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import type { FrameHook } from '../support/memory-channel.js';
 import { readSidecar } from '../../peer/node/resume.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
-import { runMemoryTransfer, sharedKeyPair } from '../support/memory-transfer.js';
+import { errorText, runMemoryTransfer, sharedKeyPair } from '../support/memory-transfer.js';
 import '../support/node-crypto.js';
 
 let dir: string;
@@ -55,8 +55,8 @@ test('happy path: sizes 0, 1, one chunk, many chunks', async () => {
     await randomFile(s, size);
     const out = outPath();
     const r = await runMemoryTransfer(s, out);
-    assert.ok(!(r.receive instanceof Error), String(r.receive));
-    assert.ok(!(r.send instanceof Error), String(r.send));
+    assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+    assert.ok(!(r.send instanceof Error), errorText(r.send));
     assert.ok(await sameBytes(s, out));
     assert.equal(existsSync(`${out}.part`), false);
     assert.equal(existsSync(`${out}.part.json`), false);
@@ -203,8 +203,8 @@ test('resume: an interrupted transfer keeps OUT.part and resumes from the verifi
   assert.equal((await stat(`${out}.part`)).size, sc.verified);
   // second run resumes
   const r2 = await runMemoryTransfer(src, out);
-  assert.ok(!(r2.receive instanceof Error), String(r2.receive));
-  assert.ok(!(r2.send instanceof Error), String(r2.send));
+  assert.ok(!(r2.receive instanceof Error), errorText(r2.receive));
+  assert.ok(!(r2.send instanceof Error), errorText(r2.send));
   assert.equal(r2.send.resumedFrom, sc.verified);
   assert.ok(r2.send.sentBytes < SIZE);
   assert.ok(await sameBytes(src, out));
@@ -215,7 +215,7 @@ test('resume state of a different file is discarded and the transfer starts over
   await writeFile(`${out}.part`, randomBytes(50_000));
   await writeFile(`${out}.part.json`, JSON.stringify({ v: 1, sha256: '0'.repeat(64), size: SIZE, name: 'x', verified: 50_000 }));
   const r = await runMemoryTransfer(src, out);
-  assert.ok(!(r.send instanceof Error), String(r.send));
+  assert.ok(!(r.send instanceof Error), errorText(r.send));
   assert.equal(r.send.resumedFrom, 0);
   assert.deepEqual(await readFile(out), await readFile(src));
 });
