@@ -12,7 +12,7 @@ export const SIGNAL_URL_ENV = 'MOVIE_SIGNAL_URL';
 export interface TransportTuning {
   /** plaintext bytes per chunk; capped by the channel's negotiated max message size */
   chunkSize: number;
-  /** the sender pauses when the data channel buffers more than this */
+  /** the host pauses when the data channel buffers more than this */
   highWaterMark: number;
   /** ...and resumes when it falls to this (`bufferedAmountLowThreshold`) */
   lowWaterMark: number;
@@ -21,7 +21,7 @@ export interface TransportTuning {
   /** the receiver acknowledges written bytes at least this often */
   ackBytes: number;
   /**
-   * the sender seals this many bytes of chunks before it hands them to the
+   * the host seals this many bytes of chunks before it hands them to the
    * channel back to back (and sooner whenever it must wait for the channel)
    */
   sendBatchBytes: number;

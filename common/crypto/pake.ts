@@ -20,6 +20,7 @@ import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { cryptoBackend } from './backend.js';
 import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../errors.js';
+import type { Role } from '../protocol/signal-protocol.js';
 
 /** A ristretto255 group element (noble's RistrettoPoint). */
 export type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
@@ -40,7 +41,8 @@ export const ELEMENT_BYTES = 32;
 /** G.I: the encoding of the neutral element (32 zero bytes). */
 export const IDENTITY: Uint8Array = new Uint8Array(ELEMENT_BYTES);
 
-export type PakeRole = 'initiator' | 'responder'; // host = initiator, receiver = responder
+/** Our vocabulary: the host is CPace's initiator (its share comes first in the transcript), the receiver its responder. */
+export type PakeRole = Role;
 
 export interface PakeStart {
   /** This side's CPace message, Y || AD (32-byte element, then the caller's ad, if any). Send it to the peer. */
@@ -201,7 +203,7 @@ export function pakeStartWithScalar(opts: PakeOptions, scalar: bigint): PakeStar
   const { password, role, sid } = opts;
   const ci = opts.ci ?? EMPTY;
   const ownAd = (opts.ad ?? EMPTY).slice();
-  if (role !== 'initiator' && role !== 'responder') throw new TypeError(`unknown PAKE role ${String(role)}`);
+  if (role !== 'host' && role !== 'receiver') throw new TypeError(`unknown PAKE role ${String(role)}`);
   const g = calculateGenerator(password, ci, sid);
   let y: bigint | undefined = scalar;
   const ownY = scalarMult(y, g);
@@ -227,7 +229,7 @@ export function pakeStartWithScalar(opts: PakeOptions, scalar: bigint): PakeStar
         });
       }
       const transcript =
-        role === 'initiator' ? transcriptIr(ownY, ownAd, peerY, peerAd) : transcriptIr(peerY, peerAd, ownY, ownAd);
+        role === 'host' ? transcriptIr(ownY, ownAd, peerY, peerAd) : transcriptIr(peerY, peerAd, ownY, ownAd);
       return intermediateSessionKey(sidCopy, K, transcript);
     },
   };

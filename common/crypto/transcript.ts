@@ -34,7 +34,7 @@ export function transcriptBytes(t: TranscriptInput): Uint8Array {
   return lengthPrefixed(LABEL, u32(t.version), utf8(t.hostFingerprint), utf8(t.receiverFingerprint), t.rsaPublicKey, t.encryptedKey);
 }
 
-export function senderMac(confirmHost: Uint8Array, transcript: Uint8Array): Uint8Array {
+export function hostMac(confirmHost: Uint8Array, transcript: Uint8Array): Uint8Array {
   return hmacSha256(confirmHost, SENDER_LABEL, transcript);
 }
 

@@ -6,7 +6,7 @@
 import { ExitCode, MovieShareError } from '../errors.js';
 import { fromBase64, fromUtf8, isBase64, toBase64, utf8 } from '../bytes.js';
 
-/** Receiver (movie-get) → sender (movie-share). */
+/** Receiver (movie-get) → host (movie-share). */
 export type ReceiverMessage =
   | { t: 'hello'; v: number; rsaPublicKey: string }
   | { t: 'confirm'; mac: string; resumeFrom: number }
@@ -15,8 +15,8 @@ export type ReceiverMessage =
   | { t: 'ping' }
   | { t: 'abort'; code: ExitCode; message: string };
 
-/** Sender (movie-share) → receiver (movie-get). */
-export type SenderMessage =
+/** Host (movie-share) → receiver (movie-get). */
+export type HostMessage =
   | { t: 'key'; v: number; encryptedKey: string; mac: string }
   | { t: 'end' }
   | { t: 'ping' }
@@ -93,7 +93,7 @@ export function parseReceiverMessage(json: string): ReceiverMessage {
   }
 }
 
-export function parseSenderMessage(json: string): SenderMessage {
+export function parseHostMessage(json: string): HostMessage {
   const o = parseObject(json);
   switch (o['t']) {
     case 'key':
@@ -118,7 +118,7 @@ export interface KeyPayload {
   /** SHA-256 of the whole file, hex */
   sha256: string;
   size: number;
-  /** the sender's file name: metadata only, never used as a path */
+  /** the host's file name: metadata only, never used as a path */
   name: string;
   chunkSize: number;
 }

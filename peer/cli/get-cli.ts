@@ -13,7 +13,7 @@
  * (just above V8's 8 MiB incremental-marking threshold) that limit is only
  * ~8 MB above the heap, so a full mark-compact ran every ~10 MB received (50-80
  * per 512 MiB). The flag puts a 64 MB floor under the limit: none at all. The
- * sender's 8 MiB credit window keeps chunks from living long enough to be
+ * host's 8 MiB credit window keeps chunks from living long enough to be
  * promoted, so peak RSS stays flat (docs/PERFORMANCE.md).
  */
 import { useCryptoBackend } from '../../common/crypto/backend.js';

@@ -1,6 +1,6 @@
 /**
  * movie-get CODE -o OUT: the receiver. Exits 0 only when OUT holds the
- * verified file. Never uses the sender's file name as a path.
+ * verified file. Never uses the host's file name as a path.
  *
  * Loaded by peer/cli/get-cli.ts (the executable) once the RSA key generation has
  * started.

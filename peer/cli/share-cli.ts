@@ -17,7 +17,7 @@ import { nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
-import { sendFile } from '../transfer/sender.js';
+import { sendFile } from '../transfer/host.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 
 const program = configureExit(

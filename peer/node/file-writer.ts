@@ -2,7 +2,7 @@
  * Sequential writes of authenticated plaintext to OUT.part. Writes are issued
  * in order; `onWritten(offset)` reports the end of the contiguous written
  * prefix (once per `write()`, in order), which drives the receiver's acks (the
- * sender's credit) and the resume sidecar.
+ * host's credit) and the resume sidecar.
  *
  * Chunks are gathered into one `writev` of up to BATCH_BYTES (or whatever
  * arrived within BATCH_WAIT_MS): one 64 KiB write per chunk costs several times

@@ -59,7 +59,7 @@ export async function removeResumeState(out: string): Promise<void> {
 }
 
 export interface ResumePoint {
-  /** where the sender should start */
+  /** where the host should start */
   offset: number;
   /** OUT.part, open for writing at `offset` */
   fh: FileHandle;

@@ -57,7 +57,8 @@ export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   chooseMtu(mine: LinkHint[], theirs: unknown): MtuChoice | undefined;
   /** one line for --verbose: the ICE servers and policy */
   describe(): string;
-  create(initiator: boolean, mtu: number): P;
+  /** a connection for this side; the host makes the offer */
+  create(host: boolean, mtu: number): P;
   /** the host's offer as it is sent (the host may fix its DTLS role there) */
   prepareOffer(sdp: string): string;
   checkGathered(sdp: string): GatherCheck;

@@ -261,7 +261,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     armConnectTimer();
 
     // 2. the PAKE: our share always goes out before our confirmation
-    const pake = pakeStart({ password: utf8(code.canonical), role: host ? 'initiator' : 'responder', sid: pakeSid(code.room) });
+    const pake = pakeStart({ password: utf8(code.canonical), role, sid: pakeSid(code.room) });
     sendPake(PAKE_SHARE, pake.message);
     const theirShare = ((await step(inbox.take('share'))) as { body: Uint8Array }).body;
     const k = (keys = deriveSessionKeys(pake.finish(theirShare)));

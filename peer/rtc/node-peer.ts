@@ -67,10 +67,10 @@ export interface NodeRtcPeer extends WebRtcPeer {
 }
 
 /** simple-peer on node-datachannel, configured from `config` with the given MTU. */
-export function createNodePeer(initiator: boolean, config: RtcConfig, debugLine?: (line: string) => void): NodeRtcPeer {
+export function createNodePeer(host: boolean, config: RtcConfig, debugLine?: (line: string) => void): NodeRtcPeer {
   ensureRtcLogger(config, debugLine);
   const peer = new SimplePeer({
-    initiator,
+    initiator: host, // simple-peer's word: the side that makes the offer
     // One sealed offer and one sealed answer, each with every candidate: no
     // ordering races between descriptions and candidates through the relay.
     trickle: false,
@@ -105,9 +105,9 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
       return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config)) : undefined;
     },
     describe: () => describeIce(config),
-    create(initiator, mtu) {
+    create(host, mtu) {
       turnMark = turnLogMark();
-      return createNodePeer(initiator, { ...config, mtu }, debugLine);
+      return createNodePeer(host, { ...config, mtu }, debugLine);
     },
     // relay-only: the host is the DTLS client (see dtls-role.ts)
     prepareOffer: (sdp) => (relayOnly ? offerAsDtlsClient(sdp) : sdp),

@@ -1,13 +1,13 @@
 /**
- * The backpressure loop, end to end. The sender may put another chunk on the
+ * The backpressure loop, end to end. The host may put another chunk on the
  * wire only when both hold:
  *  1. the data channel's local buffer is below the high-water mark (when it is
  *     not, wait for `bufferedamountlow`, i.e. the low-water mark), and
  *  2. the bytes sent but not yet acknowledged as *written* by the receiver fit
  *     the credit window.
- * (1) keeps the sender's memory flat when the network is slow; (2) does the
+ * (1) keeps the host's memory flat when the network is slow; (2) does the
  * same when the receiver's disk is slow, since acks follow completed writes.
- * The sender checks both for every chunk it seals and hands sealed chunks to
+ * The host checks both for every chunk it seals and hands sealed chunks to
  * the channel in bursts (`sendBatchBytes`, and always before it waits), so the
  * channel holds at most highWaterMark + sendBatchBytes + one chunk.
  */
@@ -40,7 +40,7 @@ export class FlowControl {
 
   /**
    * True when a chunk that would end at `nextEnd` may be sent right now: the
-   * sender's per-chunk fast path, which allocates no promise (each awaited
+   * host's per-chunk fast path, which allocates no promise (each awaited
    * guard would also leave a reaction on the link's never-settling failure
    * promise, one per chunk).
    */

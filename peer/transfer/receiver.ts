@@ -16,8 +16,8 @@ import { constantTimeEqual } from '../../common/crypto/mac.js';
 import { fromBase64, hexToBytes, toBase64 } from '../../common/bytes.js';
 import { CHUNK_OVERHEAD, chunkCount, decodeChunk, type OpenedChunk } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
-import { parseKeyPayload, parseSenderMessage, type ReceiverMessage, type SenderMessage } from '../../common/protocol/messages.js';
-import { checkMac, receiverMac, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
+import { parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import type { FileSink } from './files.js';
 import { Link, type LinkOptions } from './link.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
@@ -29,7 +29,7 @@ export interface ReceiveOptions {
   tuning: TransportTuning;
   progress?: ProgressSink;
   link?: LinkOptions;
-  /** told once the sender is authenticated and the resume decision is made */
+  /** told once the host is authenticated and the resume decision is made */
   onStart?: (info: { name: string; size: number; resumeFrom: number; notice?: string }) => void;
 }
 
@@ -41,7 +41,7 @@ export interface ReceiveResult {
 }
 
 export async function receiveFile(session: SecureSession, opts: ReceiveOptions): Promise<ReceiveResult> {
-  const link = new Link<SenderMessage, ReceiverMessage>(session.channel, parseSenderMessage, opts.link);
+  const link = new Link<HostMessage, ReceiverMessage>(session.channel, parseHostMessage, opts.link);
   const progress = opts.progress ?? silentProgress;
   const { sink } = opts;
   let opened = false;
@@ -61,7 +61,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
       rsaPublicKey: kp.publicKeyDer,
       encryptedKey,
     });
-    checkMac(senderMac(session.confirmHost, transcript), fromBase64(keyMsg.mac));
+    checkMac(hostMac(session.confirmHost, transcript), fromBase64(keyMsg.mac));
     const payload = parseKeyPayload(await link.guard(decryptKeyMessage(kp.privateKey, encryptedKey)));
     if (payload.chunkSize + CHUNK_OVERHEAD > session.channel.maxMessageSize) {
       throw new MovieShareError(ExitCode.Other, 'The sender chose chunks larger than this connection can carry.');
@@ -138,12 +138,12 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     link.finish();
     progress.finish();
     await session.channel.drained();
-    await link.linger(); // the sender closes once it has read `done`; closing first could lose it
+    await link.linger(); // the host closes once it has read `done`; closing first could lose it
     return { name: payload.name, size: payload.size, sha256: payload.sha256, resumedFrom: from };
   } catch (e) {
     const err = link.fail(e);
     if (opened) await sink.abort(err.exitCode !== ExitCode.Integrity);
-    await link.linger(); // let an abort we sent reach the sender before the CLI closes the channel
+    await link.linger(); // let an abort we sent reach the host before the CLI closes the channel
     throw err;
   }
 }

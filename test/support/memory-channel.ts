@@ -6,7 +6,7 @@
 import type { MessageChannel } from '../../peer/transfer/channel.js';
 
 /** Return the frames to deliver instead of `frame` (empty array = drop). */
-export type FrameHook = (frame: Uint8Array, from: 'a' | 'b') => Uint8Array[];
+export type FrameHook = (frame: Uint8Array, from: 'host' | 'receiver') => Uint8Array[];
 
 class MemoryEnd implements MessageChannel {
   readonly maxMessageSize: number;
@@ -18,7 +18,7 @@ class MemoryEnd implements MessageChannel {
   closed = false;
 
   constructor(
-    readonly name: 'a' | 'b',
+    readonly name: 'host' | 'receiver',
     maxMessageSize: number,
     private readonly hook: FrameHook | undefined,
     private readonly lowWater: number,
@@ -77,8 +77,8 @@ class MemoryEnd implements MessageChannel {
 export function memoryChannelPair(opts: { maxMessageSize?: number; hook?: FrameHook; lowWater?: number } = {}): [MessageChannel, MessageChannel] {
   const max = opts.maxMessageSize ?? 256 * 1024;
   const low = opts.lowWater ?? 1024 * 1024;
-  const a = new MemoryEnd('a', max, opts.hook, low);
-  const b = new MemoryEnd('b', max, opts.hook, low);
+  const a = new MemoryEnd('host', max, opts.hook, low);
+  const b = new MemoryEnd('receiver', max, opts.hook, low);
   a.peer = b;
   b.peer = a;
   return [a, b];

@@ -5,7 +5,7 @@ import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/cryp
 import { MovieShareError } from '../../common/errors.js';
 import { memoryChannelPair, type FrameHook } from './memory-channel.js';
 import { receiveFile, type ReceiveResult } from '../../peer/transfer/receiver.js';
-import { sendFile, type SendResult } from '../../peer/transfer/sender.js';
+import { sendFile, type SendResult } from '../../peer/transfer/host.js';
 import { inspectFile, hashFile, nodeFileSource } from '../../peer/node/file-source.js';
 import { NodeFileSink } from '../../peer/node/file-sink.js';
 import './node-crypto.js';
@@ -30,9 +30,9 @@ export interface MemoryRunOptions {
   hook?: FrameHook;
   tuning?: Partial<TransportTuning>;
   /** what each side believes the fingerprints are (default: both see the same) */
-  senderView?: { host: string; receiver: string };
+  hostView?: { host: string; receiver: string };
   receiverView?: { host: string; receiver: string };
-  senderKeys?: { confirmHost: Uint8Array; confirmReceiver: Uint8Array };
+  hostKeys?: { confirmHost: Uint8Array; confirmReceiver: Uint8Array };
   peerTimeoutMs?: number;
   /** announce this SHA-256 instead of the file's real one */
   senderSha256?: string;
@@ -41,16 +41,16 @@ export interface MemoryRunOptions {
 export async function runMemoryTransfer(src: string, out: string, opts: MemoryRunOptions = {}): Promise<MemoryRun> {
   let chunkFramesSent = 0;
   const hook: FrameHook = (frame, from) => {
-    if (from === 'a' && frame[0] === 0x02) chunkFramesSent++;
+    if (from === 'host' && frame[0] === 0x02) chunkFramesSent++;
     return opts.hook ? opts.hook(frame, from) : [frame];
   };
   const [a, b] = memoryChannelPair({ hook });
   const keys = { confirmHost: randomBytes(32), confirmReceiver: randomBytes(32) };
   const fp = { host: 'sha-256 AA:BB', receiver: 'sha-256 CC:DD' };
-  const sv = opts.senderView ?? fp;
+  const sv = opts.hostView ?? fp;
   const rv = opts.receiverView ?? fp;
-  const sk = opts.senderKeys ?? keys;
-  const senderSession: SecureSession = { channel: a, ...sk, hostFingerprint: sv.host, receiverFingerprint: sv.receiver };
+  const sk = opts.hostKeys ?? keys;
+  const hostSession: SecureSession = { channel: a, ...sk, hostFingerprint: sv.host, receiverFingerprint: sv.receiver };
   const receiverSession: SecureSession = { channel: b, ...keys, hostFingerprint: rv.host, receiverFingerprint: rv.receiver };
   const tuning = { ...DEFAULT_TUNING, chunkSize: 16 * 1024, ackBytes: 64 * 1024, windowBytes: 256 * 1024, ...opts.tuning };
   const info = await inspectFile(src);
@@ -61,7 +61,7 @@ export async function runMemoryTransfer(src: string, out: string, opts: MemoryRu
     throw e;
   };
   const [send, receive] = await Promise.all([
-    sendFile(senderSession, { file: nodeFileSource(info, sha256), tuning, link }).catch(asErr),
+    sendFile(hostSession, { file: nodeFileSource(info, sha256), tuning, link }).catch(asErr),
     receiveFile(receiverSession, { sink: new NodeFileSink(out), keyPair: sharedKeyPair(), tuning, link }).catch(asErr),
   ]);
   a.close();

@@ -40,7 +40,7 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   const signal = await SignalClient.connect({ url, connectTimeoutMs: 5000 });
   const { room } = await signal.createRoom();
   const code = makeCode(room);
-  const pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'initiator', sid: pakeSid(room) });
+  const pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'host', sid: pakeSid(room) });
   let keys: SessionKeys | undefined;
   let rtc: NodeRtcPeer | undefined;
   let resolveConnected!: () => void;

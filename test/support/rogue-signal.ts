@@ -93,8 +93,8 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
 
   const guessed = `${ROGUE_ROOM}-${WORDS[1]}-${WORDS[2]}-${WORDS[3]}`;
   const mitm = {
-    host: pakeStart({ password: Buffer.from(guessed), role: 'responder', sid: pakeSid(ROGUE_ROOM) }),
-    receiver: pakeStart({ password: Buffer.from(guessed), role: 'initiator', sid: pakeSid(ROGUE_ROOM) }),
+    host: pakeStart({ password: Buffer.from(guessed), role: 'receiver', sid: pakeSid(ROGUE_ROOM) }),
+    receiver: pakeStart({ password: Buffer.from(guessed), role: 'host', sid: pakeSid(ROGUE_ROOM) }),
   };
 
   io.on('connection', (socket) => {

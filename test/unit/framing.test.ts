@@ -15,8 +15,8 @@ import {
   readU64,
 } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
-import { parseKeyPayload, parseReceiverMessage, parseSenderMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
-import { receiverMac, sdpFingerprint, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
+import { parseKeyPayload, parseReceiverMessage, parseHostMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
+import { receiverMac, sdpFingerprint, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { now } from '../support/node-crypto.js';
 
 const enc = (...a: Parameters<typeof encodeChunk>) => now(encodeChunk(...a));
@@ -93,11 +93,11 @@ test('control frames and classification', () => {
 
 test('message validation rejects malformed and unknown messages', () => {
   assert.deepEqual(parseReceiverMessage('{"t":"ack","written":5}'), { t: 'ack', written: 5 });
-  assert.deepEqual(parseSenderMessage('{"t":"end"}'), { t: 'end' });
+  assert.deepEqual(parseHostMessage('{"t":"end"}'), { t: 'end' });
   for (const bad of ['', 'null', '[]', '{"t":"ack","written":-1}', '{"t":"ack","written":1.5}', '{"t":"nope"}', '{"t":"hello","v":1,"rsaPublicKey":"!!"}', '{"t":"abort","code":99,"message":"x"}', `{"t":"done","sha256":"${'z'.repeat(64)}"}`]) {
     assert.equal(code(() => parseReceiverMessage(bad)), ExitCode.Other, bad);
   }
-  assert.equal(code(() => parseSenderMessage('{"t":"key","v":1,"encryptedKey":5,"mac":"AA=="}')), ExitCode.Other);
+  assert.equal(code(() => parseHostMessage('{"t":"key","v":1,"encryptedKey":5,"mac":"AA=="}')), ExitCode.Other);
 });
 
 test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4', async () => {
@@ -126,13 +126,13 @@ test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4
 test('transcript MACs change with every bound field', () => {
   const base = { version: 1, hostFingerprint: 'sha-256 AA', receiverFingerprint: 'sha-256 BB', rsaPublicKey: Buffer.from('rsa'), encryptedKey: Buffer.from('ek') };
   const k = randomBytes(32);
-  const ref = senderMac(k, transcriptBytes(base));
+  const ref = hostMac(k, transcriptBytes(base));
   for (const change of [{ version: 2 }, { hostFingerprint: 'sha-256 AB' }, { receiverFingerprint: 'sha-256 BA' }, { rsaPublicKey: Buffer.from('rsb') }, { encryptedKey: Buffer.from('el') }]) {
-    assert.notDeepEqual(senderMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
+    assert.notDeepEqual(hostMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
   }
   const t = transcriptBytes(base);
   assert.notDeepEqual(receiverMac(k, t, 0), receiverMac(k, t, 1));
-  assert.notDeepEqual(receiverMac(k, t, 0), senderMac(k, t));
+  assert.notDeepEqual(receiverMac(k, t, 0), hostMac(k, t));
 });
 
 test('DTLS fingerprint is read from the SDP', () => {

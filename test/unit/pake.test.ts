@@ -105,7 +105,7 @@ test('draft B.3.2-B.3.4: Ya, Yb and K', () => {
   assert.equal(toHex(scalarMultVfy(yb, hex(V.Ya))), V.K);
 });
 
-test('draft B.3.5: ISK for initiator/responder', () => {
+test('draft B.3.5: ISK for initiator (host) / responder (receiver)', () => {
   const Ya = hex(V.Ya);
   const Yb = hex(V.Yb);
   const K = hex(V.K);
@@ -116,11 +116,11 @@ test('draft B.3.5: ISK for initiator/responder', () => {
 
 test('draft B.3 end to end through pakeStart: messages are Y||AD and both ISKs equal ISK_IR', () => {
   const a = pakeStartWithScalar(
-    { password: V.PRS, role: 'initiator', sid: V.sid, ci: V.CI, ad: V.ADa },
+    { password: V.PRS, role: 'host', sid: V.sid, ci: V.CI, ad: V.ADa },
     scalarFromBytesLE(V.ya),
   );
   const b = pakeStartWithScalar(
-    { password: V.PRS, role: 'responder', sid: V.sid, ci: V.CI, ad: V.ADb },
+    { password: V.PRS, role: 'receiver', sid: V.sid, ci: V.CI, ad: V.ADb },
     scalarFromBytesLE(V.yb),
   );
   assert.equal(toHex(a.message), V.Ya + toHex(V.ADa));
@@ -149,8 +149,8 @@ function run(
   sidA = sidFor('k7pq'),
   sidB = sidFor('k7pq'),
 ): { a: Uint8Array; b: Uint8Array } {
-  const host = pakeStart({ password: pw(pwA), role: 'initiator', sid: sidA });
-  const recv = pakeStart({ password: pw(pwB), role: 'responder', sid: sidB });
+  const host = pakeStart({ password: pw(pwA), role: 'host', sid: sidA });
+  const recv = pakeStart({ password: pw(pwB), role: 'receiver', sid: sidB });
   // Independent messages: both computed before either finish().
   const b = recv.finish(host.message);
   const a = host.finish(recv.message);
@@ -167,8 +167,8 @@ test('same code: both roles derive the same 64-byte ISK, fresh every run', () =>
 });
 
 test('messages are 32 bytes without ad and differ between runs', () => {
-  const m1 = pakeStart({ password: pw('x'), role: 'initiator', sid: sidFor('k7pq') }).message;
-  const m2 = pakeStart({ password: pw('x'), role: 'initiator', sid: sidFor('k7pq') }).message;
+  const m1 = pakeStart({ password: pw('x'), role: 'host', sid: sidFor('k7pq') }).message;
+  const m2 = pakeStart({ password: pw('x'), role: 'host', sid: sidFor('k7pq') }).message;
   assert.equal(m1.length, 32);
   assert.notDeepEqual(m1, m2);
 });
@@ -184,25 +184,25 @@ test('different sid gives different ISKs', () => {
 });
 
 test('different ci gives different ISKs; same ci agrees', () => {
-  const mk = (role: 'initiator' | 'responder', ci: string) =>
+  const mk = (role: 'host' | 'receiver', ci: string) =>
     pakeStart({ password: pw('p'), role, sid: sidFor('k7pq'), ci: utf8(ci) });
-  const a = mk('initiator', 'one');
-  const b = mk('responder', 'two');
+  const a = mk('host', 'one');
+  const b = mk('receiver', 'two');
   assert.notDeepEqual(a.finish(b.message), b.finish(a.message));
-  const c = mk('initiator', 'one');
-  const d = mk('responder', 'one');
+  const c = mk('host', 'one');
+  const d = mk('receiver', 'one');
   assert.deepEqual(c.finish(d.message), d.finish(c.message));
 });
 
 test('both sides in the same role do not agree (roles are bound into the transcript)', () => {
-  const a = pakeStart({ password: pw('p'), role: 'initiator', sid: sidFor('k7pq') });
-  const b = pakeStart({ password: pw('p'), role: 'initiator', sid: sidFor('k7pq') });
+  const a = pakeStart({ password: pw('p'), role: 'host', sid: sidFor('k7pq') });
+  const b = pakeStart({ password: pw('p'), role: 'host', sid: sidFor('k7pq') });
   assert.notDeepEqual(a.finish(b.message), b.finish(a.message));
 });
 
 test('a modified message (associated data or element) changes the ISK', () => {
-  const a = pakeStart({ password: pw('p'), role: 'initiator', sid: sidFor('k7pq'), ad: utf8('host') });
-  const b = pakeStart({ password: pw('p'), role: 'responder', sid: sidFor('k7pq'), ad: utf8('recv') });
+  const a = pakeStart({ password: pw('p'), role: 'host', sid: sidFor('k7pq'), ad: utf8('host') });
+  const b = pakeStart({ password: pw('p'), role: 'receiver', sid: sidFor('k7pq'), ad: utf8('recv') });
   const tampered = Uint8Array.from(a.message);
   tampered[tampered.length - 1]! ^= 1; // flip a bit of ADa
   assert.notDeepEqual(a.finish(b.message), b.finish(tampered));
@@ -213,7 +213,7 @@ function assertAuthError(fn: () => unknown): void {
 }
 
 test('invalid peer elements are rejected with ExitCode.Auth', () => {
-  const start = () => pakeStart({ password: pw('p'), role: 'responder', sid: sidFor('k7pq') });
+  const start = () => pakeStart({ password: pw('p'), role: 'receiver', sid: sidFor('k7pq') });
   assertAuthError(() => start().finish(new Uint8Array(32))); // identity (G.I)
   assertAuthError(() => start().finish(V.Y_i1)); // draft B.3.11 invalid encoding
   assertAuthError(() => start().finish(new Uint8Array(31))); // too short
@@ -228,8 +228,8 @@ test('invalid peer elements are rejected with ExitCode.Auth', () => {
 });
 
 test('finish() is one-shot', () => {
-  const a = pakeStart({ password: pw('p'), role: 'initiator', sid: sidFor('k7pq') });
-  const b = pakeStart({ password: pw('p'), role: 'responder', sid: sidFor('k7pq') });
+  const a = pakeStart({ password: pw('p'), role: 'host', sid: sidFor('k7pq') });
+  const b = pakeStart({ password: pw('p'), role: 'receiver', sid: sidFor('k7pq') });
   a.finish(b.message);
   assert.throws(() => a.finish(b.message));
 });

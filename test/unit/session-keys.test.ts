@@ -50,8 +50,8 @@ test('deriveSessionKeys rejects a short ISK', () => {
 test('after a real PAKE both peers derive identical session keys and verification strings', async () => {
   const code = parseCode('k7pq-apple-river-violin');
   const sid = utf8('movie-share/v1/' + code.room);
-  const host = pakeStart({ password: utf8(code.canonical), role: 'initiator', sid });
-  const recv = pakeStart({ password: utf8(code.canonical), role: 'responder', sid });
+  const host = pakeStart({ password: utf8(code.canonical), role: 'host', sid });
+  const recv = pakeStart({ password: utf8(code.canonical), role: 'receiver', sid });
   const kh = deriveSessionKeys(host.finish(recv.message));
   const kr = deriveSessionKeys(recv.finish(host.message));
   assert.deepEqual(kh, kr);
@@ -61,8 +61,8 @@ test('after a real PAKE both peers derive identical session keys and verificatio
 
 test('wrong code: keys differ and the peer cannot open sealed payloads', async () => {
   const sid = utf8('movie-share/v1/k7pq');
-  const host = pakeStart({ password: utf8('k7pq-apple-river-violin'), role: 'initiator', sid });
-  const recv = pakeStart({ password: utf8('k7pq-apple-river-viola'), role: 'responder', sid });
+  const host = pakeStart({ password: utf8('k7pq-apple-river-violin'), role: 'host', sid });
+  const recv = pakeStart({ password: utf8('k7pq-apple-river-viola'), role: 'receiver', sid });
   const kh = deriveSessionKeys(host.finish(recv.message));
   const kr = deriveSessionKeys(recv.finish(host.message));
   assert.notEqual(kh.verification, kr.verification);

@@ -44,7 +44,7 @@ function assertFailed(r: unknown, code: number): void {
 function onChunk(k: number, f: (frame: Uint8Array) => Uint8Array[]): FrameHook {
   let i = 0;
   return (frame, from) => {
-    if (from !== 'a' || frame[0] !== FRAME_CHUNK) return [frame];
+    if (from !== 'host' || frame[0] !== FRAME_CHUNK) return [frame];
     return i++ === k ? f(frame) : [frame];
   };
 }
@@ -72,7 +72,7 @@ const tamper: [string, () => FrameHook][] = [
       let i = 0;
       let held: Uint8Array | undefined;
       return (frame, from) => {
-        if (from !== 'a' || frame[0] !== FRAME_CHUNK) return [frame];
+        if (from !== 'host' || frame[0] !== FRAME_CHUNK) return [frame];
         const k = i++;
         if (k === 5) {
           held = frame;
@@ -106,7 +106,7 @@ const tamper: [string, () => FrameHook][] = [
     'truncate the stream (drop the tail)',
     () => {
       let i = 0;
-      return (frame, from) => (from === 'a' && frame[0] === FRAME_CHUNK && i++ >= 62 ? [] : [frame]);
+      return (frame, from) => (from === 'host' && frame[0] === FRAME_CHUNK && i++ >= 62 ? [] : [frame]);
     },
   ],
   [
@@ -114,7 +114,7 @@ const tamper: [string, () => FrameHook][] = [
     () => {
       let first: Uint8Array | undefined;
       return (frame, from) => {
-        if (from !== 'a') return [frame];
+        if (from !== 'host') return [frame];
         if (frame[0] === FRAME_CHUNK) {
           first ??= frame;
           return [frame];
@@ -151,7 +151,7 @@ test('wrong hash: the key message names a different SHA-256 → exit 3 on both s
 test('MITM replaces the RSA public key → exit 4 on both sides, no chunk sent', async () => {
   const mallory = await generateReceiverKeyPair();
   const hook: FrameHook = (frame, from) => {
-    if (from !== 'b' || frame[0] !== FRAME_CONTROL) return [frame];
+    if (from !== 'receiver' || frame[0] !== FRAME_CONTROL) return [frame];
     const msg = JSON.parse(Buffer.from(frame.subarray(1)).toString()) as Record<string, unknown>;
     if (msg.t !== 'hello') return [frame];
     msg.rsaPublicKey = Buffer.from(mallory.publicKeyDer).toString('base64');
@@ -169,7 +169,7 @@ test('MITM replaces the RSA public key → exit 4 on both sides, no chunk sent',
 test('MITM between two DTLS sessions (fingerprints differ) → exit 4, no chunk sent', async () => {
   const out = outPath();
   const r = await runMemoryTransfer(src, out, {
-    senderView: { host: 'sha-256 AA:AA', receiver: 'sha-256 EE:EE' },
+    hostView: { host: 'sha-256 AA:AA', receiver: 'sha-256 EE:EE' },
     receiverView: { host: 'sha-256 FF:FF', receiver: 'sha-256 CC:CC' },
   });
   assertFailed(r.receive, ExitCode.Auth);
@@ -180,7 +180,7 @@ test('MITM between two DTLS sessions (fingerprints differ) → exit 4, no chunk 
 
 test('different PAKE keys (wrong code) → exit 4, no chunk sent', async () => {
   const out = outPath();
-  const r = await runMemoryTransfer(src, out, { senderKeys: { confirmHost: randomBytes(32), confirmReceiver: randomBytes(32) } });
+  const r = await runMemoryTransfer(src, out, { hostKeys: { confirmHost: randomBytes(32), confirmReceiver: randomBytes(32) } });
   assertFailed(r.receive, ExitCode.Auth);
   assertFailed(r.send, ExitCode.Auth);
   assert.equal(r.chunkFramesSent, 0);
@@ -192,7 +192,7 @@ test('resume: an interrupted transfer keeps OUT.part and resumes from the verifi
   let i = 0;
   let cutting = false;
   const cut: FrameHook = (frame, from) => {
-    if (from !== 'a') return [frame];
+    if (from !== 'host') return [frame];
     if (frame[0] === FRAME_CHUNK && i++ >= 30) cutting = true;
     return cutting ? [] : [frame];
   };

@@ -12,8 +12,8 @@ import { PROTOCOL_VERSION } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { CHUNK_OVERHEAD, chunkCount, encodeChunk, KEY_BYTES, TRANSFER_ID_BYTES } from '../../common/protocol/framing.js';
 import { encryptKeyMessage, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
-import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type SenderMessage } from '../../common/protocol/messages.js';
-import { checkMac, receiverMac, senderMac, transcriptBytes } from '../../common/crypto/transcript.js';
+import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { fromBase64, toBase64 } from '../../common/bytes.js';
 import type { FileSource } from './files.js';
@@ -38,7 +38,7 @@ export interface SendResult {
 }
 
 export async function sendFile(session: SecureSession, opts: SendOptions): Promise<SendResult> {
-  const link = new Link<ReceiverMessage, SenderMessage>(session.channel, parseReceiverMessage, opts.link);
+  const link = new Link<ReceiverMessage, HostMessage>(session.channel, parseReceiverMessage, opts.link);
   const progress = opts.progress ?? silentProgress;
   const { file, tuning } = opts;
   try {
@@ -66,7 +66,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
       t: 'key',
       v: PROTOCOL_VERSION,
       encryptedKey: toBase64(encryptedKey),
-      mac: toBase64(senderMac(session.confirmHost, transcript)),
+      mac: toBase64(hostMac(session.confirmHost, transcript)),
     });
 
     const confirm = await link.expect('confirm');
