@@ -40,7 +40,6 @@ function shebangNodeFlags(file: string): string[] {
   return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
 }
 
-
 const BIN = {
   signal: join(DIST, 'bin/movie-signal.js'),
   share: join(DIST, 'bin/movie-share.js'),
@@ -256,7 +255,7 @@ export async function randomFile(dataDir: string, size: number, log: (l: string)
   const fh = await open(tmp, 'w');
   try {
     const buf = Buffer.allocUnsafe(16 * MiB);
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const n = Math.min(buf.length, size - done);
       randomFillSync(buf, 0, n);
       await fh.write(buf, 0, n, done);
@@ -441,15 +440,7 @@ export async function startSignal(ch: Children): Promise<{ url: string; proc: Ch
   return { url: m[1]!, proc };
 }
 
-export async function movieShareRun(
-  ch: Children,
-  tools: Tools,
-  url: string,
-  file: string,
-  size: number,
-  workDir: string,
-  extra: string[],
-): Promise<ShareRun> {
+export async function movieShareRun(ch: Children, tools: Tools, url: string, file: string, size: number, workDir: string, extra: string[]): Promise<ShareRun> {
   const tag = randomBytes(4).toString('hex');
   const out = join(workDir, `out-${tag}.bin`);
   const shareTime = join(workDir, `share-${tag}.time`);
@@ -547,10 +538,13 @@ async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; 
     const t0 = nowMs();
     const recvT = spawnTimed(ch, tools, 'wormhole-receive', recvTime, tools.wormhole!, [...global, 'receive', '--no-listen', '--hide-progress', '--accept-file', '-o', out, code]);
     const recv = recvT.proc;
-    const timer = setTimeout(() => {
-      recv.kill();
-      send.kill();
-    }, 120_000 + (size / MB) * 1000);
+    const timer = setTimeout(
+      () => {
+        recv.kill();
+        send.kill();
+      },
+      120_000 + (size / MB) * 1000,
+    );
     const rc = await recv.exited;
     const t1 = nowMs();
     const sc = await send.exited;
@@ -646,16 +640,39 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
     log('bench: limits (AES-256-GCM, SHA-256, TCP loopback)');
     const cr = [];
     for (let i = 0; i < opts.runs; i++) cr.push(cryptoLimits(opts.cryptoBytes));
-    rows.push({ id: 'limit-aes-enc', label: 'AES-256-GCM encrypt, 1 core (64 KiB chunks, framing.ts)', mbps: round(medianOf(cr, (r) => r.encMBps)), runs: cr.map((r) => round(r.encMBps)!), details: {} });
-    rows.push({ id: 'limit-aes-dec', label: 'AES-256-GCM decrypt, 1 core (64 KiB chunks, framing.ts)', mbps: round(medianOf(cr, (r) => r.decMBps)), runs: cr.map((r) => round(r.decMBps)!), details: {} });
+    rows.push({
+      id: 'limit-aes-enc',
+      label: 'AES-256-GCM encrypt, 1 core (64 KiB chunks, framing.ts)',
+      mbps: round(medianOf(cr, (r) => r.encMBps)),
+      runs: cr.map((r) => round(r.encMBps)!),
+      details: {},
+    });
+    rows.push({
+      id: 'limit-aes-dec',
+      label: 'AES-256-GCM decrypt, 1 core (64 KiB chunks, framing.ts)',
+      mbps: round(medianOf(cr, (r) => r.decMBps)),
+      runs: cr.map((r) => round(r.decMBps)!),
+      details: {},
+    });
     rows.push({ id: 'limit-sha256', label: 'SHA-256, 1 core', mbps: round(medianOf(cr, (r) => r.shaMBps)), runs: cr.map((r) => round(r.shaMBps)!), details: {} });
-    const tcp = await repeat(opts.runs, log, 'tcp', () => tcpRun(ch, opts.bytes), (r) => `${r.mbps.toFixed(0)} MB/s`);
+    const tcp = await repeat(
+      opts.runs,
+      log,
+      'tcp',
+      () => tcpRun(ch, opts.bytes),
+      (r) => `${r.mbps.toFixed(0)} MB/s`,
+    );
     rows.push({
       id: 'limit-tcp',
       label: `TCP loopback, two node processes, ${sizeName}`,
       mbps: round(medianOf(tcp, (r) => r.mbps)),
       runs: tcp.map((r) => round(r.mbps)!),
-      details: { recvCpuSPerGiB: cpuPerGiB(medianOf(tcp, (r) => r.cpuRecvS), opts.bytes) },
+      details: {
+        recvCpuSPerGiB: cpuPerGiB(
+          medianOf(tcp, (r) => r.cpuRecvS),
+          opts.bytes,
+        ),
+      },
     });
 
     // 1 + 2 (+ 5). For each MTU, rounds of: the raw ceiling, movie-share through
@@ -693,9 +710,18 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
           mbps: round(medianOf(cs, (r) => r.mbps)),
           runs: cs.map((r) => round(r.mbps)!),
           details: {
-            seconds: round(medianOf(cs, (r) => r.seconds), 2),
-            cpuSPerGiBSend: cpuPerGiB(medianOf(cs, (r) => r.cpuSendS), opts.bytes),
-            cpuSPerGiBRecv: cpuPerGiB(medianOf(cs, (r) => r.cpuRecvS), opts.bytes),
+            seconds: round(
+              medianOf(cs, (r) => r.seconds),
+              2,
+            ),
+            cpuSPerGiBSend: cpuPerGiB(
+              medianOf(cs, (r) => r.cpuSendS),
+              opts.bytes,
+            ),
+            cpuSPerGiBRecv: cpuPerGiB(
+              medianOf(cs, (r) => r.cpuRecvS),
+              opts.bytes,
+            ),
             rssSendMB: round(medianOf(cs, (r) => r.rssSendMB)),
             rssRecvMB: round(medianOf(cs, (r) => r.rssRecvMB)),
             maxMessageSize: cs[0]?.maxMessageSize,
@@ -714,17 +740,44 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
           label: `movie-share CLIs, ${mtuName(mtu)}${isProduct ? ' (product default: no --mtu, chosen for loopback)' : ' (--mtu)'}, ${sizeName}`,
           mbps: round(medianOf(rs, (r) => r.mbps)),
           runs: rs.map((r) => round(r.mbps)!),
-          ratio: round(pairedRatio(rs.map((r) => r.mbps), ceilingMbps), 2),
+          ratio: round(
+            pairedRatio(
+              rs.map((r) => r.mbps),
+              ceilingMbps,
+            ),
+            2,
+          ),
           ratioTo: `ceiling-${mtuId(mtu)}, run by run`,
           details: {
-            seconds: round(medianOf(rs, (r) => r.seconds), 2),
-            firstByteMs: round(medianOf(rs, (r) => r.firstByteMs), 0),
-            connectedMs: round(medianOf(rs, (r) => r.connectedMs), 0),
+            seconds: round(
+              medianOf(rs, (r) => r.seconds),
+              2,
+            ),
+            firstByteMs: round(
+              medianOf(rs, (r) => r.firstByteMs),
+              0,
+            ),
+            connectedMs: round(
+              medianOf(rs, (r) => r.connectedMs),
+              0,
+            ),
             streamMBps: round(medianOf(rs, (r) => r.streamMBps)),
-            streamRatio: round(pairedRatio(rs.map((r) => r.streamMBps), ceilingMbps), 2),
+            streamRatio: round(
+              pairedRatio(
+                rs.map((r) => r.streamMBps),
+                ceilingMbps,
+              ),
+              2,
+            ),
             ratioRuns: rs.map((r, i) => round(r.mbps / cs[i]!.mbps, 2)).join('/'),
-            cpuSPerGiBShare: cpuPerGiB(medianOf(rs, (r) => r.cpuShareS), opts.bytes),
-            cpuSPerGiBGet: cpuPerGiB(medianOf(rs, (r) => r.cpuGetS), opts.bytes),
+            cpuSPerGiBShare: cpuPerGiB(
+              medianOf(rs, (r) => r.cpuShareS),
+              opts.bytes,
+            ),
+            cpuSPerGiBGet: cpuPerGiB(
+              medianOf(rs, (r) => r.cpuGetS),
+              opts.bytes,
+            ),
             rssShareMB: round(medianOf(rs, (r) => r.rssShareMB)),
             rssGetMB: round(medianOf(rs, (r) => r.rssGetMB)),
             hostMtu: hostMtus,
@@ -753,8 +806,14 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       id: 'latency',
       label: `code entered → first chunk received, product default (1 MiB file${fb ? `; ${sizeName} file` : ''})`,
       details: {
-        firstByteMs: round(medianOf(lat, (r) => r.firstByteMs), 0),
-        connectedMs: round(medianOf(lat, (r) => r.connectedMs), 0),
+        firstByteMs: round(
+          medianOf(lat, (r) => r.firstByteMs),
+          0,
+        ),
+        connectedMs: round(
+          medianOf(lat, (r) => r.connectedMs),
+          0,
+        ),
         firstByteRunsMs: lat.map((r) => round(r.firstByteMs, 0)).join('/'),
         [`firstByteMs${sizeName.replace(' ', '')}`]: fb?.details.firstByteMs,
       },
@@ -800,7 +859,13 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       const sparse = await sparseFile(workDir, opts.bigBytes);
       log(`bench: sparse ${gib(opts.bigBytes)} end to end`);
       try {
-        const [r] = await repeat(1, log, 'big', () => movieShareRun(ch, tools, sig.url, sparse, opts.bigBytes, workDir, []), (x) => `${x.mbps.toFixed(1)} MB/s`);
+        const [r] = await repeat(
+          1,
+          log,
+          'big',
+          () => movieShareRun(ch, tools, sig.url, sparse, opts.bigBytes, workDir, []),
+          (x) => `${x.mbps.toFixed(1)} MB/s`,
+        );
         if (!r) throw new Error('the sparse run produced no result');
         rows.push({
           id: 'big-sparse',
@@ -826,17 +891,28 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
         label: `magic-wormhole 0.12 (local mailbox + transit relay, --no-listen), ${sizeName}`,
         mbps: round(mbps),
         runs: rs.map((r) => round(r.mbps)!),
-        ratio: round(pairedRatio(productRuns.map((r) => r.mbps), rs.map((r) => r.mbps)), 2),
+        ratio: round(
+          pairedRatio(
+            productRuns.map((r) => r.mbps),
+            rs.map((r) => r.mbps),
+          ),
+          2,
+        ),
         ratioTo: 'movie-share (product default) / this, run by run',
         details: {
-          ...Object.fromEntries(
-            rows
-              .filter((r) => r.id.startsWith('movie-share-') && r.mbps && mbps)
-              .map((r) => [`${r.id}/wormhole`, round(r.mbps! / mbps!, 2)]),
+          ...Object.fromEntries(rows.filter((r) => r.id.startsWith('movie-share-') && r.mbps && mbps).map((r) => [`${r.id}/wormhole`, round(r.mbps! / mbps!, 2)])),
+          seconds: round(
+            medianOf(rs, (r) => r.seconds),
+            2,
           ),
-          seconds: round(medianOf(rs, (r) => r.seconds), 2),
-          cpuSPerGiBSend: cpuPerGiB(medianOf(rs, (r) => r.cpuSendS), opts.bytes),
-          cpuSPerGiBRecv: cpuPerGiB(medianOf(rs, (r) => r.cpuRecvS), opts.bytes),
+          cpuSPerGiBSend: cpuPerGiB(
+            medianOf(rs, (r) => r.cpuSendS),
+            opts.bytes,
+          ),
+          cpuSPerGiBRecv: cpuPerGiB(
+            medianOf(rs, (r) => r.cpuRecvS),
+            opts.bytes,
+          ),
           rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
           rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
         },
@@ -865,7 +941,16 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       loadavgStart,
       loadavgEnd: loadavg().map((x) => round(x, 2)!),
     },
-    options: { bytes: opts.bytes, rssBigBytes: opts.rssBigBytes, runs: opts.runs, mtus: opts.mtus, wormhole: opts.wormhole, install: opts.install, bigBytes: opts.bigBytes, cryptoBytes: opts.cryptoBytes },
+    options: {
+      bytes: opts.bytes,
+      rssBigBytes: opts.rssBigBytes,
+      runs: opts.runs,
+      mtus: opts.mtus,
+      wormhole: opts.wormhole,
+      install: opts.install,
+      bigBytes: opts.bigBytes,
+      cryptoBytes: opts.cryptoBytes,
+    },
     productDefaultMtu: PRODUCT_MTU,
     rows,
     notes: [...notes, ...failures.splice(0).map((f) => `retried after a failed run: ${f}`)],

@@ -139,11 +139,7 @@ export async function spawnRedis(): Promise<RedisProc> {
         const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
         proc.once('error', (e: NodeJS.ErrnoException) => {
           clearTimeout(timer);
-          reject(
-            e.code === 'ENOENT'
-              ? new Error('redis-server is not installed (Debian: apt-get install -y redis-server); the Redis scale-out tests need it.')
-              : e,
-          );
+          reject(e.code === 'ENOENT' ? new Error('redis-server is not installed (Debian: apt-get install -y redis-server); the Redis scale-out tests need it.') : e);
         });
         proc.stdout.setEncoding('utf8');
         proc.stdout.on('data', (d: string) => {
@@ -227,7 +223,6 @@ async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>):
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
   return out;
 }
-
 
 async function roomsOpen(url: string): Promise<number> {
   try {

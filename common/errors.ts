@@ -31,8 +31,7 @@ export const networkError = (msg: string): MovieShareError => new MovieShareErro
  * The sentence both peers print when key confirmation fails: a mistyped code
  * and an attacker in the middle look the same to the peers, so it names both.
  */
-export const AUTH_FAILURE_SENTENCE =
-  'Wrong code, or someone is interfering with the connection. Nothing was transferred; check the code and start again with a new one.';
+export const AUTH_FAILURE_SENTENCE = 'Wrong code, or someone is interfering with the connection. Nothing was transferred; check the code and start again with a new one.';
 
 export function isMovieShareError(e: unknown): e is MovieShareError {
   return e instanceof MovieShareError;

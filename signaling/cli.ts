@@ -105,12 +105,37 @@ const program = new Command('movie-signal')
   .addOption(new Option('--host <addr>', 'address to bind').env('MOVIE_SIGNAL_HOST').default(D.host))
   .addOption(new Option('--redis <url>', 'Redis URL: share rooms with other movie-signal nodes (scale-out)').env('MOVIE_SIGNAL_REDIS'))
   .addOption(new Option('--ice-config <file>', 'JSON file with {"iceServers": [...], "turnSecret": {...}} handed to peers').env('MOVIE_SIGNAL_ICE_CONFIG'))
-  .addOption(new Option('--room-ttl <seconds>', 'idle time after which a room expires').env('MOVIE_SIGNAL_ROOM_TTL').default(D.roomTtlMs / 1000).argParser(secondsArg))
+  .addOption(
+    new Option('--room-ttl <seconds>', 'idle time after which a room expires')
+      .env('MOVIE_SIGNAL_ROOM_TTL')
+      .default(D.roomTtlMs / 1000)
+      .argParser(secondsArg),
+  )
   .addOption(new Option('--max-rooms <n>', 'maximum open rooms').env('MOVIE_SIGNAL_MAX_ROOMS').default(D.maxRooms).argParser(intArg(1, 10_000_000)))
-  .addOption(new Option('--rate-limit-creates <n>', 'rooms one client address may create per window').env('MOVIE_SIGNAL_RATE_LIMIT_CREATES').default(D.rateLimit.maxCreates).argParser(intArg(0, 100_000_000)))
-  .addOption(new Option('--rate-limit-joins <n>', 'join attempts one client address may make per window').env('MOVIE_SIGNAL_RATE_LIMIT_JOINS').default(D.rateLimit.maxJoins).argParser(intArg(0, 100_000_000)))
-  .addOption(new Option('--rate-limit-window <seconds>', 'rate-limit window').env('MOVIE_SIGNAL_RATE_LIMIT_WINDOW').default(D.rateLimit.windowMs / 1000).argParser(secondsArg))
-  .addOption(new Option('--rejoin-grace <seconds>', 'how long a peer whose connection dropped may reclaim its room').env('MOVIE_SIGNAL_REJOIN_GRACE').default(D.rejoinGraceMs / 1000).argParser(nonNegSecondsArg))
+  .addOption(
+    new Option('--rate-limit-creates <n>', 'rooms one client address may create per window')
+      .env('MOVIE_SIGNAL_RATE_LIMIT_CREATES')
+      .default(D.rateLimit.maxCreates)
+      .argParser(intArg(0, 100_000_000)),
+  )
+  .addOption(
+    new Option('--rate-limit-joins <n>', 'join attempts one client address may make per window')
+      .env('MOVIE_SIGNAL_RATE_LIMIT_JOINS')
+      .default(D.rateLimit.maxJoins)
+      .argParser(intArg(0, 100_000_000)),
+  )
+  .addOption(
+    new Option('--rate-limit-window <seconds>', 'rate-limit window')
+      .env('MOVIE_SIGNAL_RATE_LIMIT_WINDOW')
+      .default(D.rateLimit.windowMs / 1000)
+      .argParser(secondsArg),
+  )
+  .addOption(
+    new Option('--rejoin-grace <seconds>', 'how long a peer whose connection dropped may reclaim its room')
+      .env('MOVIE_SIGNAL_REJOIN_GRACE')
+      .default(D.rejoinGraceMs / 1000)
+      .argParser(nonNegSecondsArg),
+  )
   .addOption(new Option('--trust-proxy', 'rate-limit by the address your proxy puts last in X-Forwarded-For (only behind a proxy you control)').env('MOVIE_SIGNAL_TRUST_PROXY'))
   .helpOption('-h, --help', 'show this help')
   .showHelpAfterError(false)

@@ -95,11 +95,13 @@ export interface RoomPolicy {
 }
 
 /** Something a transition wants sent to a member (by socket id, on whatever node it is). */
-export type Effect =
-  | { to: string; event: 'peer-joined' | 'peer-left' }
-  | { to: string; event: 'signal-error'; err: SignalError };
+export type Effect = { to: string; event: 'peer-joined' | 'peer-left' } | { to: string; event: 'signal-error'; err: SignalError };
 
-export interface Fail { ok: false; reason: SignalErrorReason; message: string }
+export interface Fail {
+  ok: false;
+  reason: SignalErrorReason;
+  message: string;
+}
 export type Result<T> = ({ ok: true } & T) | Fail;
 
 export const MESSAGES = {
@@ -133,9 +135,7 @@ export function deadlineOf(s: RoomState, p: RoomPolicy): number {
   return d;
 }
 
-type Step<T> =
-  | { write: false; next?: undefined; result: Result<T>; effects?: Effect[] }
-  | { write: true; next: RoomState | null; result: Result<T>; effects?: Effect[] };
+type Step<T> = { write: false; next?: undefined; result: Result<T>; effects?: Effect[] } | { write: true; next: RoomState | null; result: Result<T>; effects?: Effect[] };
 
 const MAX_CAS_RETRIES = 16;
 
@@ -148,10 +148,7 @@ export class RoomManager {
   ) {}
 
   /** Read-modify-CAS loop around a transition. */
-  private async mutate<T>(
-    id: string,
-    fn: (s: RoomState | null) => Step<T> | Promise<Step<T>>,
-  ): Promise<{ result: Result<T>; effects: Effect[] }> {
+  private async mutate<T>(id: string, fn: (s: RoomState | null) => Step<T> | Promise<Step<T>>): Promise<{ result: Result<T>; effects: Effect[] }> {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const cur = await this.store.get(id);
       const step = await fn(cur ? clone(cur) : null);
@@ -219,11 +216,7 @@ export class RoomManager {
     return { ok: false, reason: 'too-many-rooms', message: MESSAGES.full };
   }
 
-  async join(
-    id: string,
-    sid: string,
-    now: number,
-  ): Promise<{ result: Result<{ token: string; peerPresent: boolean }>; effects: Effect[] }> {
+  async join(id: string, sid: string, now: number): Promise<{ result: Result<{ token: string; peerPresent: boolean }>; effects: Effect[] }> {
     return this.mutate<{ token: string; peerPresent: boolean }>(id, async (s) => {
       if (s?.receiver) {
         return { write: false, result: { ok: false, reason: 'busy', message: MESSAGES.busy } };
@@ -243,12 +236,7 @@ export class RoomManager {
     });
   }
 
-  async rejoin(
-    id: string,
-    token: string,
-    sid: string,
-    now: number,
-  ): Promise<{ result: Result<{ role: Role; peerPresent: boolean }>; effects: Effect[] }> {
+  async rejoin(id: string, token: string, sid: string, now: number): Promise<{ result: Result<{ role: Role; peerPresent: boolean }>; effects: Effect[] }> {
     return this.mutate<{ role: Role; peerPresent: boolean }>(id, async (s) => {
       const notFound: Fail = { ok: false, reason: 'not-found', message: MESSAGES.rejoinNotFound };
       if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) return { write: false, result: notFound };
@@ -354,9 +342,7 @@ export class RoomManager {
     const { effects } = await this.mutate<object>(id, (s) => {
       ended = null;
       if (!s) return { write: false, result: { ok: true } };
-      const present = [s.host.sid, s.receiver && !s.receiverLeft ? s.receiver.sid : null].filter(
-        (x): x is string => !!x,
-      );
+      const present = [s.host.sid, s.receiver && !s.receiverLeft ? s.receiver.sid : null].filter((x): x is string => !!x);
       if (this.idleExpired(s, now)) {
         ended = 'expired';
         const err: SignalError = { ok: false, reason: 'expired', message: MESSAGES.expiredIdle };

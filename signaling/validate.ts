@@ -3,13 +3,7 @@
  * trusts the shape of its input: arguments may be any JSON value, Buffers
  * (binary attachments), or missing.
  */
-import {
-  SIGNAL_LIMITS,
-  SIGNAL_PROTOCOL_VERSION,
-  type SignalErrorReason,
-  type SignalKind,
-  type SignalPayload,
-} from '../common/protocol/signal-protocol.js';
+import { SIGNAL_LIMITS, SIGNAL_PROTOCOL_VERSION, type SignalErrorReason, type SignalKind, type SignalPayload } from '../common/protocol/signal-protocol.js';
 import { isValidRoomId } from '../common/code/room-id.js';
 import { isBase64 } from '../common/bytes.js';
 

@@ -35,10 +35,7 @@ const EXAMPLE = EXAMPLE_CODE;
  */
 export function makeCode(room: string): string {
   if (!isValidRoomId(room)) {
-    throw new MovieShareError(
-      ExitCode.Other,
-      `The signaling server returned an invalid room id (${JSON.stringify(String(room).slice(0, 40))}); try again or use another server.`,
-    );
+    throw new MovieShareError(ExitCode.Other, `The signaling server returned an invalid room id (${JSON.stringify(String(room).slice(0, 40))}); try again or use another server.`);
   }
   const words: string[] = [];
   for (let i = 0; i < CODE_WORDS; i++) words.push(WORDS[cryptoBackend().randomInt(WORDS.length)]!);
@@ -76,27 +73,24 @@ export function parseCode(input: string): ParsedCode {
   if (typeof input !== 'string') throw usage('No code was given; pass the code that movie-share printed, like ' + EXAMPLE + '.');
   let s = input.normalize('NFKC').trim().toLowerCase();
   // A pasted "Code: ..." line, quotes or a sentence's full stop around it.
-  s = s.replace(/^code\s*:\s*/u, '').replace(/^["'`\u2018\u201c]+|["'`.\u2019\u201d]+$/gu, '').trim();
+  s = s
+    .replace(/^code\s*:\s*/u, '')
+    .replace(/^["'`\u2018\u201c]+|["'`.\u2019\u201d]+$/gu, '')
+    .trim();
   const parts = s.split(SEPARATORS).filter((p) => p.length > 0);
   const expected = 1 + CODE_WORDS;
   if (parts.length === 0) {
     throw usage(`No code was given; pass the code that movie-share printed, like ${EXAMPLE}.`);
   }
   if (parts.length === CODE_WORDS && !isValidRoomId(parts[0]) && parts.every((p) => WORD_SET.has(p))) {
-    throw usage(
-      `The code is missing its room part (the ${ROOM_LENGTH} characters before the first word); copy the whole code, like ${EXAMPLE}.`,
-    );
+    throw usage(`The code is missing its room part (the ${ROOM_LENGTH} characters before the first word); copy the whole code, like ${EXAMPLE}.`);
   }
   if (parts.length < expected) {
     const got = Math.max(0, parts.length - 1);
-    throw usage(
-      `The code looks truncated: it has ${got} word${got === 1 ? '' : 's'} after the room instead of ${CODE_WORDS}; copy the whole code, like ${EXAMPLE}.`,
-    );
+    throw usage(`The code looks truncated: it has ${got} word${got === 1 ? '' : 's'} after the room instead of ${CODE_WORDS}; copy the whole code, like ${EXAMPLE}.`);
   }
   if (parts.length > expected) {
-    throw usage(
-      `The code has ${parts.length - 1} words after the room instead of ${CODE_WORDS}; check that only one code was pasted, like ${EXAMPLE}.`,
-    );
+    throw usage(`The code has ${parts.length - 1} words after the room instead of ${CODE_WORDS}; check that only one code was pasted, like ${EXAMPLE}.`);
   }
   const [room, ...words] = parts as [string, ...string[]];
   if (!isValidRoomId(room)) {

@@ -89,13 +89,7 @@ export function lvCat(...parts: Uint8Array[]): Uint8Array {
  * generator_string (draft §8.1, A.2): lv_cat(DSI, PRS, zero_bytes(len_zpad), CI, sid)
  * with len_zpad = max(0, s_in_bytes - 1 - len(prepend_len(PRS)) - len(prepend_len(DSI))).
  */
-export function generatorString(
-  dsi: Uint8Array,
-  prs: Uint8Array,
-  ci: Uint8Array,
-  sid: Uint8Array,
-  sInBytes: number,
-): Uint8Array {
+export function generatorString(dsi: Uint8Array, prs: Uint8Array, ci: Uint8Array, sid: Uint8Array, sInBytes: number): Uint8Array {
   const zpad = Math.max(0, sInBytes - 1 - prependLen(prs).length - prependLen(dsi).length);
   return lvCat(dsi, prs, new Uint8Array(zpad), ci, sid);
 }
@@ -228,8 +222,7 @@ export function pakeStartWithScalar(opts: PakeOptions, scalar: bigint): PakeStar
           cause: new Error('the peer’s PAKE element is invalid or the identity'),
         });
       }
-      const transcript =
-        role === 'host' ? transcriptIr(ownY, ownAd, peerY, peerAd) : transcriptIr(peerY, peerAd, ownY, ownAd);
+      const transcript = role === 'host' ? transcriptIr(ownY, ownAd, peerY, peerAd) : transcriptIr(peerY, peerAd, ownY, ownAd);
       return intermediateSessionKey(sidCopy, K, transcript);
     },
   };

@@ -39,8 +39,7 @@ export async function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Arr
  */
 export async function open(key: Uint8Array, sealed: string, aad: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
-  const fail = (why: string): MovieShareError =>
-    new MovieShareError(ExitCode.Auth, AUTH_FAILURE_SENTENCE, { cause: new Error(`sealed signaling message: ${why}`) });
+  const fail = (why: string): MovieShareError => new MovieShareError(ExitCode.Auth, AUTH_FAILURE_SENTENCE, { cause: new Error(`sealed signaling message: ${why}`) });
   if (!isBase64(sealed)) throw fail('not base64');
   const raw = fromBase64(sealed);
   if (raw.length < NONCE_BYTES + TAG_BYTES) throw fail('too short');

@@ -16,21 +16,14 @@ export type ReceiverMessage =
   | { t: 'abort'; code: ExitCode; message: string };
 
 /** Host (movie-share) → receiver (movie-get). */
-export type HostMessage =
-  | { t: 'key'; v: number; encryptedKey: string; mac: string }
-  | { t: 'end' }
-  | { t: 'ping' }
-  | { t: 'abort'; code: ExitCode; message: string };
+export type HostMessage = { t: 'key'; v: number; encryptedKey: string; mac: string } | { t: 'end' } | { t: 'ping' } | { t: 'abort'; code: ExitCode; message: string };
 
 const MAX_B64 = 8192;
 const MAX_MESSAGE = 2048;
 const EXIT_CODES: ReadonlySet<number> = new Set(Object.values(ExitCode));
 
 function protocolError(what: string): MovieShareError {
-  return new MovieShareError(
-    ExitCode.Other,
-    `The other side sent an invalid message (${what}); it may be running an incompatible version of movie-share.`,
-  );
+  return new MovieShareError(ExitCode.Other, `The other side sent an invalid message (${what}); it may be running an incompatible version of movie-share.`);
 }
 
 type Json = Record<string, unknown>;

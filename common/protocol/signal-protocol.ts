@@ -59,11 +59,21 @@ export interface SignalError {
   message: string;
 }
 
-export interface CreateRequest { v: number }
-export interface CreateOk { ok: true; room: string; token: string; iceServers: IceServerConfig[] }
+export interface CreateRequest {
+  v: number;
+}
+export interface CreateOk {
+  ok: true;
+  room: string;
+  token: string;
+  iceServers: IceServerConfig[];
+}
 export type CreateReply = CreateOk | SignalError;
 
-export interface JoinRequest { v: number; room: string }
+export interface JoinRequest {
+  v: number;
+  room: string;
+}
 export interface JoinOk {
   ok: true;
   room: string;
@@ -76,7 +86,11 @@ export interface JoinOk {
 export type JoinReply = JoinOk | SignalError;
 
 /** A host whose connection (or whose node) dropped reclaims its room with the token (a receiver may do the same with the token from its JoinOk). */
-export interface RejoinRequest { v: number; room: string; token: string }
+export interface RejoinRequest {
+  v: number;
+  room: string;
+  token: string;
+}
 export interface RejoinOk {
   ok: true;
   room: string;

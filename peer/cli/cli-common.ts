@@ -75,7 +75,14 @@ function positiveInt(v: string | undefined, what: string): number | undefined {
 export function iceOptions(f: CommonFlags): IceOptions {
   const env = process.env;
   const ice = defaultIceOptions();
-  ice.stun = [...f.stun, ...(env.MOVIE_STUN ? env.MOVIE_STUN.split(',').map((s) => s.trim()).filter(Boolean) : [])];
+  ice.stun = [
+    ...f.stun,
+    ...(env.MOVIE_STUN
+      ? env.MOVIE_STUN.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : []),
+  ];
   const turnUrl = f.turn ?? env.MOVIE_TURN_URL;
   if (turnUrl) {
     const username = f.turnUser ?? env.MOVIE_TURN_USER;

@@ -22,9 +22,7 @@ import { SignalClient } from '../rendezvous/signal-client.js';
 
 const program = configureExit(
   addCommonOptions(
-    new Command('movie-share')
-      .description('Send a file end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).')
-      .argument('<file>', 'the file to send'),
+    new Command('movie-share').description('Send a file end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).').argument('<file>', 'the file to send'),
   ),
 );
 useCryptoBackend(nodeCrypto);

@@ -80,7 +80,7 @@ export async function prepareResume(out: string, payload: IncomingFile, hash: Sh
       const { size: onDisk } = await fh.stat();
       const offset = Math.min(sc.verified, onDisk, payload.size);
       const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-      for (let pos = 0; pos < offset; ) {
+      for (let pos = 0; pos < offset;) {
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, offset - pos), pos);
         if (bytesRead === 0) break;
         hash.update(buf.subarray(0, bytesRead));

@@ -56,28 +56,19 @@ const MAX_OUTBOX = 512;
 function describeReason(reply: SignalError, url: string): MovieShareError {
   switch (reply.reason) {
     case 'not-found':
-      return new MovieShareError(
-        ExitCode.Auth,
-        'No transfer is waiting under that code; check it, or ask the sender for a new one (a code works once and expires when unused).',
-      );
+      return new MovieShareError(ExitCode.Auth, 'No transfer is waiting under that code; check it, or ask the sender for a new one (a code works once and expires when unused).');
     case 'busy':
       return new MovieShareError(ExitCode.Auth, 'That code is already in use by another receiver; ask the sender for a new code.');
     case 'expired':
       return new MovieShareError(ExitCode.Auth, 'That code has expired; ask the sender for a new one.');
     case 'rate-limited':
-      return new MovieShareError(
-        ExitCode.Network,
-        `The signaling server at ${url} is refusing more requests from your address for now (rate limit); wait a minute and try again.`,
-      );
+      return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is refusing more requests from your address for now (rate limit); wait a minute and try again.`);
     case 'too-many-rooms':
       return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is full right now; try again in a few minutes.`);
     case 'shutting-down':
       return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is restarting; try again in a moment.`);
     case 'version':
-      return new MovieShareError(
-        ExitCode.Other,
-        `The signaling server at ${url} speaks a different protocol version (${reply.message}); update movie-share or the server.`,
-      );
+      return new MovieShareError(ExitCode.Other, `The signaling server at ${url} speaks a different protocol version (${reply.message}); update movie-share or the server.`);
     default:
       return new MovieShareError(ExitCode.Other, `The signaling server at ${url} refused the request: ${reply.message}`);
   }
@@ -85,7 +76,11 @@ function describeReason(reply: SignalError, url: string): MovieShareError {
 
 /** The server's own words, kept to one line of bounded length (they end up inside our sentence). */
 function serverWords(err: SignalError): string {
-  const words = String(err.message ?? '').replace(/\s+/g, ' ').trim().replace(/\.$/, '').slice(0, 200);
+  const words = String(err.message ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/\.$/, '')
+    .slice(0, 200);
   return words ? words[0]!.toLowerCase() + words.slice(1) : String(err.reason);
 }
 
@@ -131,14 +126,10 @@ export class SignalClient {
     try {
       parsed = new URL(url);
     } catch {
-      return Promise.reject(
-        new MovieShareError(ExitCode.Usage, `"${url}" is not a valid signaling server URL; use something like http://host:8080.`),
-      );
+      return Promise.reject(new MovieShareError(ExitCode.Usage, `"${url}" is not a valid signaling server URL; use something like http://host:8080.`));
     }
     if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
-      return Promise.reject(
-        new MovieShareError(ExitCode.Usage, `"${url}" is not an http(s) URL; use something like http://host:8080.`),
-      );
+      return Promise.reject(new MovieShareError(ExitCode.Usage, `"${url}" is not an http(s) URL; use something like http://host:8080.`));
     }
     const socket: ClientSocket = io(url, {
       transports: ['websocket'],
@@ -159,12 +150,7 @@ export class SignalClient {
         socket.off('connect', onConnect);
         socket.off('connect_error', onError);
         socket.disconnect();
-        reject(
-          new MovieShareError(
-            ExitCode.Network,
-            `Cannot reach the signaling server at ${url}: ${lastError}. Check --signal / MOVIE_SIGNAL_URL or start movie-signal.`,
-          ),
-        );
+        reject(new MovieShareError(ExitCode.Network, `Cannot reach the signaling server at ${url}: ${lastError}. Check --signal / MOVIE_SIGNAL_URL or start movie-signal.`));
       }, bound);
       const onConnect = (): void => {
         clearTimeout(timer);
@@ -179,9 +165,7 @@ export class SignalClient {
   /** Host: open a room. Rejoins it transparently after a reconnect. */
   async createRoom(): Promise<CreateOk> {
     this.assertUsable();
-    const reply = await this.request<CreateReply>((ack) =>
-      this.socket.timeout(this.requestTimeoutMs).emit('create', { v: SIGNAL_PROTOCOL_VERSION }, ack),
-    );
+    const reply = await this.request<CreateReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('create', { v: SIGNAL_PROTOCOL_VERSION }, ack));
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
     this.token = reply.token;
@@ -194,9 +178,7 @@ export class SignalClient {
   async joinRoom(room: string): Promise<JoinOk> {
     this.assertUsable();
     const id = room.trim().toLowerCase();
-    const reply = await this.request<JoinReply>((ack) =>
-      this.socket.timeout(this.requestTimeoutMs).emit('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }, ack),
-    );
+    const reply = await this.request<JoinReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }, ack));
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
     this.token = reply.token ?? null;
@@ -271,10 +253,7 @@ export class SignalClient {
     try {
       return await new Promise<T>((resolve, reject) => send((err, reply) => (err ? reject(err) : resolve(reply))));
     } catch {
-      throw new MovieShareError(
-        ExitCode.Network,
-        `The signaling server at ${this.url} did not answer in time; check the connection and try again.`,
-      );
+      throw new MovieShareError(ExitCode.Network, `The signaling server at ${this.url} did not answer in time; check the connection and try again.`);
     }
   }
 
@@ -296,21 +275,24 @@ export class SignalClient {
 
   private emitSignal(item: Held): void {
     const acked = this.socket.timeout(this.requestTimeoutMs).emitWithAck('signal', item.msg) as Promise<SignalReply>;
-    acked.then((reply) => {
-      if (!reply || this.closed || reply.ok) return;
-      if (reply.reason === 'peer-absent') {
-        // definitely not relayed: hold it until the other peer is back
-        this.peerPresent = false;
-        this.hold(item);
-        return;
-      }
-      if (reply.reason === 'shutting-down') {
-        // definitely not relayed, and the server is going away: the rejoin after the reconnect sends it
-        this.hold(item);
-        return;
-      }
-      this.refused(reply);
-    }, () => undefined); // no answer (timeout, drop): at most once, never resend what may have been relayed
+    acked.then(
+      (reply) => {
+        if (!reply || this.closed || reply.ok) return;
+        if (reply.reason === 'peer-absent') {
+          // definitely not relayed: hold it until the other peer is back
+          this.peerPresent = false;
+          this.hold(item);
+          return;
+        }
+        if (reply.reason === 'shutting-down') {
+          // definitely not relayed, and the server is going away: the rejoin after the reconnect sends it
+          this.hold(item);
+          return;
+        }
+        this.refused(reply);
+      },
+      () => undefined,
+    ); // no answer (timeout, drop): at most once, never resend what may have been relayed
   }
 
   /**
@@ -365,33 +347,29 @@ export class SignalClient {
     const s = this.socket;
     if (this.closed || !this.room || !this.token || !s.connected) return;
     this.rejoining = true;
-    s.timeout(this.requestTimeoutMs).emit(
-      'rejoin',
-      { v: SIGNAL_PROTOCOL_VERSION, room: this.room, token: this.token },
-      (err: Error | null, reply?: RejoinReply) => {
-        if (this.closed) return;
-        if (err || !reply) {
-          // no answer: retry while connected; after a drop the next 'connect' retries. The lost timer bounds it all.
-          if (s.connected) this.retryRejoin();
+    s.timeout(this.requestTimeoutMs).emit('rejoin', { v: SIGNAL_PROTOCOL_VERSION, room: this.room, token: this.token }, (err: Error | null, reply?: RejoinReply) => {
+      if (this.closed) return;
+      if (err || !reply) {
+        // no answer: retry while connected; after a drop the next 'connect' retries. The lost timer bounds it all.
+        if (s.connected) this.retryRejoin();
+        return;
+      }
+      if (!reply.ok) {
+        if (reply.reason === 'shutting-down' || reply.reason === 'rate-limited' || reply.reason === 'internal') {
+          this.retryRejoin();
           return;
         }
-        if (!reply.ok) {
-          if (reply.reason === 'shutting-down' || reply.reason === 'rate-limited' || reply.reason === 'internal') {
-            this.retryRejoin();
-            return;
-          }
-          this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${reply.message}).`);
-          return;
-        }
-        this.rejoining = false;
-        if (this.lostTimer) clearTimeout(this.lostTimer);
-        this.lostTimer = null;
-        if (reply.peerPresent) this.peerAppeared();
-        else this.peerPresent = false;
-        this.flush();
-        for (const cb of [...this.rejoinedCbs]) cb();
-      },
-    );
+        this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${reply.message}).`);
+        return;
+      }
+      this.rejoining = false;
+      if (this.lostTimer) clearTimeout(this.lostTimer);
+      this.lostTimer = null;
+      if (reply.peerPresent) this.peerAppeared();
+      else this.peerPresent = false;
+      this.flush();
+      for (const cb of [...this.rejoinedCbs]) cb();
+    });
   }
 
   private wire(): void {

@@ -105,13 +105,15 @@ export function buildRtcConfig(opts: IceOptions, fromSignal: IceServerConfig[]):
 /** One line for --verbose: which ICE servers and policy are in use (no secrets). */
 export function describeIce(cfg: RtcConfig): string {
   const servers = (cfg.iceServers ?? []).map((s) =>
-    typeof s === 'string' ? s.replace(/^(turns?:)[^@]*@/, '$1') : `${s.relayType ? `turn(${s.relayType === 'TurnUdp' ? 'udp' : s.relayType})` : 'stun'} ${s.hostname}:${s.port ?? 3478}`,
+    typeof s === 'string'
+      ? s.replace(/^(turns?:)[^@]*@/, '$1')
+      : `${s.relayType ? `turn(${s.relayType === 'TurnUdp' ? 'udp' : s.relayType})` : 'stun'} ${s.hostname}:${s.port ?? 3478}`,
   );
   return `ICE policy ${cfg.iceTransportPolicy ?? 'all'}, servers: ${servers.length ? servers.join(', ') : 'none (host candidates only)'}${cfg.bindAddress ? `, bound to ${cfg.bindAddress}` : ''}`;
 }
 
 /** A TURN server is among the configuration's ICE servers (a relayed path is possible). */
-export const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some((s) => typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType));
+export const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some((s) => (typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType)));
 
 /*
  * TURN diagnostics. libjuice reports a refused TURN allocation only through
@@ -223,4 +225,3 @@ export function iceFailureMessage(kind: 'failed' | 'timeout', cfg: RtcConfig, de
       : 'Check firewalls, or use a TURN relay (--turn, or a signaling server that hands one out).';
   return `${what}. ${advice}`;
 }
-

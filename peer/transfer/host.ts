@@ -52,9 +52,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
     const key = cryptoBackend().randomBytes(KEY_BYTES);
     const transferId = cryptoBackend().randomBytes(TRANSFER_ID_BYTES);
-    const encryptedKey = await link.guard(
-      encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize })),
-    );
+    const encryptedKey = await link.guard(encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize })));
     const transcript = transcriptBytes({
       version: PROTOCOL_VERSION,
       hostFingerprint: session.hostFingerprint,

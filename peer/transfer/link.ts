@@ -73,15 +73,18 @@ export class Link<In extends Base, Out extends Base> {
         this.fail(networkError(CONNECTION_LOST), false);
       }
     });
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastHeard > timeout) {
-        this.markGone();
-        this.fail(networkError(`The other side stopped responding for ${Math.round(timeout / 1000)} s. Run both commands again to resume.`), false);
-        return;
-      }
-      if (now - this.lastSent >= ping) this.sendControl({ t: 'ping' } as unknown as Out);
-    }, Math.min(ping, 1000));
+    this.timer = setInterval(
+      () => {
+        const now = Date.now();
+        if (now - this.lastHeard > timeout) {
+          this.markGone();
+          this.fail(networkError(`The other side stopped responding for ${Math.round(timeout / 1000)} s. Run both commands again to resume.`), false);
+          return;
+        }
+        if (now - this.lastSent >= ping) this.sendControl({ t: 'ping' } as unknown as Out);
+      },
+      Math.min(ping, 1000),
+    );
     opts.cancel?.addEventListener('abort', () => this.cancel(), { once: true });
   }
 
@@ -168,9 +171,7 @@ export class Link<In extends Base, Out extends Base> {
    */
   fail(e: unknown, tellPeer = true): MovieShareError {
     if (this.error) return this.error;
-    const err = isMovieShareError(e)
-      ? e
-      : new MovieShareError(ExitCode.Other, `Unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const err = isMovieShareError(e) ? e : new MovieShareError(ExitCode.Other, `Unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     this.error = err;
     clearInterval(this.timer);
     if (tellPeer) {

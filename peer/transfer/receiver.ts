@@ -110,9 +110,11 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
       const chunk = decodeChunk(payload.key, payload.transferId, index, frame);
       if (!opening && !isPromise(chunk)) return accept(index, chunk);
       if (isPromise(chunk)) chunk.catch(() => undefined); // handled in order below
-      opening = (opening ?? Promise.resolve()).then(async () => accept(index, await chunk)).catch((e: unknown) => {
-        link.fail(e);
-      });
+      opening = (opening ?? Promise.resolve())
+        .then(async () => accept(index, await chunk))
+        .catch((e: unknown) => {
+          link.fail(e);
+        });
     };
     link.onEager = (m) => {
       if (m.t !== 'end') return false;

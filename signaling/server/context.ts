@@ -33,7 +33,6 @@ export type ReplyPayload = { ok: true } | CreateOk | JoinOk | RejoinOk | SignalE
 /** Answer through the ack when there is one, else (errors only) as a `signal-error` event. */
 export type Reply = (sock: Sock, ack: Ack | undefined, payload: ReplyPayload) => void;
 
-
 export interface ServerContext {
   io: IO;
   rooms: RoomManager;

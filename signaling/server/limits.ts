@@ -42,10 +42,7 @@ export function floodGate(sock: Sock, ack: Ack | undefined, now: number, reply: 
 }
 
 /** `overLimit(kind, addr)`: count one create (or join) for this address; true when it is over the allowance of the current window. */
-export function rateLimiter(
-  store: RoomStore,
-  rate: { windowMs: number; maxCreates: number; maxJoins: number },
-): (kind: 'create' | 'join', addr: string) => Promise<boolean> {
+export function rateLimiter(store: RoomStore, rate: { windowMs: number; maxCreates: number; maxJoins: number }): (kind: 'create' | 'join', addr: string) => Promise<boolean> {
   return async (kind, addr) => {
     const max = kind === 'create' ? rate.maxCreates : rate.maxJoins;
     const n = await store.hit(`${kind}:${addr}`, rate.windowMs, Date.now());

@@ -78,19 +78,32 @@ const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
 function toFields(s: RoomState): string[] {
   const n = (x: number | null): string => (x === null ? '' : String(x));
   return [
-    'ver', String(s.ver),
-    'created', String(s.createdAt),
-    'active', String(s.activeAt),
-    'hsid', s.host.sid ?? '',
-    'htok', s.host.token,
-    'hgone', n(s.host.goneAt),
-    'hnode', s.host.node,
-    'hasr', s.receiver ? '1' : '0',
-    'rsid', s.receiver?.sid ?? '',
-    'rtok', s.receiver?.token ?? '',
-    'rgone', n(s.receiver?.goneAt ?? null),
-    'rnode', s.receiver?.node ?? '',
-    'rleft', s.receiverLeft ? '1' : '0',
+    'ver',
+    String(s.ver),
+    'created',
+    String(s.createdAt),
+    'active',
+    String(s.activeAt),
+    'hsid',
+    s.host.sid ?? '',
+    'htok',
+    s.host.token,
+    'hgone',
+    n(s.host.goneAt),
+    'hnode',
+    s.host.node,
+    'hasr',
+    s.receiver ? '1' : '0',
+    'rsid',
+    s.receiver?.sid ?? '',
+    'rtok',
+    s.receiver?.token ?? '',
+    'rgone',
+    n(s.receiver?.goneAt ?? null),
+    'rnode',
+    s.receiver?.node ?? '',
+    'rleft',
+    s.receiverLeft ? '1' : '0',
   ];
 }
 
@@ -103,8 +116,7 @@ function fromFields(id: string, h: Record<string, string>): RoomState | null {
     createdAt: Number(h.created),
     activeAt: Number(h.active),
     host: { sid: h.hsid || null, token: h.htok ?? '', goneAt: num(h.hgone), node: h.hnode ?? '' },
-    receiver:
-      h.hasr === '1' ? { sid: h.rsid || null, token: h.rtok ?? '', goneAt: num(h.rgone), node: h.rnode ?? '' } : null,
+    receiver: h.hasr === '1' ? { sid: h.rsid || null, token: h.rtok ?? '', goneAt: num(h.rgone), node: h.rnode ?? '' } : null,
     receiverLeft: h.rleft === '1',
   };
 }

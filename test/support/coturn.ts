@@ -161,7 +161,13 @@ export async function startCoturn(o: CoturnOptions): Promise<Coturn> {
         },
       };
     }
-    lastErr = proc.stdout().split('\n').filter((l) => /error|cannot|fail/i.test(l)).slice(-5).join('\n') + proc.stderr();
+    lastErr =
+      proc
+        .stdout()
+        .split('\n')
+        .filter((l) => /error|cannot|fail/i.test(l))
+        .slice(-5)
+        .join('\n') + proc.stderr();
     proc.kill('SIGKILL');
     await proc.exited;
     if (o.port !== undefined) break;

@@ -15,7 +15,7 @@ export async function randomFile(path: string, size: number): Promise<void> {
   const fh = await open(path, 'w');
   try {
     const block = randomBytes(Math.min(size, 4 * 1024 * 1024));
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0; pos < size;) {
       const n = Math.min(block.length, size - pos);
       // vary every block so a misplaced block cannot go unnoticed
       if (block.length >= 4) block.writeUInt32BE(pos >>> 0, 0);

@@ -102,7 +102,13 @@ export class Topology {
       await inNs(t.b, 'addr', 'add', `${ADDR.b}/24`, 'dev', 'eth-r');
       await inNs(t.r, 'addr', 'add', `${ADDR.rA}/24`, 'dev', 'eth-a');
       await inNs(t.r, 'addr', 'add', `${ADDR.rB}/24`, 'dev', 'eth-b');
-      for (const [ns, dev] of [[t.a, 'eth-r'], [t.b, 'eth-r'], [t.r, 'eth-a'], [t.r, 'eth-b']] as const) await inNs(ns, 'link', 'set', dev, 'up');
+      for (const [ns, dev] of [
+        [t.a, 'eth-r'],
+        [t.b, 'eth-r'],
+        [t.r, 'eth-a'],
+        [t.r, 'eth-b'],
+      ] as const)
+        await inNs(ns, 'link', 'set', dev, 'up');
       await inNs(t.a, 'route', 'add', 'default', 'via', ADDR.rA);
       await inNs(t.b, 'route', 'add', 'default', 'via', ADDR.rB);
       await must('ip', ['netns', 'exec', t.r, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);

@@ -59,7 +59,7 @@ export class Procs {
     const exited = new Promise<number>((resolve) => {
       child.on('exit', (code, sig) => {
         live.delete(child);
-        resolve(code ?? 128 + (sig ? SIGNALS[sig] ?? 0 : 0));
+        resolve(code ?? 128 + (sig ? (SIGNALS[sig] ?? 0) : 0));
         for (const l of listeners) l();
       });
     });

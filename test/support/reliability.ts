@@ -77,7 +77,9 @@ async function pollUntil(path: string, read: () => Promise<number>, minBytes: nu
     if (size >= minBytes) return size;
     for (const p of watch) {
       if (p.child.exitCode !== null || p.child.signalCode !== null) {
-        throw new Error(`process ${p.pid} exited (${p.child.exitCode ?? p.child.signalCode}) before ${path} reached ${minBytes} bytes (it has ${size}):\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`);
+        throw new Error(
+          `process ${p.pid} exited (${p.child.exitCode ?? p.child.signalCode}) before ${path} reached ${minBytes} bytes (it has ${size}):\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`,
+        );
       }
     }
     if (Date.now() > deadline) throw new Error(`${path} did not reach ${minBytes} bytes in ${timeoutMs} ms (it has ${size})`);
@@ -128,7 +130,10 @@ export class RefusingServer {
   private readonly server: Server;
   private waiters: { n: number; resolve: () => void }[] = [];
 
-  private constructor(readonly port: number, server: Server) {
+  private constructor(
+    readonly port: number,
+    server: Server,
+  ) {
     this.server = server;
   }
 

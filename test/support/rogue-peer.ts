@@ -46,8 +46,7 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   let resolveConnected!: () => void;
   const connected = new Promise<void>((r) => (resolveConnected = r));
 
-  const sendPake = (type: number, body: Uint8Array): void =>
-    signal.send({ kind: 'pake', data: Buffer.concat([Buffer.from([type]), body]).toString('base64') });
+  const sendPake = (type: number, body: Uint8Array): void => signal.send({ kind: 'pake', data: Buffer.concat([Buffer.from([type]), body]).toString('base64') });
   // sealing is asynchronous: a chain keeps the sends in the order they were made
   let sending = Promise.resolve();
   const sendSealed = (k: SessionKeys, d: unknown, kind: SignalKind): void => {

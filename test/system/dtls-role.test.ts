@@ -10,7 +10,9 @@ import { offerAsDtlsClient } from '../../peer/rtc/dtls-role.js';
 // release node-datachannel's native threads, or this file's process lingers
 after(() => cleanup());
 
-const OFFER = ['v=0', 'o=rtc 1 0 IN IP4 127.0.0.1', 's=-', 't=0 0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=setup:actpass', 'a=fingerprint:sha-256 AB:CD', ''].join('\r\n');
+const OFFER = ['v=0', 'o=rtc 1 0 IN IP4 127.0.0.1', 's=-', 't=0 0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=setup:actpass', 'a=fingerprint:sha-256 AB:CD', ''].join(
+  '\r\n',
+);
 
 test('offerAsDtlsClient: actpass becomes active, nothing else changes (CRLF kept)', () => {
   const out = offerAsDtlsClient(OFFER);

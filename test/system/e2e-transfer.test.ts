@@ -47,7 +47,10 @@ test('256 MiB random file', { timeout: 180_000 }, () => transfer('big', 256 * 10
 test('MTU: both on loopback choose the loopback link (4096); an explicit --mtu 1280 on the host wins there', async () => {
   const src = join(dir, 'mtu.src');
   await randomFile(src, 4 * 1024 * 1024);
-  for (const [name, hostFlags, hostMtu] of [['auto', [], 4096], ['explicit', ['--mtu', '1280'], 1280]] as const) {
+  for (const [name, hostFlags, hostMtu] of [
+    ['auto', [], 4096],
+    ['explicit', ['--mtu', '1280'], 1280],
+  ] as const) {
     const out = join(dir, `mtu-${name}.out`);
     const share = await procs.share(src, url, ['--verbose', ...hostFlags]);
     const get = procs.get(share.code, out, url, ['--verbose']);

@@ -98,35 +98,39 @@ after(async () => {
   for (const remove of dirs) await remove();
 });
 
-test('Ctrl-C on movie-get in a terminal mid-transfer: "Cancelled." starts on its own line, after the bar', { skip: !hasScript && 'util-linux script is not installed', timeout: 60_000 }, async () => {
-  const { dir, remove } = await tempDir('movie-share-tty-');
-  dirs.push(remove);
-  // sparse: no time spent writing it; large enough that the transfer is still running when we stop the sender
-  const src = join(dir, 'movie.bin');
-  const fh = await open(src, 'w');
-  await fh.truncate(512 * 1024 * 1024);
-  await fh.close();
-  const out = join(dir, 'out.bin');
-  const { url } = await procs.signal();
-  const share = await shareJson(procs, src, url);
+test(
+  'Ctrl-C on movie-get in a terminal mid-transfer: "Cancelled." starts on its own line, after the bar',
+  { skip: !hasScript && 'util-linux script is not installed', timeout: 60_000 },
+  async () => {
+    const { dir, remove } = await tempDir('movie-share-tty-');
+    dirs.push(remove);
+    // sparse: no time spent writing it; large enough that the transfer is still running when we stop the sender
+    const src = join(dir, 'movie.bin');
+    const fh = await open(src, 'w');
+    await fh.truncate(512 * 1024 * 1024);
+    await fh.close();
+    const out = join(dir, 'out.bin');
+    const { url } = await procs.signal();
+    const share = await shareJson(procs, src, url);
 
-  // movie-get on a pseudo-terminal: its stderr is a TTY, so it draws the live bar; what we type goes to that terminal
-  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = ['exec', process.execPath, BIN.get, share.code, '-o', out, '--signal', url, '--bind-address', '127.0.0.1'].map(quote).join(' ');
-  const get = procs.spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { COLUMNS: '120', LINES: '40' }, { stdin: 'pipe' });
+    // movie-get on a pseudo-terminal: its stderr is a TTY, so it draws the live bar; what we type goes to that terminal
+    const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+    const cmd = ['exec', process.execPath, BIN.get, share.code, '-o', out, '--signal', url, '--bind-address', '127.0.0.1'].map(quote).join(' ');
+    const get = procs.spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { COLUMNS: '120', LINES: '40' }, { stdin: 'pipe' });
 
-  // the bar is drawn once the key arrived (before the first chunk): freeze the sender so the transfer cannot end first
-  await get.waitFor(/receiving .*%/, 30_000);
-  share.proc.kill('SIGSTOP');
-  get.child.stdin!.write('\x03'); // Ctrl-C, as typed
-  const code = await get.exited;
+    // the bar is drawn once the key arrived (before the first chunk): freeze the sender so the transfer cannot end first
+    await get.waitFor(/receiving .*%/, 30_000);
+    share.proc.kill('SIGSTOP');
+    get.child.stdin!.write('\x03'); // Ctrl-C, as typed
+    const code = await get.exited;
 
-  const screen = visible(get.stdout());
-  assert.equal(code, 1, `movie-get exit code; terminal showed:\n${screen}`);
-  const at = screen.indexOf('movie-get: Cancelled.');
-  assert.ok(at > 0, `the cancel sentence is shown; terminal showed:\n${screen}`);
-  assert.equal(screen[at - 1], '\n', `the sentence starts on its own line; terminal showed:\n${JSON.stringify(screen.slice(Math.max(0, at - 120), at + 60))}`);
-  assert.match(screen.slice(0, at), /receiving [^\n]*%[^\n]*\n$/, 'the bar\'s last frame stays on the line above');
-  assert.doesNotMatch(screen.slice(at), /receiving/, 'no bar is drawn after the sentence');
-  assert.ok(get.stdout().includes('\x1b[?25h'), 'the cursor is shown again');
-});
+    const screen = visible(get.stdout());
+    assert.equal(code, 1, `movie-get exit code; terminal showed:\n${screen}`);
+    const at = screen.indexOf('movie-get: Cancelled.');
+    assert.ok(at > 0, `the cancel sentence is shown; terminal showed:\n${screen}`);
+    assert.equal(screen[at - 1], '\n', `the sentence starts on its own line; terminal showed:\n${JSON.stringify(screen.slice(Math.max(0, at - 120), at + 60))}`);
+    assert.match(screen.slice(0, at), /receiving [^\n]*%[^\n]*\n$/, "the bar's last frame stays on the line above");
+    assert.doesNotMatch(screen.slice(at), /receiving/, 'no bar is drawn after the sentence');
+    assert.ok(get.stdout().includes('\x1b[?25h'), 'the cursor is shown again');
+  },
+);

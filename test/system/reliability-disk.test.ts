@@ -101,7 +101,11 @@ test('unwritable OUT folder (read-only mount): movie-get exits 2 before joining,
   const share = await shareJson(procs, src, url);
   const get = procs.get(share.code, join(ro, 'movie.bin'), url);
   assert.equal(await exitWithin(get, 20_000, 'movie-get'), 2, get.stderr());
-  assertCleanFailure(get, new RegExp(`Cannot write to the folder ${ro.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(permission denied or read-only\\); choose another -o path\\.`), 'movie-get');
+  assertCleanFailure(
+    get,
+    new RegExp(`Cannot write to the folder ${ro.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(permission denied or read-only\\); choose another -o path\\.`),
+    'movie-get',
+  );
   assert.equal(existsSync(join(ro, 'movie.bin')), false);
   // the code was not burned: the room never saw that receiver
   const out = join(dir, 'ro-retry.bin');
@@ -193,7 +197,10 @@ test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offset
     // the sender's reader, from the same offset
     const slices: Buffer[] = [];
     for await (const c of readChunks(path, at, at + data.length, 65_536)) slices.push(Buffer.from(c));
-    assert.deepEqual(slices.map((c) => c.length), [65_536, 65_536, 65_536, data.length - 3 * 65_536]);
+    assert.deepEqual(
+      slices.map((c) => c.length),
+      [65_536, 65_536, 65_536, data.length - 3 * 65_536],
+    );
     assert.ok(Buffer.concat(slices).equals(data));
     assert.equal(chunkCount(2 ** 33 + 1, 65_536), 2 ** 17 + 1);
   } finally {
@@ -216,51 +223,54 @@ test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offset
 });
 
 // Opt-in (MOVIE_TEST_HUGE=1): re-hashing a 4 GiB prefix takes seconds to minutes on a busy CI machine.
-test('file > 4 GiB: resume from an offset above 2^32 (sparse file, in-memory channel) sends only the rest and verifies the whole SHA-256', { timeout: 300_000, skip: process.env.MOVIE_TEST_HUGE ? false : 'set MOVIE_TEST_HUGE=1 (hashes 2 x 4 GiB)' }, async () => {
-  const HEAD = MiB;
-  const from = 2 ** 32 + MiB + 4096; // kept by the first run
-  const size = 2 ** 32 + 3 * MiB + 123; // a hole between HEAD and 2^32
-  const src = join(dir, 'huge.src');
-  const out = join(dir, 'huge.out');
-  const head = randomBytes(HEAD);
-  const tail = randomBytes(size - 2 ** 32);
-  const fh = await open(src, 'w');
-  await fh.write(head, 0, head.length, 0);
-  await fh.write(tail, 0, tail.length, 2 ** 32);
-  await fh.close();
-  try {
-    // the sender's SHA-256, streamed over the hole without reading it
-    const h = createHash('sha256').update(head);
-    const zeros = Buffer.alloc(16 * MiB);
-    for (let left = 2 ** 32 - HEAD; left > 0; left -= zeros.length) h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
-    const sha256 = h.update(tail).digest('hex');
-    // what an interrupted first run left behind: OUT.part up to `from`, and its sidecar
-    const part = await open(`${out}.part`, 'w');
-    await part.write(head, 0, head.length, 0);
-    await part.write(tail, 0, from - 2 ** 32, 2 ** 32);
-    await part.close();
-    assert.equal((await stat(`${out}.part`)).size, from);
-    await writeSidecar(out, { v: 1, sha256, size, name: 'huge.src', verified: from });
+test(
+  'file > 4 GiB: resume from an offset above 2^32 (sparse file, in-memory channel) sends only the rest and verifies the whole SHA-256',
+  { timeout: 300_000, skip: process.env.MOVIE_TEST_HUGE ? false : 'set MOVIE_TEST_HUGE=1 (hashes 2 x 4 GiB)' },
+  async () => {
+    const HEAD = MiB;
+    const from = 2 ** 32 + MiB + 4096; // kept by the first run
+    const size = 2 ** 32 + 3 * MiB + 123; // a hole between HEAD and 2^32
+    const src = join(dir, 'huge.src');
+    const out = join(dir, 'huge.out');
+    const head = randomBytes(HEAD);
+    const tail = randomBytes(size - 2 ** 32);
+    const fh = await open(src, 'w');
+    await fh.write(head, 0, head.length, 0);
+    await fh.write(tail, 0, tail.length, 2 ** 32);
+    await fh.close();
+    try {
+      // the sender's SHA-256, streamed over the hole without reading it
+      const h = createHash('sha256').update(head);
+      const zeros = Buffer.alloc(16 * MiB);
+      for (let left = 2 ** 32 - HEAD; left > 0; left -= zeros.length) h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+      const sha256 = h.update(tail).digest('hex');
+      // what an interrupted first run left behind: OUT.part up to `from`, and its sidecar
+      const part = await open(`${out}.part`, 'w');
+      await part.write(head, 0, head.length, 0);
+      await part.write(tail, 0, from - 2 ** 32, 2 ** 32);
+      await part.close();
+      assert.equal((await stat(`${out}.part`)).size, from);
+      await writeSidecar(out, { v: 1, sha256, size, name: 'huge.src', verified: from });
 
-    const r = await runMemoryTransfer(src, out, { senderSha256: sha256 });
-    assert.ok(!(r.receive instanceof Error), errorText(r.receive));
-    assert.ok(!(r.send instanceof Error), errorText(r.send));
-    assert.equal(r.send.resumedFrom, from);
-    assert.equal(r.send.sentBytes, size - from);
-    assert.equal(r.receive.size, size);
-    assert.equal(r.receive.sha256, sha256);
-    assert.equal((await stat(out)).size, size);
-    const got = await open(out, 'r');
-    const buf = Buffer.alloc(tail.length);
-    await got.read(buf, 0, buf.length, 2 ** 32);
-    await got.close();
-    assert.ok(buf.equals(tail), 'the bytes above 2^32 landed at their offsets');
-    assert.equal(existsSync(`${out}.part`), false);
-    assert.equal(existsSync(`${out}.part.json`), false);
-  } finally {
-    await rm(src, { force: true });
-    await rm(out, { force: true });
-    await rm(`${out}.part`, { force: true });
-  }
-});
-
+      const r = await runMemoryTransfer(src, out, { senderSha256: sha256 });
+      assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+      assert.ok(!(r.send instanceof Error), errorText(r.send));
+      assert.equal(r.send.resumedFrom, from);
+      assert.equal(r.send.sentBytes, size - from);
+      assert.equal(r.receive.size, size);
+      assert.equal(r.receive.sha256, sha256);
+      assert.equal((await stat(out)).size, size);
+      const got = await open(out, 'r');
+      const buf = Buffer.alloc(tail.length);
+      await got.read(buf, 0, buf.length, 2 ** 32);
+      await got.close();
+      assert.ok(buf.equals(tail), 'the bytes above 2^32 landed at their offsets');
+      assert.equal(existsSync(`${out}.part`), false);
+      assert.equal(existsSync(`${out}.part.json`), false);
+    } finally {
+      await rm(src, { force: true });
+      await rm(out, { force: true });
+      await rm(`${out}.part`, { force: true });
+    }
+  },
+);

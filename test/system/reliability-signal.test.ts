@@ -72,7 +72,10 @@ test('signaling server unreachable: both CLIs retry with backoff, then exit 5 wi
   const [sc, gc] = await Promise.all([exitWithin(share, 30_000, 'movie-share'), exitWithin(get, 30_000, 'movie-get')]);
   assert.equal(sc, 5, share.stderr());
   assert.equal(gc, 5, get.stderr());
-  for (const [p, name] of [[share, 'movie-share'], [get, 'movie-get']] as const) {
+  for (const [p, name] of [
+    [share, 'movie-share'],
+    [get, 'movie-get'],
+  ] as const) {
     assertCleanFailure(p, /Cannot reach the signaling server at http:\/\/127\.0\.0\.1:\d+/, name);
     assert.match(p.stderr(), /--signal|MOVIE_SIGNAL_URL/, `${name} says what to do`);
   }

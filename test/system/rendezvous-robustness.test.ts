@@ -57,8 +57,14 @@ test('candidates before the offer, garbage candidates and a repeated offer: the 
   const rz = await result;
   t.after(() => rz.session.channel.close());
   await rogue.connected;
-  assert.ok(logged.some((l) => /ignored a malformed candidate/.test(l)), logged.join('\n'));
-  assert.ok(logged.some((l) => /ignored a repeated offer/.test(l)), logged.join('\n'));
+  assert.ok(
+    logged.some((l) => /ignored a malformed candidate/.test(l)),
+    logged.join('\n'),
+  );
+  assert.ok(
+    logged.some((l) => /ignored a repeated offer/.test(l)),
+    logged.join('\n'),
+  );
   // the first candidate arrived before the offer (it waited in the queue)
   const firstCandidate = logged.findIndex((l) => l === 'received sealed candidate');
   const offer = logged.findIndex((l) => l === 'received sealed offer');
@@ -80,12 +86,8 @@ async function refusingServer(t: Ctx): Promise<string> {
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] });
   io.on('connection', (sock) => {
-    sock.on('join', (req: { room: string }, ack: (r: unknown) => void) =>
-      ack({ ok: true, room: req.room, iceServers: [], token: 'receiver-token', peerPresent: true }),
-    );
-    sock.on('signal', (_msg: unknown, ack?: (r: unknown) => void) =>
-      ack?.({ ok: false, reason: 'rate-limited', message: 'Too many messages on this connection; slow down.' }),
-    );
+    sock.on('join', (req: { room: string }, ack: (r: unknown) => void) => ack({ ok: true, room: req.room, iceServers: [], token: 'receiver-token', peerPresent: true }));
+    sock.on('signal', (_msg: unknown, ack?: (r: unknown) => void) => ack?.({ ok: false, reason: 'rate-limited', message: 'Too many messages on this connection; slow down.' }));
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   t.after(() => io.close());
@@ -104,7 +106,10 @@ test('a signal the server refuses fails the rendezvous at once, in one sentence,
     (e: unknown) => {
       assert.ok(e instanceof MovieShareError);
       assert.equal(e.exitCode, ExitCode.Network);
-      assert.match(e.message, /^The signaling server at http:\/\/127\.0\.0\.1:\d+ refused to relay a message to the other side \(too many messages on this connection; slow down\)\. /);
+      assert.match(
+        e.message,
+        /^The signaling server at http:\/\/127\.0\.0\.1:\d+ refused to relay a message to the other side \(too many messages on this connection; slow down\)\. /,
+      );
       assert.doesNotMatch(e.message, /\n/);
       return true;
     },

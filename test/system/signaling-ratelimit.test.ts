@@ -48,9 +48,7 @@ test('a flood of joins from one address is rate-limited; the server stays up; a 
 
   // the flood: 600 joins over 6 connections, all at once
   const flooders = await Promise.all(Array.from({ length: 6 }, () => connectRaw(node.url, sockets)));
-  const replies = await Promise.all(
-    Array.from({ length: 600 }, (_, i) => flooders[i % flooders.length]!.timeout(10_000).emitWithAck('join', { v: V, room: randomRoom() })),
-  );
+  const replies = await Promise.all(Array.from({ length: 600 }, (_, i) => flooders[i % flooders.length]!.timeout(10_000).emitWithAck('join', { v: V, room: randomRoom() })));
   const byReason = new Map<string, number>();
   for (const r of replies) byReason.set(r.reason ?? 'ok', (byReason.get(r.reason ?? 'ok') ?? 0) + 1);
   t.diagnostic(JSON.stringify(Object.fromEntries(byReason)));

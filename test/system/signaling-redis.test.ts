@@ -16,9 +16,7 @@ import { spawnRedis, spawnSignalNode, type RedisProc, type SignalNode } from '..
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../../common/protocol/signal-protocol.js';
 
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  withTimeout(p, ms, `timed out after ${ms} ms waiting for ${what}`);
-
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => withTimeout(p, ms, `timed out after ${ms} ms waiting for ${what}`);
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const nextSignal = (c: SignalClient): Promise<SignalPayload> => new Promise((r) => c.onSignal(r));

@@ -52,8 +52,7 @@ const once = <T = void>(register: (cb: (v: T) => void) => void, ms = 3000, what 
     });
   });
 
-const rawEvent = <T = unknown>(s: Raw, ev: string, ms = 3000): Promise<T> =>
-  once<T>((cb) => s.once(ev, cb as (...a: unknown[]) => void), ms, ev);
+const rawEvent = <T = unknown>(s: Raw, ev: string, ms = 3000): Promise<T> => once<T>((cb) => s.once(ev, cb as (...a: unknown[]) => void), ms, ev);
 
 /** Resolves true if `ev` arrives within `ms`, false otherwise. */
 const arrives = (s: Raw, ev: string, ms: number): Promise<boolean> =>

@@ -76,7 +76,10 @@ async function relayTransfer(t: { diagnostic(m: string): void }, name: string, u
   assert.equal(gc, 0, `movie-get failed: ${g.stderr()}`);
   assert.equal(sc, 0, `movie-share failed: ${s.proc.stderr()}`);
   assert.ok(await sameBytes(src, out), 'byte-identical');
-  for (const [who, p] of [['movie-share', s.proc], ['movie-get', g]] as const) {
+  for (const [who, p] of [
+    ['movie-share', s.proc],
+    ['movie-get', g],
+  ] as const) {
     const c = event(p, 'connected');
     assert.ok(c, `${who} printed no connected event`);
     assert.equal(c.candidateType, 'relay', `${who} did not go through the relay: ${JSON.stringify(c)}`);
@@ -201,7 +204,15 @@ test('ICE helpers: server-handed TCP/TLS TURN entries are skipped, offer candida
   assert.deepEqual(cfg.iceServers, [{ hostname: '198.18.0.1', port: 3478, username: '1:x', password: 'c', relayType: 'TurnUdp' }]);
   assert.equal(cfg.iceTransportPolicy, 'relay');
 
-  const sdp = ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=candidate:1 1 UDP 2114977791 127.0.0.1 5000 typ host', 'a=mid:0', 'a=candidate:3 1 UDP 1048063 127.0.0.2 6000 typ relay raddr 0.0.0.0 rport 0', 'a=end-of-candidates', ''].join('\r\n');
+  const sdp = [
+    'v=0',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+    'a=candidate:1 1 UDP 2114977791 127.0.0.1 5000 typ host',
+    'a=mid:0',
+    'a=candidate:3 1 UDP 1048063 127.0.0.2 6000 typ relay raddr 0.0.0.0 rport 0',
+    'a=end-of-candidates',
+    '',
+  ].join('\r\n');
   const split = splitCandidates(sdp);
   assert.equal(split.sdp, ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:0', ''].join('\r\n'));
   assert.deepEqual(split.candidates, [

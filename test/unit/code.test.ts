@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { isValidRoomId } from '../../common/code/room-id.js';
 import { WORDS, WORD_INDEX, WORD_SET } from '../../common/code/wordlist.js';
-import {
-  CODE_WORDS,
-  EXAMPLE_CODE,
-  makeCode,
-  parseCode,
-  secretBits,
-  suggestWord,
-  withinOneEdit,
-} from '../../common/code/code.js';
+import { CODE_WORDS, EXAMPLE_CODE, makeCode, parseCode, secretBits, suggestWord, withinOneEdit } from '../../common/code/code.js';
 import '../support/node-crypto.js';
 
 function usageError(input: string, ...fragments: RegExp[]): void {

@@ -3,17 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
-import {
-  CHUNK_OVERHEAD,
-  chunkAad,
-  chunkCount,
-  chunkNonce,
-  classifyFrame,
-  decodeChunk,
-  encodeChunk,
-  encodeControl,
-  readU64,
-} from '../../common/protocol/framing.js';
+import { CHUNK_OVERHEAD, chunkAad, chunkCount, chunkNonce, classifyFrame, decodeChunk, encodeChunk, encodeControl, readU64 } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
 import { parseKeyPayload, parseReceiverMessage, parseHostMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
 import { receiverMac, sdpFingerprint, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
@@ -48,23 +38,51 @@ test('chunk round trip, empty and full chunks', () => {
 
 test('chunk authentication binds key, transfer id, index and last flag', () => {
   const frame = enc(key, tid, 3, false, randomBytes(100));
-  assert.equal(code(() => dec(randomBytes(32), tid, 3, frame)), ExitCode.Integrity);
-  assert.equal(code(() => dec(key, randomBytes(16), 3, frame)), ExitCode.Integrity);
-  assert.equal(code(() => dec(key, tid, 4, frame)), ExitCode.Integrity);
+  assert.equal(
+    code(() => dec(randomBytes(32), tid, 3, frame)),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => dec(key, randomBytes(16), 3, frame)),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => dec(key, tid, 4, frame)),
+    ExitCode.Integrity,
+  );
   const flagged = Buffer.from(frame);
   flagged[1] = 1;
-  assert.equal(code(() => dec(key, tid, 3, flagged)), ExitCode.Integrity);
+  assert.equal(
+    code(() => dec(key, tid, 3, flagged)),
+    ExitCode.Integrity,
+  );
   const unknownFlag = Buffer.from(frame);
   unknownFlag[1] = 0x80;
-  assert.equal(code(() => dec(key, tid, 3, unknownFlag)), ExitCode.Integrity);
+  assert.equal(
+    code(() => dec(key, tid, 3, unknownFlag)),
+    ExitCode.Integrity,
+  );
   for (let i = 2; i < frame.length; i += 17) {
     const bad = Buffer.from(frame);
     bad[i] = bad[i]! ^ 0x40;
-    assert.equal(code(() => dec(key, tid, 3, bad)), ExitCode.Integrity, `bit flip at ${i}`);
+    assert.equal(
+      code(() => dec(key, tid, 3, bad)),
+      ExitCode.Integrity,
+      `bit flip at ${i}`,
+    );
   }
-  assert.equal(code(() => dec(key, tid, 3, frame.subarray(0, frame.length - 1))), ExitCode.Integrity);
-  assert.equal(code(() => dec(key, tid, 3, frame.subarray(0, 5))), ExitCode.Integrity);
-  assert.equal(code(() => dec(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))), ExitCode.Integrity);
+  assert.equal(
+    code(() => dec(key, tid, 3, frame.subarray(0, frame.length - 1))),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => dec(key, tid, 3, frame.subarray(0, 5))),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => dec(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))),
+    ExitCode.Integrity,
+  );
 });
 
 test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () => {
@@ -76,7 +94,10 @@ test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () =>
   assert.equal(readU64(chunkNonce(huge), 4), huge);
   const frame = enc(key, tid, big, true, Buffer.from('x'));
   assert.equal(dec(key, tid, big, frame).plaintext.toString(), 'x');
-  assert.equal(code(() => dec(key, tid, 5, frame)), ExitCode.Integrity);
+  assert.equal(
+    code(() => dec(key, tid, 5, frame)),
+    ExitCode.Integrity,
+  );
   // a 5 GiB file in 64 KiB chunks
   assert.equal(chunkCount(5 * 2 ** 30, 65536), 81920);
   assert.equal(chunkCount(0, 65536), 1);
@@ -94,19 +115,47 @@ test('control frames and classification', () => {
 test('message validation rejects malformed and unknown messages', () => {
   assert.deepEqual(parseReceiverMessage('{"t":"ack","written":5}'), { t: 'ack', written: 5 });
   assert.deepEqual(parseHostMessage('{"t":"end"}'), { t: 'end' });
-  for (const bad of ['', 'null', '[]', '{"t":"ack","written":-1}', '{"t":"ack","written":1.5}', '{"t":"nope"}', '{"t":"hello","v":1,"rsaPublicKey":"!!"}', '{"t":"abort","code":99,"message":"x"}', `{"t":"done","sha256":"${'z'.repeat(64)}"}`]) {
-    assert.equal(code(() => parseReceiverMessage(bad)), ExitCode.Other, bad);
+  for (const bad of [
+    '',
+    'null',
+    '[]',
+    '{"t":"ack","written":-1}',
+    '{"t":"ack","written":1.5}',
+    '{"t":"nope"}',
+    '{"t":"hello","v":1,"rsaPublicKey":"!!"}',
+    '{"t":"abort","code":99,"message":"x"}',
+    `{"t":"done","sha256":"${'z'.repeat(64)}"}`,
+  ]) {
+    assert.equal(
+      code(() => parseReceiverMessage(bad)),
+      ExitCode.Other,
+      bad,
+    );
   }
-  assert.equal(code(() => parseHostMessage('{"t":"key","v":1,"encryptedKey":5,"mac":"AA=="}')), ExitCode.Other);
+  assert.equal(
+    code(() => parseHostMessage('{"t":"key","v":1,"encryptedKey":5,"mac":"AA=="}')),
+    ExitCode.Other,
+  );
 });
 
 test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4', async () => {
   const kp = await generateReceiverKeyPair();
-  const payload = { transferId: new Uint8Array(tid), key: new Uint8Array(key), sha256: 'ab'.repeat(32), size: 5 * 2 ** 30, name: 'film ünïcode ../../etc/passwd.mp4', chunkSize: 65536 };
+  const payload = {
+    transferId: new Uint8Array(tid),
+    key: new Uint8Array(key),
+    sha256: 'ab'.repeat(32),
+    size: 5 * 2 ** 30,
+    name: 'film ünïcode ../../etc/passwd.mp4',
+    chunkSize: 65536,
+  };
   const msg = await encryptKeyMessage(await importReceiverPublicKey(kp.publicKeyDer), serializeKeyPayload(payload));
   assert.deepEqual(parseKeyPayload(await decryptKeyMessage(kp.privateKey, msg)), payload);
   const other = await generateReceiverKeyPair();
-  const rejects = async (p: Promise<unknown>): Promise<number> => p.then(() => 0, (e: unknown) => (e instanceof MovieShareError ? e.exitCode : -1));
+  const rejects = async (p: Promise<unknown>): Promise<number> =>
+    p.then(
+      () => 0,
+      (e: unknown) => (e instanceof MovieShareError ? e.exitCode : -1),
+    );
   assert.equal(await rejects(decryptKeyMessage(other.privateKey, msg)), ExitCode.Auth);
   const bad = Uint8Array.from(msg);
   bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
@@ -127,7 +176,13 @@ test('transcript MACs change with every bound field', () => {
   const base = { version: 1, hostFingerprint: 'sha-256 AA', receiverFingerprint: 'sha-256 BB', rsaPublicKey: Buffer.from('rsa'), encryptedKey: Buffer.from('ek') };
   const k = randomBytes(32);
   const ref = hostMac(k, transcriptBytes(base));
-  for (const change of [{ version: 2 }, { hostFingerprint: 'sha-256 AB' }, { receiverFingerprint: 'sha-256 BA' }, { rsaPublicKey: Buffer.from('rsb') }, { encryptedKey: Buffer.from('el') }]) {
+  for (const change of [
+    { version: 2 },
+    { hostFingerprint: 'sha-256 AB' },
+    { receiverFingerprint: 'sha-256 BA' },
+    { rsaPublicKey: Buffer.from('rsb') },
+    { encryptedKey: Buffer.from('el') },
+  ]) {
     assert.notDeepEqual(hostMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
   }
   const t = transcriptBytes(base);
@@ -138,5 +193,8 @@ test('transcript MACs change with every bound field', () => {
 test('DTLS fingerprint is read from the SDP', () => {
   const sdp = 'v=0\r\na=setup:actpass\r\na=fingerprint:sha-256 ab:CD:01\r\nm=application 9\r\n';
   assert.equal(sdpFingerprint(sdp), 'sha-256 AB:CD:01');
-  assert.equal(code(() => sdpFingerprint('v=0\r\n')), ExitCode.Auth);
+  assert.equal(
+    code(() => sdpFingerprint('v=0\r\n')),
+    ExitCode.Auth,
+  );
 });

@@ -26,7 +26,13 @@ test('two kinds can be awaited at once; two steps waiting for one kind is a bug,
   await assert.rejects(inbox.take('a'), /two steps wait for a/);
   inbox.push({ kind: 'b', n: 1 });
   inbox.push({ kind: 'a', n: 2 });
-  assert.deepEqual([await a, await b], [{ kind: 'a', n: 2 }, { kind: 'b', n: 1 }]);
+  assert.deepEqual(
+    [await a, await b],
+    [
+      { kind: 'a', n: 2 },
+      { kind: 'b', n: 1 },
+    ],
+  );
 });
 
 test('bounded: one message more than the bound fails the inbox, and every waiting and later take rejects', async () => {

@@ -78,14 +78,8 @@ test('draft A.1.2 / A.1.4: prepend_len and lv_cat', () => {
 });
 
 test('draft A.3.5: transcript_ir', () => {
-  assert.equal(
-    toHex(transcriptIr(utf8('123'), utf8('PartyA'), utf8('234'), utf8('PartyB'))),
-    '03313233065061727479410332333406506172747942',
-  );
-  assert.equal(
-    toHex(transcriptIr(utf8('3456'), utf8('PartyA'), utf8('2345'), utf8('PartyB'))),
-    '043334353606506172747941043233343506506172747942',
-  );
+  assert.equal(toHex(transcriptIr(utf8('123'), utf8('PartyA'), utf8('234'), utf8('PartyB'))), '03313233065061727479410332333406506172747942');
+  assert.equal(toHex(transcriptIr(utf8('3456'), utf8('PartyA'), utf8('2345'), utf8('PartyB'))), '043334353606506172747941043233343506506172747942');
 });
 
 test('draft B.3.1: generator string and generator g', () => {
@@ -115,14 +109,8 @@ test('draft B.3.5: ISK for initiator (host) / responder (receiver)', () => {
 });
 
 test('draft B.3 end to end through pakeStart: messages are Y||AD and both ISKs equal ISK_IR', () => {
-  const a = pakeStartWithScalar(
-    { password: V.PRS, role: 'host', sid: V.sid, ci: V.CI, ad: V.ADa },
-    scalarFromBytesLE(V.ya),
-  );
-  const b = pakeStartWithScalar(
-    { password: V.PRS, role: 'receiver', sid: V.sid, ci: V.CI, ad: V.ADb },
-    scalarFromBytesLE(V.yb),
-  );
+  const a = pakeStartWithScalar({ password: V.PRS, role: 'host', sid: V.sid, ci: V.CI, ad: V.ADa }, scalarFromBytesLE(V.ya));
+  const b = pakeStartWithScalar({ password: V.PRS, role: 'receiver', sid: V.sid, ci: V.CI, ad: V.ADb }, scalarFromBytesLE(V.yb));
   assert.equal(toHex(a.message), V.Ya + toHex(V.ADa));
   assert.equal(toHex(b.message), V.Yb + toHex(V.ADb));
   assert.equal(toHex(a.finish(b.message)), norm(V.ISK_IR));
@@ -143,12 +131,7 @@ test('draft B.3.10 / B.3.11: scalar_mult_vfy valid input, invalid encoding and i
 const pw = (code: string): Uint8Array => utf8(code);
 const sidFor = (room: string): Uint8Array => utf8('movie-share/v1/' + room);
 
-function run(
-  pwA: string,
-  pwB: string,
-  sidA = sidFor('k7pq'),
-  sidB = sidFor('k7pq'),
-): { a: Uint8Array; b: Uint8Array } {
+function run(pwA: string, pwB: string, sidA = sidFor('k7pq'), sidB = sidFor('k7pq')): { a: Uint8Array; b: Uint8Array } {
   const host = pakeStart({ password: pw(pwA), role: 'host', sid: sidA });
   const recv = pakeStart({ password: pw(pwB), role: 'receiver', sid: sidB });
   // Independent messages: both computed before either finish().
@@ -184,8 +167,7 @@ test('different sid gives different ISKs', () => {
 });
 
 test('different ci gives different ISKs; same ci agrees', () => {
-  const mk = (role: 'host' | 'receiver', ci: string) =>
-    pakeStart({ password: pw('p'), role, sid: sidFor('k7pq'), ci: utf8(ci) });
+  const mk = (role: 'host' | 'receiver', ci: string) => pakeStart({ password: pw('p'), role, sid: sidFor('k7pq'), ci: utf8(ci) });
   const a = mk('host', 'one');
   const b = mk('receiver', 'two');
   assert.notDeepEqual(a.finish(b.message), b.finish(a.message));

@@ -17,9 +17,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CORE = ['common', 'peer/transfer', 'peer/rendezvous'];
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
 
 /** Bundles `entries` for the browser; returns the error texts (none: it bundled). */
@@ -37,15 +35,16 @@ async function browserBundle(entries: string[]): Promise<string[]> {
     });
     return [];
   } catch (e) {
-    return ((e as { errors?: { text: string; location?: { file: string } }[] }).errors ?? [{ text: String(e) }]).map(
-      (m) => `${m.location?.file ?? ''}: ${m.text}`,
-    );
+    return ((e as { errors?: { text: string; location?: { file: string } }[] }).errors ?? [{ text: String(e) }]).map((m) => `${m.location?.file ?? ''}: ${m.text}`);
   }
 }
 
 test('the protocol core bundles for the browser: nothing Node-only in its import graph', async () => {
   const entries = CORE.flatMap(tsFiles);
-  assert.ok(entries.some((f) => f.endsWith(join('peer', 'transfer', 'receiver.ts'))), 'the core was found');
+  assert.ok(
+    entries.some((f) => f.endsWith(join('peer', 'transfer', 'receiver.ts'))),
+    'the core was found',
+  );
   assert.ok(entries.some((f) => f.endsWith(join('peer', 'rendezvous', 'rendezvous.ts'))));
   assert.deepEqual(await browserBundle(entries), []);
 });
@@ -55,6 +54,9 @@ test('the check fails when the core reaches for Node: a node:* builtin, or the N
   for (const nodeOnly of ['peer/node/crypto.ts', 'peer/cli/share-cli.ts']) {
     const errors = await browserBundle([...CORE.flatMap(tsFiles), nodeOnly]);
     assert.ok(errors.length > 0, `${relative(ROOT, join(ROOT, nodeOnly))} bundled for the browser`);
-    assert.ok(errors.some((e) => /node:|Could not resolve/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => /node:|Could not resolve/.test(e)),
+      errors.join('\n'),
+    );
   }
 });
