@@ -13,10 +13,8 @@
  * without an authenticated last chunk, or goes on after it, is rejected.
  */
 import { cryptoBackend, isPromise, type Awaitable } from '../crypto/backend.js';
-import { fromUtf8, readU64, utf8, writeU64 } from '../bytes.js';
+import { fromUtf8, utf8, writeU64 } from '../bytes.js';
 import { integrityError } from '../errors.js';
-
-export { readU64 };
 
 export const FRAME_CONTROL = 0x01;
 export const FRAME_CHUNK = 0x02;
