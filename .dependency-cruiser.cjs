@@ -5,7 +5,9 @@
 //   common/              platform-neutral core (crypto, framing, messages)
 //   peer/transfer/       platform-neutral protocol core: transfer
 //   peer/rendezvous/     platform-neutral protocol core: rendezvous
-//   peer/node/ peer/rtc/ Node and WebRTC bindings
+//   peer/webrtc/         simple-peer's data channel as a MessageChannel (W3C only): both shells
+//   peer/node/ peer/rtc/ the Node shell: crypto, files, WebRTC on node-datachannel
+//   peer/web/            the browser shell: the page (WebCrypto, File System Access, RTCPeerConnection)
 //   peer/cli/            the movie-share / movie-get commands (and the embedded signaling server)
 //   signaling/           the signaling server
 //   test/ bench/         may import anything
@@ -18,6 +20,8 @@
 const NODE_ONLY = '^node_modules/(?:@types/)?(?:node|node-datachannel|socket\\.io|redis|@redis/[^/]+|@socket\\.io/redis-adapter|commander|cli-progress|prom-client)/';
 const PRODUCT = '^(?:common|peer|signaling)/';
 const PROTOCOL_CORE = '^peer/(?:transfer|rendezvous)/';
+/** Code that runs in the page: the core, the W3C data-channel adapter and the browser shell. */
+const BROWSER_SIDE = '^peer/(?:transfer|rendezvous|webrtc|web)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -68,6 +72,36 @@ module.exports = {
       severity: 'error',
       from: { path: PROTOCOL_CORE },
       to: { path: '^peer/(?:node|cli|rtc)/' },
+    },
+
+    // ---- peer/webrtc/ and peer/web/: what runs in the browser ----------------
+    {
+      name: 'browser-side-no-node-builtin',
+      comment: 'peer/webrtc/ and peer/web/ run in a browser: no node:* builtin (the page bundle shims only what simple-peer needs).',
+      severity: 'error',
+      from: { path: '^peer/(?:webrtc|web)/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'browser-side-no-node-only-package',
+      comment: 'peer/webrtc/ and peer/web/ run in a browser: no Node-only package.',
+      severity: 'error',
+      from: { path: '^peer/(?:webrtc|web)/' },
+      to: { path: NODE_ONLY },
+    },
+    {
+      name: 'browser-side-not-to-node-shell',
+      comment: 'The browser side imports nothing of the Node shell (peer/node/, peer/rtc/) or the CLIs (peer/cli/), type-only imports included.',
+      severity: 'error',
+      from: { path: BROWSER_SIDE },
+      to: { path: '^peer/(?:node|cli|rtc)/' },
+    },
+    {
+      name: 'only-the-page-imports-the-page',
+      comment: 'peer/web/ is the page: nothing else in the product imports it.',
+      severity: 'error',
+      from: { path: PRODUCT, pathNot: '^peer/web/' },
+      to: { path: '^peer/web/' },
     },
 
     // ---- signaling/ <-> peer/ ------------------------------------------------
@@ -130,6 +164,8 @@ module.exports = {
           '^peer/cli/', // … and once they move
           '^signaling/cli\\.ts$', // movie-signal
           '^signaling/[a-z-]+/cli\\.ts$',
+          '^peer/web/main\\.ts$', // the page's bundle entry
+          '^peer/web/node-globals\\.ts$', // injected into the page bundle by esbuild
         ],
       },
       to: {},

@@ -40,6 +40,7 @@ import type { Role, SignalKind } from '../../common/protocol/signal-protocol.js'
 import { sdpFingerprint } from '../../common/crypto/transcript.js';
 import { CONNECT_TIMEOUT_MS, DTLS_TIMEOUT_MS } from '../../common/config.js';
 import { concatBytes, fromBase64, fromUtf8, isBase64, toBase64, utf8 } from '../../common/bytes.js';
+import type SimplePeer from 'simple-peer';
 import type { SecureSession } from '../transfer/session.js';
 import { Inbox } from './inbox.js';
 import type { LinkHint, MtuChoice, PeerFactory, WebRtcPeer } from './peer-factory.js';
@@ -318,7 +319,8 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
           continue;
         }
         try {
-          r.peer.signal(d);
+          // simple-peer types a candidate as the DOM's RTCIceCandidate; it only reads these three fields
+          r.peer.signal(d as SimplePeer.SignalData);
         } catch {
           // a stale candidate (before/after its transport): harmless
         }

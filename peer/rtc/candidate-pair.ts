@@ -3,7 +3,7 @@
  * reported once connected, so users and tests can see whether a relay is used.
  */
 import type { PeerConnection, SelectedCandidateInfo } from 'node-datachannel';
-import type { PeerConnectionLike } from './simple-peer-adapter.js';
+import type { PeerConnectionLike } from '../webrtc/simple-peer-adapter.js';
 
 /** node-datachannel's polyfill RTCPeerConnection, with what it adds to the W3C API. */
 export interface PolyfillPeerConnection extends PeerConnectionLike {

@@ -27,8 +27,8 @@ import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, 
 import { chooseMtu, localLinks, parseNetHint } from './path-mtu.js';
 import { offerAsDtlsClient } from './dtls-role.js';
 import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
-import { DataChannelTransport } from './datachannel.js';
-import { peerConnectionOf } from './simple-peer-adapter.js';
+import { DataChannelTransport } from '../webrtc/datachannel.js';
+import { peerConnectionOf } from '../webrtc/simple-peer-adapter.js';
 
 /** A session description as the polyfill makes it (its DOM types do not resolve under our ES2022 lib). */
 type Description = { type: string; sdp: string };

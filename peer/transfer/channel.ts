@@ -1,6 +1,6 @@
 /**
  * The abstract message channel the transfer runs over. The WebRTC data channel
- * (peer/datachannel.ts) implements it for real; tests use the in-memory pair
+ * (peer/webrtc/datachannel.ts) implements it for real; tests use the in-memory pair
  * (test/support/memory-channel.ts) with hooks that tamper with frames.
  */
 export interface MessageChannel {
