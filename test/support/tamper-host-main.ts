@@ -1,0 +1,75 @@
+/**
+ * A host that knows the code and runs the real protocol (the product's
+ * rendezvous and sendFile on node-datachannel) but damages the file on the
+ * wire, after the encryption: the receiver must catch it. A process of its
+ * own, like rogue-host-main.ts, so no WebRTC stack runs in the test's process.
+ *
+ *   node dist/test/support/tamper-host-main.js URL FILE flip|truncate
+ *
+ *   flip      the third chunk frame gets one bit flipped (its GCM tag fails)
+ *   truncate  chunk frames after the second are never sent; `end` still is
+ *
+ * stdout: {"code":"..."} once the room exists. Exits with the exit code of
+ * the error sendFile ended in (the receiver's `abort` carries it), 0 if none.
+ */
+import './node-crypto.js';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { makeCode, parseCode } from '../../common/code/code.js';
+import { DEFAULT_TUNING } from '../../common/config.js';
+import { MovieShareError } from '../../common/errors.js';
+import { hashFile, nodeFileSource } from '../../peer/node/file-source.js';
+import { rendezvous } from '../../peer/rendezvous/rendezvous.js';
+import { SignalClient } from '../../peer/rendezvous/signal-client.js';
+import { buildRtcConfig } from '../../peer/rtc/ice.js';
+import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
+import type { MessageChannel } from '../../peer/transfer/channel.js';
+import { sendFile } from '../../peer/transfer/host.js';
+
+const [url, file, mode] = process.argv.slice(2) as [string, string, 'flip' | 'truncate'];
+const CHUNK_FRAME = 0x02;
+
+const signal = await SignalClient.connect({ url });
+const room = await signal.createRoom();
+const code = makeCode(room.room);
+process.stdout.write(`${JSON.stringify({ code })}\n`);
+try {
+  const rz = await rendezvous({
+    role: 'host',
+    code: parseCode(code),
+    signal,
+    factory: nodePeerFactory(buildRtcConfig({ stun: [], turn: [], relayOnly: false, bindAddress: '127.0.0.1' }, room.iceServers)),
+    lowWaterMark: DEFAULT_TUNING.lowWaterMark,
+  });
+  signal.close();
+  const real = rz.session.channel;
+  let chunks = 0;
+  const channel: MessageChannel = {
+    maxMessageSize: real.maxMessageSize,
+    send(frame) {
+      if (frame[0] !== CHUNK_FRAME) return real.send(frame);
+      chunks++;
+      if (mode === 'truncate' && chunks > 2) return;
+      if (mode === 'flip' && chunks === 3) {
+        const f = Uint8Array.from(frame);
+        f[f.length - 1]! ^= 0x01;
+        return real.send(f);
+      }
+      real.send(frame);
+    },
+    bufferedAmount: () => real.bufferedAmount(),
+    drained: () => real.drained(),
+    onMessage: (cb) => real.onMessage(cb),
+    onClose: (cb) => real.onClose(cb),
+    close: () => real.close(),
+  };
+  const size = (await stat(file)).size;
+  await sendFile(
+    { ...rz.session, channel },
+    { file: nodeFileSource({ path: file, name: basename(file), size }, hashFile(file)), tuning: DEFAULT_TUNING, link: { lingerMs: 3000 } },
+  );
+  process.exit(0);
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(e instanceof MovieShareError ? e.exitCode : 1);
+}

@@ -1,0 +1,85 @@
+/**
+ * The page sends: a file picked in the page (in Debian's chromium, from the
+ * page a real movie-signal serves on 127.0.0.1) reaches the real movie-get,
+ * and another page, byte-identical and verified.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { Procs } from '../support/procs.js';
+import { randomFile, sameBytes, sha256File, tempDir } from '../support/files.js';
+import { launchBrowser, openPage, pageError, pageState, privateFile, type TestPage } from '../support/browser.js';
+
+const procs = new Procs();
+let url: string;
+let dir: string;
+let removeDir: () => Promise<void>;
+let browser: Browser;
+const MiB = 1024 * 1024;
+const DTLS_STALL = /encrypted handshake \(DTLS\) did not complete/;
+
+before(async () => {
+  ({ dir, remove: removeDir } = await tempDir());
+  ({ url } = await procs.signal());
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await procs.cleanup();
+  await removeDir();
+});
+
+/** A page that sends `src`: resolves with the code it shows once it waits for the receiver. */
+async function sendingPage(src: string): Promise<{ tp: TestPage; code: string; link: string }> {
+  const tp = await openPage(browser, `${url}/`);
+  await pageState(tp.page, ['idle']);
+  await tp.page.setInputFiles('#file-input', src);
+  const state = await pageState(tp.page, ['waiting', 'failed']);
+  assert.equal(state, 'waiting', `${JSON.stringify(await pageError(tp.page))}\n${tp.log()}`);
+  const code = await tp.page.locator('#send-code').innerText();
+  const link = await tp.page.locator('#send-link').getAttribute('href');
+  return { tp, code, link: link ?? '' };
+}
+
+test('page → movie-get: 32 MiB, byte-identical; the page says verified', { timeout: 120_000 }, async () => {
+  const src = join(dir, 'to-cli.bin');
+  await randomFile(src, 32 * MiB);
+  for (let attempt = 1; ; attempt++) {
+    const { tp, code, link } = await sendingPage(src);
+    try {
+      assert.equal(link, `${url}/#${code}`, 'the link carries the code in its fragment');
+      assert.match(await tp.page.locator('#send-command').innerText(), new RegExp(`^movie-get ${code} -o to-cli\\.bin$`));
+      const out = join(dir, `to-cli-${attempt}.out`);
+      const get = procs.get(code, out, url);
+      const gc = await get.exited;
+      if (gc === 5 && DTLS_STALL.test(get.stderr()) && attempt === 1) continue; // the upstream stall: one fresh attempt
+      assert.equal(gc, 0, `movie-get: ${get.stderr()}\npage: ${tp.log()}`);
+      assert.ok(await sameBytes(src, out), 'byte-identical');
+      assert.equal(await pageState(tp.page, ['verified', 'failed']), 'verified', JSON.stringify(await pageError(tp.page)));
+      return;
+    } finally {
+      await tp.context.close();
+    }
+  }
+});
+
+test('page → page: 8 MiB, saved identical, both pages say verified', { timeout: 120_000 }, async () => {
+  const src = join(dir, 'to-page.bin');
+  await randomFile(src, 8 * MiB);
+  const sender = await sendingPage(src);
+  const receiver = await openPage(browser, sender.link, 'picker');
+  try {
+    assert.equal(await pageState(receiver.page, ['choosing', 'failed']), 'choosing', `${JSON.stringify(await pageError(receiver.page))}\n${receiver.log()}`);
+    assert.match(await receiver.page.locator('#save-prompt').innerText(), /to-page\.bin \(8\.39 MB\)/);
+    await receiver.page.click('#save-as');
+    assert.equal(await pageState(receiver.page, ['verified', 'failed']), 'verified', `${JSON.stringify(await pageError(receiver.page))}\n${receiver.log()}`);
+    assert.equal(await pageState(sender.tp.page, ['verified', 'failed']), 'verified', JSON.stringify(await pageError(sender.tp.page)));
+    assert.deepEqual(await privateFile(receiver.page, 'picked-to-page.bin'), { size: 8 * MiB, sha256: await sha256File(src) });
+    // both sides show the same verification string
+    assert.equal(await receiver.page.locator('#verification').innerText(), await sender.tp.page.locator('#verification').innerText());
+  } finally {
+    await receiver.context.close();
+    await sender.tp.context.close();
+  }
+});
