@@ -5,6 +5,6 @@
  * reaches the page.
  */
 import process from 'process/browser.js';
-import { Buffer } from 'buffer';
+import { Buffer } from 'buffer/index.js'; // the npm package (the path keeps it from meaning Node's builtin)
 
 export { process, Buffer };
