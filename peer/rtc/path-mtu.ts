@@ -21,7 +21,9 @@
  *    there is no shared link, when a TURN server is configured (a relayed path
  *    may be chosen), or when an interface's MTU cannot be read.
  *
- * An explicit `--mtu` / `MOVIE_MTU` wins. Each side caps the packets *it*
+ * An explicit `--mtu` / `MOVIE_MTU` wins, except over a browser (a side that
+ * lists no links): Chromium stalled receiving at 4096, so 1280 is the most a
+ * browser gets. Each side caps the packets *it*
  * sends, so it is the host's choice that sets the speed of the file.
  */
 import { readFileSync } from 'node:fs';
@@ -117,6 +119,12 @@ function inPrefix(address: string, net: LinkHint): boolean {
 
 /** Which MTU our connection uses (see the top of this file). */
 export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs: LinkHint[], turnConfigured: boolean): MtuChoice {
+  // A page cannot read its links, so it lists none (peer/web/browser-peer.ts). Chromium
+  // stalled receiving from us at 4096 and worked at 1280: cap, even over --mtu.
+  if (theirs.length === 0) {
+    if (explicit !== undefined && explicit <= SAFE_MTU) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
+    return { mtu: SAFE_MTU, reason: `the other side lists no links (a browser)${explicit !== undefined ? `: --mtu ${explicit} capped` : ''}; browsers take at most ${SAFE_MTU}` };
+  }
   if (explicit !== undefined) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
   if (turnConfigured) return { mtu: SAFE_MTU, reason: 'a TURN relay may carry the data' };
   let shared: number | undefined;

@@ -51,7 +51,7 @@ test('1280 when the path is not provably one link', () => {
 
 test('an explicit --mtu wins', () => {
   assert.deepEqual(chooseMtu(2048, localLinks('127.0.0.1'), localLinks('127.0.0.1'), false), { mtu: 2048, reason: 'set by --mtu / MOVIE_MTU' });
-  assert.equal(chooseMtu(1500, [], [], true).mtu, 1500);
+  assert.equal(chooseMtu(1500, [], [L('192.168.1.20', 24, 1500)], true).mtu, 1500);
 });
 
 test('parseNetHint accepts only well-formed hints', () => {
@@ -71,4 +71,16 @@ test('parseNetHint accepts only well-formed hints', () => {
   ]) {
     assert.equal(parseNetHint(bad), undefined, JSON.stringify(bad));
   }
+});
+
+test('a browser (its net hint lists no links): 1280 at most, even over an explicit --mtu; a smaller --mtu still wins', () => {
+  const lo = localLinks('127.0.0.1');
+  assert.equal(chooseMtu(undefined, lo, [], false).mtu, SAFE_MTU);
+  assert.match(chooseMtu(undefined, lo, [], false).reason, /browser/);
+  const capped = chooseMtu(4096, lo, [], false);
+  assert.equal(capped.mtu, SAFE_MTU);
+  assert.match(capped.reason, /--mtu 4096 capped/);
+  assert.equal(chooseMtu(1200, lo, [], false).mtu, 1200);
+  // a node peer that lists links still gets what --mtu says
+  assert.equal(chooseMtu(4096, lo, lo, false).mtu, 4096);
 });
