@@ -12,6 +12,7 @@
  * CLIs' exit codes (docs/PROTOCOL.md): usage, integrity, wrong code, network.
  */
 import { ExitCode, MovieShareError } from '../../common/errors.js';
+import { parseCode } from '../../common/code/code.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import type { IncomingFile } from '../transfer/files.js';
@@ -53,6 +54,7 @@ const ui = {
   insecure: $('insecure'),
   receiveForm: $<HTMLFormElement>('receive-form'),
   codeInput: $<HTMLInputElement>('code-input'),
+  codeError: $('code-error'),
   receiveButton: $<HTMLButtonElement>('receive-button'),
   fileInput: $<HTMLInputElement>('file-input'),
   dropZone: $('drop-zone'),
@@ -150,6 +152,26 @@ function offerAgain(): void {
 }
 
 // ── receiving ───────────────────────────────────────────────────────────
+/**
+ * The code's typo checks (the CLI's own: common/code/code.ts) before anything
+ * connects: a mistyped code is fixed in place and never reaches the server.
+ */
+function checkCode(code: string): boolean {
+  try {
+    parseCode(code);
+    ui.codeError.hidden = true;
+    ui.codeInput.removeAttribute('aria-invalid');
+    return true;
+  } catch (e) {
+    if (!(e instanceof MovieShareError)) throw e;
+    ui.codeError.hidden = false;
+    ui.codeError.textContent = e.message;
+    ui.codeInput.setAttribute('aria-invalid', 'true');
+    ui.codeInput.focus();
+    return false;
+  }
+}
+
 let keyPair: Promise<ReceiverKeyPair> | undefined;
 const freshKeyPair = (): Promise<ReceiverKeyPair> => {
   const kp = generateReceiverKeyPair();
@@ -323,7 +345,7 @@ function start(): void {
 
   ui.receiveForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!ui.receiveButton.disabled) void receive(ui.codeInput.value);
+    if (!ui.receiveButton.disabled && checkCode(ui.codeInput.value)) void receive(ui.codeInput.value);
   });
   ui.fileInput.addEventListener('change', () => {
     const f = ui.fileInput.files?.[0];
@@ -343,7 +365,7 @@ function start(): void {
   ui.copyLink.addEventListener('click', () => void navigator.clipboard?.writeText(ui.sendLink.href).then(() => say('Link copied.')));
   ui.again.addEventListener('click', () => location.reload());
   setState('idle');
-  if (fromFragment) void receive(fromFragment);
+  if (fromFragment && checkCode(fromFragment)) void receive(fromFragment);
 }
 
 start();
