@@ -138,7 +138,9 @@ function flowView(): FlowView {
   };
 }
 
-function openTransfer(): void {
+/** The transfer section replaces the form of the other job. */
+function openTransfer(job: 'receive' | 'send'): void {
+  $(job === 'receive' ? 'send' : 'receive').hidden = true;
   ui.transfer.hidden = false;
   ui.error.hidden = true;
   ui.result.hidden = true;
@@ -236,7 +238,7 @@ function chooseTarget(staged: { handle?: FileSystemFileHandle }): (file: Incomin
 }
 
 async function receive(code: string): Promise<void> {
-  openTransfer();
+  openTransfer('receive');
   ui.shareCode.hidden = true;
   setState('connecting');
   say('Connecting to the sender…');
@@ -282,7 +284,7 @@ async function receive(code: string): Promise<void> {
 
 // ── sending ─────────────────────────────────────────────────────────────
 async function send(file: File): Promise<void> {
-  openTransfer();
+  openTransfer('send');
   setState('connecting');
   ui.fileName.textContent = displayName(file.name);
   ui.fileSize.textContent = formatBytes(file.size);
