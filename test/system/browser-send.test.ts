@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { Procs } from '../support/procs.js';
@@ -81,5 +82,31 @@ test('page → page: 8 MiB, saved identical, both pages say verified', { timeout
   } finally {
     await receiver.context.close();
     await sender.tp.context.close();
+  }
+});
+
+test('a file dropped on the page is sent like a picked one (to movie-get, byte-identical)', { timeout: 120_000 }, async () => {
+  const tp = await openPage(browser, `${url}/`);
+  try {
+    await pageState(tp.page, ['idle']);
+    // a real drop event carrying a real File (1 MiB of a pattern the test can rebuild)
+    const dataTransfer = await tp.page.evaluateHandle(() => {
+      const bytes = new Uint8Array(1024 * 1024).map((_, i) => (i * 7 + (i >> 10)) & 0xff);
+      const page = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } } };
+      const dt = new page.DataTransfer();
+      dt.items.add(new File([bytes], 'dropped.bin'));
+      return dt;
+    });
+    await tp.page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    assert.equal(await pageState(tp.page, ['waiting', 'failed']), 'waiting', tp.log());
+    const code = await tp.page.locator('#send-code').innerText();
+    const out = join(dir, 'dropped.out');
+    const get = procs.get(code, out, url);
+    assert.equal(await get.exited, 0, get.stderr());
+    const expected = Buffer.from(new Uint8Array(1024 * 1024).map((_, i) => (i * 7 + (i >> 10)) & 0xff));
+    assert.ok(expected.equals(await readFile(out)), 'byte-identical');
+    assert.equal(await pageState(tp.page, ['verified', 'failed']), 'verified');
+  } finally {
+    await tp.context.close();
   }
 });
