@@ -4,7 +4,8 @@
  * `listening on http://HOST:PORT` on stdout once ready; logs go to stderr.
  * SIGTERM/SIGINT: tell connected peers `shutdown`, close, exit 0.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { IceServerConfig } from '../common/protocol/signal-protocol.js';
 import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from './server/index.js';
@@ -98,6 +99,16 @@ interface Flags {
   trustProxy?: boolean;
 }
 
+/** Test and deployment override of the page's folder (default: `web/` beside the bundle, `dist/bin/web/`). */
+const PAGE_DIR_ENV = 'MOVIE_PAGE_DIR';
+
+function pageDirFromEnv(): string | undefined {
+  const dir = process.env[PAGE_DIR_ENV];
+  if (!dir) return undefined;
+  if (!existsSync(join(dir, 'index.html'))) usage(`${PAGE_DIR_ENV}=${dir} has no index.html; point it at the web page's folder, or unset it.`);
+  return dir;
+}
+
 const D = SIGNAL_DEFAULTS;
 const program = new Command('movie-signal')
   .description('Signaling server for movie-share: introduces two peers; never sees files or the secret part of a code.')
@@ -137,6 +148,7 @@ const program = new Command('movie-signal')
       .argParser(nonNegSecondsArg),
   )
   .addOption(new Option('--trust-proxy', 'rate-limit by the address your proxy puts last in X-Forwarded-For (only behind a proxy you control)').env('MOVIE_SIGNAL_TRUST_PROXY'))
+  .addHelpText('after', `\nThe browser page is served at / from web/ beside this program (dist/bin/web/); ${PAGE_DIR_ENV}=DIR serves another folder (tests, deployments).`)
   .helpOption('-h, --help', 'show this help')
   .showHelpAfterError(false)
   .exitOverride();
@@ -179,6 +191,7 @@ process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)
 
 async function main(): Promise<void> {
   const ice = flags.iceConfig ? readIceConfig(flags.iceConfig) : {};
+  const pageDir = pageDirFromEnv();
   try {
     server = await startSignalServer({
       host: flags.host,
@@ -194,6 +207,7 @@ async function main(): Promise<void> {
       },
       rejoinGraceMs: Math.round(flags.rejoinGrace * 1000),
       trustProxy: Boolean(flags.trustProxy),
+      ...(pageDir ? { pageDir } : {}),
       log,
     });
   } catch (e) {

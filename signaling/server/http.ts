@@ -1,13 +1,15 @@
 /**
  * The HTTP side of a node: `/healthz` (for load balancers and orchestrators),
- * `/metrics` (Prometheus), 404 for anything else; socket.io is attached to the
- * same server (`sockets.ts`). Also the `listen` that turns a bind failure into
- * a sentence for the operator.
+ * `/metrics` (Prometheus), the browser page at `/` (`page.ts`), 404 for
+ * anything else; socket.io is attached to the same server (`sockets.ts`).
+ * Also the `listen` that turns a bind failure into a sentence for the
+ * operator.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RoomStore } from '../rooms.js';
 import type { SignalMetrics } from '../metrics.js';
+import { pageHandler } from './page.js';
 
 export interface HttpDeps {
   store: RoomStore;
@@ -16,11 +18,14 @@ export interface HttpDeps {
   peers(): number;
   isClosing(): boolean;
   startedAt: number;
+  /** the page's folder; undefined: `/` answers that the page is not built */
+  pageDir: string | undefined;
 }
 
 export function createHttpServer(deps: HttpDeps): http.Server {
   const { store, metrics } = deps;
-  return http.createServer((req, res) => {
+  const page = pageHandler(deps.pageDir);
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -57,8 +62,13 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         .catch((e) => send(500, 'text/plain', `metrics error: ${(e as Error).message}\n`));
       return;
     }
-    send(404, 'text/plain', 'not found\n');
-  });
+    page(req, res, path ?? '')
+      .then((served) => {
+        if (!served) send(404, 'text/plain', 'not found\n');
+      })
+      .catch(() => send(500, 'text/plain', 'error\n'));
+  };
+  return http.createServer(handler);
 }
 
 /** Bind `server`; resolves with the port actually bound (`port` 0 picks a free one). */

@@ -8,6 +8,7 @@
  * This file only wires the parts together; each concern has its own file here:
  *   options.ts      options, defaults and their check
  *   http.ts         /healthz, /metrics, listening
+ *   page.ts         the browser page at / and its security headers
  *   sockets.ts      socket.io settings, per-connection state, event dispatch
  *   handlers/       one file per event (create, join, rejoin, signal, leave, disconnect)
  *   reply.ts        how clients are answered, and the sentences
@@ -31,6 +32,7 @@ import { createIo, serveConnections } from './sockets.js';
 import { rateLimiter } from './limits.js';
 import { makeReply } from './reply.js';
 import { startSweeper } from './sweeper.js';
+import { pageDirWithIndex } from './page.js';
 // type-only: redis.ts loads redis itself, and only in scale-out mode
 import type { RedisWiring } from './redis.js';
 
@@ -56,7 +58,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
   let closing = false;
   const isClosing = (): boolean => closing;
 
-  const httpServer = createHttpServer({ store, metrics, peers: () => io.of('/').sockets.size, isClosing, startedAt: Date.now() });
+  const httpServer = createHttpServer({ store, metrics, peers: () => io.of('/').sockets.size, isClosing, startedAt: Date.now(), pageDir: o.pageDir });
   const io = createIo(httpServer, redis?.adapter);
   const ctx: ServerContext = {
     io,
@@ -90,12 +92,14 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
   httpServer.on('error', (e) => log(`http server error: ${e.message}`));
 
   const url = `http://${urlHost(host)}:${realPort}`;
-  log(`movie-signal on ${url} (${store.kind} store, room TTL ${Math.round(o.ttlMs / 1000)} s, max ${o.maxRooms} rooms)`);
+  const pageDir = pageDirWithIndex(o.pageDir);
+  log(`movie-signal on ${url} (${store.kind} store, room TTL ${Math.round(o.ttlMs / 1000)} s, max ${o.maxRooms} rooms, ${pageDir ? `web page from ${pageDir}` : 'no web page'})`);
 
   let closed: Promise<void> | null = null;
   return {
     url,
     port: realPort,
+    pageDir,
     close(): Promise<void> {
       if (closed) return closed;
       closing = true;
