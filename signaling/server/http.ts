@@ -2,14 +2,19 @@
  * The HTTP side of a node: `/healthz` (for load balancers and orchestrators),
  * `/metrics` (Prometheus), the browser page at `/` (`page.ts`), 404 for
  * anything else; socket.io is attached to the same server (`sockets.ts`).
- * Also the `listen` that turns a bind failure into a sentence for the
- * operator.
+ * HTTPS instead of HTTP when given a certificate. Also the `listen` that
+ * turns a bind failure into a sentence for the operator.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RoomStore } from '../rooms.js';
 import type { SignalMetrics } from '../metrics.js';
 import { pageHandler } from './page.js';
+import type { TlsPem } from './tls.js';
+
+/** The server socket.io runs on: HTTP, or HTTPS with `--tls-cert`. */
+export type WebServer = http.Server | https.Server;
 
 export interface HttpDeps {
   store: RoomStore;
@@ -20,9 +25,11 @@ export interface HttpDeps {
   startedAt: number;
   /** the page's folder; undefined: `/` answers that the page is not built */
   pageDir: string | undefined;
+  /** HTTPS with this certificate and key */
+  tls: TlsPem | undefined;
 }
 
-export function createHttpServer(deps: HttpDeps): http.Server {
+export function createHttpServer(deps: HttpDeps): WebServer {
   const { store, metrics } = deps;
   const page = pageHandler(deps.pageDir);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -68,11 +75,11 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       })
       .catch(() => send(500, 'text/plain', 'error\n'));
   };
-  return http.createServer(handler);
+  return deps.tls ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, handler) : http.createServer(handler);
 }
 
 /** Bind `server`; resolves with the port actually bound (`port` 0 picks a free one). */
-export async function listen(server: http.Server, host: string, port: number): Promise<number> {
+export async function listen(server: WebServer, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);

@@ -4,6 +4,7 @@
  * and the check that refuses nonsense before anything is opened.
  */
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
+import type { TlsPem } from './tls.js';
 import { defaultPageDir } from './page.js';
 
 export interface SignalServerOptions {
@@ -25,9 +26,12 @@ export interface SignalServerOptions {
    * running bundle (`dist/bin/web/`), and when there is none `/` answers 404 (see `page.ts`)
    */
   pageDir?: string;
+  /** serve HTTPS (and socket.io over it) with this certificate and key, PEM texts (see `tls.ts`); default plain HTTP */
+  tls?: TlsPem;
 }
 
 export interface RunningSignalServer {
+  /** `http://HOST:PORT`, or `https://…` with `tls` */
   url: string;
   port: number;
   /** the folder the browser page is served from, when it held an `index.html` at start */
@@ -62,6 +66,7 @@ export interface ResolvedOptions {
   trustProxy: boolean;
   /** undefined: no page (not built) */
   pageDir: string | undefined;
+  tls: TlsPem | undefined;
 }
 
 /** Fill in the defaults; throw (before anything is opened) when a limit could never work. */
@@ -79,6 +84,7 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
     redisUrl: opts.redisUrl,
     trustProxy: Boolean(opts.trustProxy),
     pageDir: opts.pageDir ?? defaultPageDir(),
+    tls: opts.tls,
   };
   if (!(r.ttlMs > 0) || !(r.graceMs >= 0) || !(r.maxRooms > 0) || !(r.rate.windowMs > 0)) {
     throw new Error('Invalid signaling server options: TTL, max rooms and rate-limit window must be positive.');
