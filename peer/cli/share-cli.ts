@@ -57,6 +57,7 @@ async function connectSignal(out: Output, tls: TlsFiles | undefined): Promise<{ 
   } else out.verbose('starting a signaling server with HTTPS in this process');
   const started = await startEmbeddedSignal(tls, process.env.MOVIE_PAGE_DIR || undefined);
   embedded = started.server;
+  if (tls?.leaf.checkIssued(tls.leaf)) out.verbose(`the certificate is self-signed: movie-get needs NODE_EXTRA_CA_CERTS=${flags.tlsCert}, and a browser asks to accept it`);
   return { client: started.client, publicUrl: started.publicUrl, servesPage: started.servesPage };
 }
 

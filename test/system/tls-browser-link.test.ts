@@ -122,6 +122,7 @@ test('movie-share --tls-cert/--tls-key with no --signal: its own HTTPS server se
   assert.equal(getLine[1], code);
   assert.equal(link[1], getLine[2] + ':' + getLine[3], 'the link and the movie-get line name the same server');
   assert.equal(link[3], code, 'the code is the fragment, and only there');
+  await share.waitFor(new RegExp(`movie-share: the certificate is self-signed: movie-get needs NODE_EXTRA_CA_CERTS=${cert}`));
   const port = link[2]!;
   const local = `https://127.0.0.1:${port}`;
 
