@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 /**
  * movie-signal: the signaling server bin. Prints exactly
- * `listening on http://HOST:PORT` on stdout once ready; logs go to stderr.
- * SIGTERM/SIGINT: tell connected peers `shutdown`, close, exit 0.
+ * `listening on http://HOST:PORT` (`https://` with --tls-cert/--tls-key) on
+ * stdout once ready; logs go to stderr. SIGTERM/SIGINT: tell connected peers
+ * `shutdown`, close, exit 0.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isMovieShareError } from '../common/errors.js';
 import type { IceServerConfig } from '../common/protocol/signal-protocol.js';
 import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from './server/index.js';
+import { readTlsFiles } from './server/tls.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString()} movie-signal: ${line}\n`);
@@ -96,6 +100,30 @@ interface Flags {
   rateLimitWindow: number;
   rejoinGrace: number;
   trustProxy?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** Test and deployment override of the page's folder (default: `web/` beside the bundle, `dist/bin/web/`). */
+const PAGE_DIR_ENV = 'MOVIE_PAGE_DIR';
+
+function pageDirFromEnv(): string | undefined {
+  const dir = process.env[PAGE_DIR_ENV];
+  if (!dir) return undefined;
+  if (!existsSync(join(dir, 'index.html'))) usage(`${PAGE_DIR_ENV}=${dir} has no index.html; point it at the web page's folder, or unset it.`);
+  return dir;
+}
+
+function tlsFromFlags(f: Flags): Pick<SignalServerOptions, 'tls'> {
+  if (!f.tlsCert && !f.tlsKey) return {};
+  if (!f.tlsCert || !f.tlsKey) usage('--tls-cert and --tls-key go together: give both (or neither).');
+  try {
+    const { cert, key } = readTlsFiles(f.tlsCert, f.tlsKey);
+    return { tls: { cert, key } };
+  } catch (e) {
+    if (isMovieShareError(e)) usage(e.message);
+    throw e;
+  }
 }
 
 const D = SIGNAL_DEFAULTS;
@@ -137,6 +165,9 @@ const program = new Command('movie-signal')
       .argParser(nonNegSecondsArg),
   )
   .addOption(new Option('--trust-proxy', 'rate-limit by the address your proxy puts last in X-Forwarded-For (only behind a proxy you control)').env('MOVIE_SIGNAL_TRUST_PROXY'))
+  .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, chain after it); needs --tls-key').env('MOVIE_SIGNAL_TLS_CERT'))
+  .addOption(new Option('--tls-key <file>', 'the private key (PEM) of --tls-cert').env('MOVIE_SIGNAL_TLS_KEY'))
+  .addHelpText('after', `\nThe browser page is served at / from web/ beside this program (dist/bin/web/); ${PAGE_DIR_ENV}=DIR serves another folder (tests, deployments).`)
   .helpOption('-h, --help', 'show this help')
   .showHelpAfterError(false)
   .exitOverride();
@@ -179,6 +210,8 @@ process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)
 
 async function main(): Promise<void> {
   const ice = flags.iceConfig ? readIceConfig(flags.iceConfig) : {};
+  const tls = tlsFromFlags(flags);
+  const pageDir = pageDirFromEnv();
   try {
     server = await startSignalServer({
       host: flags.host,
@@ -194,6 +227,8 @@ async function main(): Promise<void> {
       },
       rejoinGraceMs: Math.round(flags.rejoinGrace * 1000),
       trustProxy: Boolean(flags.trustProxy),
+      ...tls,
+      ...(pageDir ? { pageDir } : {}),
       log,
     });
   } catch (e) {

@@ -4,7 +4,6 @@
  * and exits 0 only after the receiver confirmed a verified write.
  */
 import { Command } from 'commander';
-import { networkInterfaces } from 'node:os';
 import { makeCode, parseCode } from '../../common/code/code.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
@@ -19,15 +18,20 @@ import { createProgress, formatBytes, printLine } from './progress.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { sendFile } from '../transfer/host.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
+import { browserLink, NO_BROWSER_LINK } from './browser-link.js';
+import { readShareTls, startEmbeddedSignal } from './embedded-signal.js';
+import type { TlsFiles } from '../../signaling/server/index.js';
 
 const program = configureExit(
   addCommonOptions(
     new Command('movie-share').description('Send a file end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).').argument('<file>', 'the file to send'),
-  ),
+  )
+    .option('--tls-cert <file>', 'run the signaling server (and the browser page) in this process over HTTPS with this certificate (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert'),
 );
 useCryptoBackend(nodeCrypto);
 program.parse();
-const flags = program.opts<CommonFlags>();
+const flags = program.opts<CommonFlags & { tlsCert?: string; tlsKey?: string }>();
 const file = program.args[0]!;
 
 let signal: SignalClient | undefined;
@@ -39,31 +43,22 @@ function shellQuote(s: string): string {
   return /^[\w.,+@%=:/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function lanAddress(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
-}
-
-async function connectSignal(out: Output): Promise<{ client: SignalClient; publicUrl?: string }> {
+/** The signaling server: --signal, else one at the default URL, else our own (always our own with --tls-cert/--tls-key). */
+async function connectSignal(out: Output, tls: TlsFiles | undefined): Promise<{ client: SignalClient; publicUrl?: string; servesPage?: boolean }> {
   const { url, explicit } = signalUrl(flags);
   if (explicit) return { client: await SignalClient.connect({ url }) };
-  try {
-    return { client: await SignalClient.connect({ url, connectTimeoutMs: 1500 }) };
-  } catch (e) {
-    if (!(e instanceof MovieShareError) || e.exitCode !== ExitCode.Network) throw e;
-  }
-  out.verbose(`no signaling server at ${url}; starting one in this process`);
-  // loaded only here: the server (socket.io, prom-client) takes ~100 ms to load
-  const { startSignalServer } = await import('../../signaling/server/index.js');
-  try {
-    embedded = await startSignalServer({ host: '0.0.0.0', port: 8080 });
-  } catch {
-    embedded = await startSignalServer({ host: '0.0.0.0', port: 0 });
-  }
-  const client = await SignalClient.connect({ url: `http://127.0.0.1:${embedded.port}` });
-  return { client, publicUrl: `http://${lanAddress()}:${embedded.port}` };
+  if (!tls) {
+    try {
+      return { client: await SignalClient.connect({ url, connectTimeoutMs: 1500 }) };
+    } catch (e) {
+      if (!(e instanceof MovieShareError) || e.exitCode !== ExitCode.Network) throw e;
+    }
+    out.verbose(`no signaling server at ${url}; starting one in this process`);
+  } else out.verbose('starting a signaling server with HTTPS in this process');
+  const started = await startEmbeddedSignal(tls, process.env.MOVIE_PAGE_DIR || undefined);
+  embedded = started.server;
+  if (tls?.leaf.checkIssued(tls.leaf)) out.verbose(`the certificate is self-signed: movie-get needs NODE_EXTRA_CA_CERTS=${flags.tlsCert}, and a browser asks to accept it`);
+  return { client: started.client, publicUrl: started.publicUrl, servesPage: started.servesPage };
 }
 
 void runMain(
@@ -74,20 +69,28 @@ void runMain(
     const out = new Output(mode, 'movie-share', Boolean(flags.verbose));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
+    const tls = await readShareTls(flags.tlsCert, flags.tlsKey, signalUrl(flags).explicit);
     const info = await inspectFile(file);
     const hashing = hashFile(info.path);
     hashing.catch(() => undefined);
 
-    const { client, publicUrl } = await connectSignal(out);
+    const { client, publicUrl, servesPage } = await connectSignal(out, tls);
     signal = client;
     const room = await client.createRoom();
     const code = makeCode(room.room);
     const getLine = `movie-get ${code} -o ${shellQuote(info.name)}${publicUrl ? ` --signal ${publicUrl}` : ''}`;
-    if (mode === 'json') out.event('code', { code, room: room.room, name: info.name, size: info.size, ...(publicUrl ? { signal: publicUrl } : {}) });
-    else {
+    // the code only in the fragment: a browser never sends it to a server
+    const browserUrl = servesPage === false ? undefined : browserLink(publicUrl ?? signalUrl(flags).url, code);
+    if (servesPage === false) out.verbose('no browser link: the web page is not built into this movie-share');
+    else if (!browserUrl) out.verbose(NO_BROWSER_LINK);
+    if (mode === 'json') {
+      out.event('code', { code, room: room.room, name: info.name, size: info.size, ...(publicUrl ? { signal: publicUrl } : {}), ...(browserUrl ? { browserUrl } : {}) });
+    } else {
       process.stdout.write(`Code: ${code}\n`);
-      if (publicUrl) process.stdout.write(`On the other machine run: ${getLine}\n`);
-      else out.info(`On the other machine run: ${getLine}`);
+      // beside the movie-get line: on stdout when the receiver needs our server's address, else on stderr
+      const say = publicUrl ? (line: string) => process.stdout.write(`${line}\n`) : (line: string) => out.info(line);
+      say(`On the other machine run: ${getLine}`);
+      if (browserUrl) say(`Or open in a browser: ${browserUrl}`);
     }
     onInterrupt(() => {
       if (closeChannel) cancel.abort();

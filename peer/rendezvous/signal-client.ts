@@ -45,6 +45,13 @@ export interface SignalClientOptions {
   reconnectTimeoutMs?: number;
   /** how long to wait for the server to answer a request; default 10000 */
   requestTimeoutMs?: number;
+  /**
+   * Node only, for an https server (a browser uses its own trust store and ignores this): the
+   * certificates to trust instead of the default ones (PEM), and the check of the server's
+   * certificate that replaces the host-name check (return an Error to refuse it). `movie-share`
+   * uses both to trust exactly the certificate of the server it runs itself.
+   */
+  tls?: { ca?: string | string[]; checkServerIdentity?: (host: string, cert: { fingerprint256?: string }) => Error | undefined };
 }
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -131,7 +138,13 @@ export class SignalClient {
     if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
       return Promise.reject(new MovieShareError(ExitCode.Usage, `"${url}" is not an http(s) URL; use something like http://host:8080.`));
     }
+    // handed by engine.io-client to `ws` (and so to tls.connect) in Node; `checkServerIdentity` is not in its types
+    const tls: Record<string, unknown> = {
+      ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
+      ...(opts.tls?.checkServerIdentity ? { checkServerIdentity: opts.tls.checkServerIdentity } : {}),
+    };
     const socket: ClientSocket = io(url, {
+      ...tls,
       transports: ['websocket'],
       forceNew: true, // one connection per client: never multiplexed with another SignalClient
       reconnection: true,
@@ -143,8 +156,11 @@ export class SignalClient {
     });
     return new Promise<SignalClient>((resolve, reject) => {
       let lastError = 'no answer';
-      const onError = (e: Error): void => {
+      const onError = (e: Error & { description?: unknown }): void => {
         lastError = e?.message || String(e);
+        // in Node, the transport's own reason (e.g. "self-signed certificate") rides in `description`
+        const detail = (e?.description as { message?: unknown } | undefined)?.message;
+        if (typeof detail === 'string' && detail && detail !== lastError) lastError += ` (${detail})`;
       };
       const timer = setTimeout(() => {
         socket.off('connect', onConnect);

@@ -1,13 +1,20 @@
 /**
  * The HTTP side of a node: `/healthz` (for load balancers and orchestrators),
- * `/metrics` (Prometheus), 404 for anything else; socket.io is attached to the
- * same server (`sockets.ts`). Also the `listen` that turns a bind failure into
- * a sentence for the operator.
+ * `/metrics` (Prometheus), the browser page at `/` (`page.ts`), 404 for
+ * anything else; socket.io is attached to the same server (`sockets.ts`).
+ * HTTPS instead of HTTP when given a certificate. Also the `listen` that
+ * turns a bind failure into a sentence for the operator.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RoomStore } from '../rooms.js';
 import type { SignalMetrics } from '../metrics.js';
+import { pageHandler } from './page.js';
+import type { TlsPem } from './tls.js';
+
+/** The server socket.io runs on: HTTP, or HTTPS with `--tls-cert`. */
+export type WebServer = http.Server | https.Server;
 
 export interface HttpDeps {
   store: RoomStore;
@@ -16,11 +23,16 @@ export interface HttpDeps {
   peers(): number;
   isClosing(): boolean;
   startedAt: number;
+  /** the page's folder; undefined: `/` answers that the page is not built */
+  pageDir: string | undefined;
+  /** HTTPS with this certificate and key */
+  tls: TlsPem | undefined;
 }
 
-export function createHttpServer(deps: HttpDeps): http.Server {
+export function createHttpServer(deps: HttpDeps): WebServer {
   const { store, metrics } = deps;
-  return http.createServer((req, res) => {
+  const page = pageHandler(deps.pageDir);
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -57,12 +69,17 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         .catch((e) => send(500, 'text/plain', `metrics error: ${(e as Error).message}\n`));
       return;
     }
-    send(404, 'text/plain', 'not found\n');
-  });
+    page(req, res, path ?? '')
+      .then((served) => {
+        if (!served) send(404, 'text/plain', 'not found\n');
+      })
+      .catch(() => send(500, 'text/plain', 'error\n'));
+  };
+  return deps.tls ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, handler) : http.createServer(handler);
 }
 
 /** Bind `server`; resolves with the port actually bound (`port` 0 picks a free one). */
-export async function listen(server: http.Server, host: string, port: number): Promise<number> {
+export async function listen(server: WebServer, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);

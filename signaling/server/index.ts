@@ -7,7 +7,9 @@
  *
  * This file only wires the parts together; each concern has its own file here:
  *   options.ts      options, defaults and their check
- *   http.ts         /healthz, /metrics, listening
+ *   http.ts         /healthz, /metrics, listening, HTTP or HTTPS
+ *   page.ts         the browser page at / and its security headers
+ *   tls.ts          reading and checking the certificate and key
  *   sockets.ts      socket.io settings, per-connection state, event dispatch
  *   handlers/       one file per event (create, join, rejoin, signal, leave, disconnect)
  *   reply.ts        how clients are answered, and the sentences
@@ -31,10 +33,13 @@ import { createIo, serveConnections } from './sockets.js';
 import { rateLimiter } from './limits.js';
 import { makeReply } from './reply.js';
 import { startSweeper } from './sweeper.js';
+import { checkTlsPem } from './tls.js';
+import { pageDirWithIndex } from './page.js';
 // type-only: redis.ts loads redis itself, and only in scale-out mode
 import type { RedisWiring } from './redis.js';
 
 export { SIGNAL_DEFAULTS, type RunningSignalServer, type SignalServerOptions } from './options.js';
+export type { TlsFiles } from './tls.js';
 
 /**
  * Start one signaling node and resolve once it listens (or reject, with
@@ -43,6 +48,7 @@ export { SIGNAL_DEFAULTS, type RunningSignalServer, type SignalServerOptions } f
 export async function startSignalServer(opts: SignalServerOptions = {}): Promise<RunningSignalServer> {
   const o = resolveOptions(opts);
   const { log, host, port } = o;
+  if (o.tls) checkTlsPem(o.tls);
 
   const nodeId = randomBytes(8).toString('hex');
   let redis: RedisWiring | undefined;
@@ -56,7 +62,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
   let closing = false;
   const isClosing = (): boolean => closing;
 
-  const httpServer = createHttpServer({ store, metrics, peers: () => io.of('/').sockets.size, isClosing, startedAt: Date.now() });
+  const httpServer = createHttpServer({ store, metrics, peers: () => io.of('/').sockets.size, isClosing, startedAt: Date.now(), pageDir: o.pageDir, tls: o.tls });
   const io = createIo(httpServer, redis?.adapter);
   const ctx: ServerContext = {
     io,
@@ -89,13 +95,15 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
   }
   httpServer.on('error', (e) => log(`http server error: ${e.message}`));
 
-  const url = `http://${urlHost(host)}:${realPort}`;
-  log(`movie-signal on ${url} (${store.kind} store, room TTL ${Math.round(o.ttlMs / 1000)} s, max ${o.maxRooms} rooms)`);
+  const url = `${o.tls ? 'https' : 'http'}://${urlHost(host)}:${realPort}`;
+  const pageDir = pageDirWithIndex(o.pageDir);
+  log(`movie-signal on ${url} (${store.kind} store, room TTL ${Math.round(o.ttlMs / 1000)} s, max ${o.maxRooms} rooms, ${pageDir ? `web page from ${pageDir}` : 'no web page'})`);
 
   let closed: Promise<void> | null = null;
   return {
     url,
     port: realPort,
+    pageDir,
     close(): Promise<void> {
       if (closed) return closed;
       closing = true;

@@ -4,6 +4,8 @@
  * and the check that refuses nonsense before anything is opened.
  */
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
+import type { TlsPem } from './tls.js';
+import { defaultPageDir } from './page.js';
 
 export interface SignalServerOptions {
   host?: string; // default '0.0.0.0'
@@ -19,11 +21,21 @@ export interface SignalServerOptions {
   rejoinGraceMs?: number;
   /** take the client address for rate limits from X-Forwarded-For (only behind a trusted proxy); default false */
   trustProxy?: boolean;
+  /**
+   * the browser page's folder (`index.html`, `app.js`, …), served at `/`; default: `web/` beside the
+   * running bundle (`dist/bin/web/`), and when there is none `/` answers 404 (see `page.ts`)
+   */
+  pageDir?: string;
+  /** serve HTTPS (and socket.io over it) with this certificate and key, PEM texts (see `tls.ts`); default plain HTTP */
+  tls?: TlsPem;
 }
 
 export interface RunningSignalServer {
+  /** `http://HOST:PORT`, or `https://…` with `tls` */
   url: string;
   port: number;
+  /** the folder the browser page is served from, when it held an `index.html` at start */
+  pageDir: string | undefined;
   close(): Promise<void>;
 }
 
@@ -52,6 +64,9 @@ export interface ResolvedOptions {
   turnSecret: SignalServerOptions['turnSecret'];
   redisUrl: string | undefined;
   trustProxy: boolean;
+  /** undefined: no page (not built) */
+  pageDir: string | undefined;
+  tls: TlsPem | undefined;
 }
 
 /** Fill in the defaults; throw (before anything is opened) when a limit could never work. */
@@ -68,6 +83,8 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
     turnSecret: opts.turnSecret,
     redisUrl: opts.redisUrl,
     trustProxy: Boolean(opts.trustProxy),
+    pageDir: opts.pageDir ?? defaultPageDir(),
+    tls: opts.tls,
   };
   if (!(r.ttlMs > 0) || !(r.graceMs >= 0) || !(r.maxRooms > 0) || !(r.rate.windowMs > 0)) {
     throw new Error('Invalid signaling server options: TTL, max rooms and rate-limit window must be positive.');

@@ -4,9 +4,9 @@
  * handler in `handlers/`, and the queue that runs a connection's events one
  * at a time in arrival order (a `signal` never overtakes the `join` before it).
  */
-import type http from 'node:http';
 import { Server, type ServerOptions } from 'socket.io';
 import { SIGNAL_DEFAULTS } from './options.js';
+import type { WebServer } from './http.js';
 import type { Ack, EventHandler, IO, ServerContext, Sock } from './context.js';
 import { clientAddr, floodGate } from './limits.js';
 import { fail, REPLIES } from './reply.js';
@@ -21,7 +21,7 @@ import { disconnect } from './handlers/disconnect.js';
 const HANDLERS: ReadonlyMap<string, EventHandler> = new Map(Object.entries({ create, join, rejoin, signal, leave }));
 
 /** The socket.io server on `httpServer`; `adapter` is the Redis adapter in scale-out mode. */
-export function createIo(httpServer: http.Server, adapter: ServerOptions['adapter'] | undefined): IO {
+export function createIo(httpServer: WebServer, adapter: ServerOptions['adapter'] | undefined): IO {
   return new Server(httpServer, {
     // websocket only: no long-polling, so no sticky sessions behind a load balancer
     transports: ['websocket'],

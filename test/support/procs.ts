@@ -105,10 +105,10 @@ export class Procs {
     return this.spawn(process.execPath, [script, ...args], env);
   }
 
-  /** A real movie-signal on 127.0.0.1, ephemeral port. */
+  /** A real movie-signal on 127.0.0.1, ephemeral port (`https://` with --tls-cert/--tls-key). */
   async signal(extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; url: string }> {
     const proc = this.node(BIN.signal, ['--host', '127.0.0.1', '--port', '0', ...extra], env);
-    const m = await proc.waitFor(/listening on (http:\/\/\S+)/);
+    const m = await proc.waitFor(/listening on (https?:\/\/\S+)/);
     return { proc, url: m[1]! };
   }
 
