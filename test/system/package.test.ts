@@ -51,8 +51,10 @@ test('npm pack ships only the programs; installed from the tarball, the three co
   const [info] = JSON.parse(packed.stdout) as Packed[];
   const files = info!.files.map((f) => f.path).sort();
   for (const c of COMMANDS) assert.ok(files.includes(`dist/bin/${c}.js`), `${c} is in the tarball: ${files.join(', ')}`);
-  const extra = files.filter((f) => !/^(dist\/bin\/[^/]+\.js|dist\/bin\/chunks\/[^/]+\.js|package\.json|README\.md|LICENSE)$/.test(f));
-  assert.deepEqual(extra, [], 'nothing but the bundled programs, package.json, README and LICENSE');
+  const page = files.filter((f) => f.startsWith('dist/bin/web/'));
+  assert.deepEqual(page, ['dist/bin/web/app.css', 'dist/bin/web/app.js', 'dist/bin/web/index.html'], 'the browser page that movie-signal serves');
+  const extra = files.filter((f) => !/^(dist\/bin\/[^/]+\.js|dist\/bin\/chunks\/[^/]+\.js|dist\/bin\/web\/[^/]+|package\.json|README\.md|LICENSE)$/.test(f));
+  assert.deepEqual(extra, [], 'nothing but the bundled programs, the page, package.json, README and LICENSE');
   assert.equal(files.filter((f) => /test|\.ts$|^\.ci\//.test(f)).length, 0, 'no tests, sources or CI files');
   const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) {
@@ -70,6 +72,10 @@ test('npm pack ships only the programs; installed from the tarball, the three co
   const env = { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` };
   const signal = procs.spawn(bin('movie-signal'), ['--host', '127.0.0.1', '--port', '0'], env);
   const url = (await signal.waitFor(/listening on (http:\/\/\S+)/))[1]!;
+  // the installed movie-signal finds and serves the page it ships with
+  const pageRes = await fetch(`${url}/`);
+  assert.equal(pageRes.status, 200);
+  assert.match(await pageRes.text(), /<script type="module" src="app\.js"><\/script>/);
   const src = join(dir, 'movie.bin');
   const out = join(dir, 'received.bin');
   await randomFile(src, 3 * 1024 * 1024 + 5);
