@@ -279,17 +279,27 @@ export async function browserUnavailable(): Promise<string | undefined> {
 }
 
 /** A fresh Chromium with a fresh on-disk profile, downloads accepted, one page. */
-export async function launchBrowser(extraArgs: string[] = [], env?: Record<string, string>): Promise<BrowserSession> {
+export interface LaunchOptions {
+  /** more Chromium flags (experiments) */
+  args?: string[];
+  /** more environment for Chromium (experiments: e.g. LD_PRELOAD) */
+  env?: Record<string, string>;
+  /** ignore the page's Content-Security-Policy (experiments: e.g. a page build with WebAssembly) */
+  bypassCSP?: boolean;
+}
+
+export async function launchBrowser(o: LaunchOptions = {}): Promise<BrowserSession> {
   const pw = await playwright();
   if (!pw) throw new Error('playwright-core is not installed');
   const dir = await mkdtemp(join(tmpdir(), 'movie-bench-chromium-'));
   try {
     const context = await pw.chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM,
-      args: [...CHROMIUM_ARGS, ...extraArgs],
+      args: [...CHROMIUM_ARGS, ...(o.args ?? [])],
       acceptDownloads: true,
       headless: true,
-      ...(env ? { env: { ...process.env, ...env } } : {}),
+      bypassCSP: o.bypassCSP ?? false,
+      ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
     });
     const page = context.pages()[0] ?? (await context.newPage());
     return {
@@ -377,9 +387,9 @@ export interface BrowserCeilingOptions {
   /** data channels in parallel on the one connection (default 1) */
   channels?: number;
   mode?: 'count' | 'copy';
-  /** extra environment for Chromium (experiments: e.g. LD_PRELOAD) */
-  browserEnv?: Record<string, string>;
-  browserArgs?: string[];
+  /** the sender's usrsctp send space (bytes in flight at most; libdatachannel's default otherwise) */
+  sctpSendBuffer?: number;
+  browser?: LaunchOptions;
 }
 
 export interface BrowserCeilingRun {
@@ -397,12 +407,13 @@ export interface BrowserCeilingRun {
 }
 
 export async function browserCeilingRun(ch: Children, rawPeer: string, blankUrl: string, bytes: number, o: BrowserCeilingOptions): Promise<BrowserCeilingRun> {
-  const b = await launchBrowser(o.browserArgs, o.browserEnv);
+  const b = await launchBrowser(o.browser);
   let send: Child | undefined;
   try {
     await b.page.goto(blankUrl);
     await b.page.evaluate(RAW_RECEIVER);
     const extra = ['--mtu', String(o.mtu), '--message', String(o.messageBytes), '--channels', String(o.channels ?? 1)];
+    if (o.sctpSendBuffer) extra.push('--sctp-send-buffer', String(o.sctpSendBuffer));
     send = ch.spawn('raw-send', process.execPath, [rawPeer, 'send', String(bytes), ...extra], { stdin: true });
     const sender = send;
     // the sender's lines in order: its offer, then its candidates (added once the answer is made)
@@ -510,17 +521,18 @@ export interface PageRunOptions {
   size: number;
   /** sample the JS heap over CDP every this many ms (0: not at all) */
   heapSampleMs?: number;
-  /** write a CPU profile of the page (connected → verified) here */
-  cpuProfile?: string;
+  /** record a CPU profile of the page's main thread (page load → verified), returned as `profile` */
+  cpuProfile?: boolean;
+  browser?: LaunchOptions;
 }
 
 export interface PageRun {
-  /** host `connected` → page `verified`, MB/s */
+  /** host `connected` → host `done` (the page verified the SHA-256 and committed the file), MB/s */
   mbps: number;
   seconds: number;
-  /** page `transferring` (key exchanged, chunks about to flow) → `verified` */
+  /** page `transferring` (key exchanged, chunks about to flow) → host `done` */
   streamMBps?: number;
-  /** code entered (page opened) → page `verified` */
+  /** code entered (page opened) → the page shows `verified` */
   totalSeconds: number;
   hostMtu?: number;
   cpuHostS?: number;
@@ -540,6 +552,9 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
   let hostMtu: number | undefined;
   let cpu0: ChromeCpu | undefined;
   let host0: number | undefined;
+  let doneAt: number | undefined;
+  let cpu1: ChromeCpu | undefined;
+  let host1: number | undefined;
   host.proc.onLine((l) => {
     const ev = parseJsonLine(l);
     if (ev?.event === 'connected' && connectedAt === undefined) {
@@ -547,11 +562,16 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
       if (typeof ev.mtu === 'number') hostMtu = ev.mtu;
       cpu0 = chromeCpu();
       host0 = treeCpuS(host.proc.pid);
+    } else if (ev?.event === 'done' && doneAt === undefined) {
+      // the page's `done`: it sends it once the SHA-256 matched and the file is committed
+      doneAt = nowMs();
+      cpu1 = chromeCpu();
+      host1 = treeCpuS(host.proc.pid);
     }
   });
   try {
     const code = parseJsonLine((await host.proc.waitFor(/\{"event":"code".*\}/, 30_000))[0])!.code as string;
-    b = await launchBrowser();
+    b = await launchBrowser(o.browser);
     const { page, context } = b;
     await page.addInitScript(PAGE_INIT);
     const cdp: CDPSession = await context.newCDPSession(page);
@@ -591,8 +611,6 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
       undefined,
       { timeout, polling: 100 },
     );
-    const cpu1 = chromeCpu();
-    const host1 = treeCpuS(host.proc.pid);
     clearInterval(heapTimer);
     const states = await page.evaluate(() => (globalThis as unknown as PageGlobals).__benchStates);
     const at = (s: string) => states.find((x) => x.state === s)?.at;
@@ -616,20 +634,21 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
     if (got !== o.size) throw new Error(`the download has ${got} bytes, expected ${o.size}`);
     const hc = await withTimeout(host.proc.exited, 20_000, () => 'the host did not exit after `done`');
     if (hc !== 0) throw new Error(`movie-share exited ${hc}: ${tail(host.proc.stderr())}`);
+    if (doneAt === undefined) throw new Error('the host exited 0 without a `done` event');
     const usage = await host.usage();
-    const seconds = (verifiedAt - connectedAt) / 1000;
+    const seconds = (doneAt - connectedAt) / 1000;
     const transferringAt = at('transferring');
     return {
       mbps: o.size / MB / seconds,
       seconds,
-      streamMBps: transferringAt ? o.size / MB / ((verifiedAt - transferringAt) / 1000) : undefined,
+      streamMBps: transferringAt ? o.size / MB / ((doneAt - transferringAt) / 1000) : undefined,
       totalSeconds: (verifiedAt - t0) / 1000,
       hostMtu,
-      cpuHostS: host0 !== undefined && host1 !== undefined ? host1 - host0 : usage.cpuS,
+      cpuHostS: host0 !== undefined && host1 !== undefined ? host1 - host0 : undefined,
       rssHostMB: usage.rssMB,
       heapPeakMB: o.heapSampleMs ? heapPeak / MB : undefined,
       heapSamples: samples,
-      chrome: cpu0 ? cpuBetween(cpu0, cpu1) : undefined,
+      chrome: cpu0 && cpu1 ? cpuBetween(cpu0, cpu1) : undefined,
       profile,
     };
   } finally {

@@ -712,7 +712,7 @@ function browserRows(b: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?:
   const share = b.share ?? [];
   rows.push({
     id: 'page',
-    label: `movie-share CLI → the page (Chromium, OPFS, verified), host connected → page verified, ${sizeName}`,
+    label: `movie-share CLI → the page (Chromium, OPFS, verified), host "connected" → "done" (the page verified), ${sizeName}`,
     mbps: round(mbps),
     runs: ps.map((r) => round(r.mbps)!),
     ratio: round(ratio, 2),

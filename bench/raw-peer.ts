@@ -4,7 +4,7 @@
  * polyfill. Run as a child process; the parent (bench/lib.ts) relays the
  * signaling lines between the two children over stdin/stdout:
  *
- *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N]
+ *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]
  *   node dist/bench/raw-peer.js recv BYTES [--mtu N]
  *
  * stdout, one JSON object a line:
@@ -31,7 +31,7 @@ import { DEFAULT_TUNING } from '../common/config.js';
 
 const [role, bytesArg, ...rest] = process.argv.slice(2);
 if ((role !== 'send' && role !== 'recv') || !bytesArg) {
-  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N] [--channels N]\n');
+  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]\n');
   process.exit(2);
 }
 const total = Number(bytesArg);
@@ -45,6 +45,10 @@ const channelCount = Math.max(1, opt('--channels') ?? 1);
 
 const now = () => performance.timeOrigin + performance.now();
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+// --sctp-send-buffer N: usrsctp's send space (bytes in flight, unacknowledged, at most), process-wide
+const sctpSendBuffer = opt('--sctp-send-buffer');
+if (sctpSendBuffer) nodeDataChannel.setSctpSettings({ sendBufferSize: sctpSendBuffer });
 
 const config: RtcConfig = { iceServers: [], bindAddress: '127.0.0.1' };
 if (mtu) config.mtu = mtu;
