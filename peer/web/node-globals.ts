@@ -5,6 +5,6 @@
  * reaches the page.
  */
 import process from 'process/browser.js';
-import { Buffer } from 'buffer';
+import { Buffer } from 'buffer/'; // the npm package (a bare 'buffer' names Node's builtin to the dependency rules)
 
 export { process, Buffer };
