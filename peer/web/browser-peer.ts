@@ -50,7 +50,8 @@ export function browserPeerFactory(iceServers: IceServerConfig[]): PeerFactory {
     relayOnly: false,
     localLinks: () => [],
     chooseMtu: (_mine, theirs): MtuChoice | undefined => (isLinkList(theirs) ? { mtu: BROWSER_MTU, reason: "the browser's own SCTP packet size" } : undefined),
-    describe: () => (iceServers.length ? `ICE servers: ${iceServers.map((s) => [s.urls].flat().join(' ')).join(', ')}` : 'ICE: host candidates only (no STUN/TURN server configured)'),
+    describe: () =>
+      iceServers.length ? `ICE servers: ${iceServers.map((s) => [s.urls].flat().join(' ')).join(', ')}` : 'ICE: host candidates only (no STUN/TURN server configured)',
     create(host): WebRtcPeer {
       const peer = new SimplePeer({
         initiator: host,
