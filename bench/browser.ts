@@ -218,6 +218,28 @@ export function udpDrops(pids: number[] = [], root = process.pid): { chrome: num
   return { chrome, others };
 }
 
+/** The largest peak RSS (VmHWM, MB) among the Chromium processes of one kind under this process. */
+export function chromePeakRssMB(kind: string, root = process.pid): number | undefined {
+  const procs = allProcs();
+  let peak: number | undefined;
+  const walk = (pid: number) => {
+    for (const c of procs) {
+      if (c.ppid !== pid) continue;
+      if (chromeKind(c.pid) === kind) {
+        try {
+          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${c.pid}/status`, 'utf8'));
+          if (m) peak = Math.max(peak ?? 0, (Number(m[1]) * 1024) / MB);
+        } catch {
+          // gone
+        }
+      }
+      walk(c.pid);
+    }
+  };
+  walk(root);
+  return peak;
+}
+
 /** CPU seconds of a process and everything under it (a node peer, or `/usr/bin/time` and the peer it runs) */
 export function treeCpuS(pid: number): number | undefined {
   const procs = allProcs();
@@ -539,6 +561,12 @@ export interface PageRun {
   rssHostMB?: number;
   /** peak of Runtime.getHeapUsage usedSize over the transfer */
   heapPeakMB?: number;
+  /** peak of its backingStorageSize (ArrayBuffers' contents live outside the JS heap) */
+  backingPeakMB?: number;
+  /** usedSize after a forced full GC once the page verified: what it retains */
+  heapAfterGcMB?: number;
+  /** peak RSS (VmHWM) of the page's renderer process */
+  rendererRssMB?: number;
   heapSamples?: number;
   chrome?: ReturnType<typeof cpuBetween>;
   profile?: unknown;
@@ -576,6 +604,7 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
     await page.addInitScript(PAGE_INIT);
     const cdp: CDPSession = await context.newCDPSession(page);
     let heapPeak = 0;
+    let backingPeak = 0;
     let samples = 0;
     if (o.heapSampleMs) {
       let busy = false;
@@ -586,6 +615,7 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
           .send('Runtime.getHeapUsage')
           .then((h) => {
             heapPeak = Math.max(heapPeak, h.usedSize);
+            backingPeak = Math.max(backingPeak, h.backingStorageSize ?? 0);
             samples++;
           })
           .catch(() => undefined)
@@ -626,6 +656,13 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
       throw new Error(`the page failed: ${err}; host: ${tail(host.proc.stderr(), 500)}`);
     }
     const profile = o.cpuProfile ? (await cdp.send('Profiler.stop')).profile : undefined;
+    // what the page still holds once the transfer is over: a full GC, then the heap
+    let heapAfterGc: number | undefined;
+    if (o.heapSampleMs) {
+      await cdp.send('HeapProfiler.collectGarbage').catch(() => undefined);
+      heapAfterGc = (await cdp.send('Runtime.getHeapUsage').catch(() => undefined))?.usedSize;
+    }
+    const rendererRss = chromePeakRssMB('renderer');
     if (connectedAt === undefined) throw new Error('the host never reported `connected`');
     const d = await download;
     const path = await d.path();
@@ -647,6 +684,9 @@ export async function pageRun(o: PageRunOptions): Promise<PageRun> {
       cpuHostS: host0 !== undefined && host1 !== undefined ? host1 - host0 : undefined,
       rssHostMB: usage.rssMB,
       heapPeakMB: o.heapSampleMs ? heapPeak / MB : undefined,
+      backingPeakMB: o.heapSampleMs ? backingPeak / MB : undefined,
+      heapAfterGcMB: heapAfterGc !== undefined ? heapAfterGc / MB : undefined,
+      rendererRssMB: rendererRss,
       heapSamples: samples,
       chrome: cpu0 && cpu1 ? cpuBetween(cpu0, cpu1) : undefined,
       profile,

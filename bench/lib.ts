@@ -734,7 +734,7 @@ function browserRows(b: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?:
           )
         : undefined,
       ratioRuns: ps.map((r, i) => (cs[i] ? round(r.mbps / cs[i].mbps, 2) : '?')).join('/'),
-      cpuSPerGiBShare: perGiB(medianOf(ps, (r) => r.cpuHostS)),
+      cpuSPerGiBHost: perGiB(medianOf(ps, (r) => r.cpuHostS)),
       ...kinds(ps),
       machineBusy: busy(ps),
       heapPeakMB: round(medianOf(ps, (r) => r.heapPeakMB)),
@@ -1036,14 +1036,22 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       );
       const small = medianOf(pageHeapSmall, (r) => r.heapPeakMB);
       const bigHeap = medianOf(browserRuns.page, (r) => r.heapPeakMB);
+      const ratioOf = (f: (r: PageRun) => number | undefined) => {
+        const a = medianOf(pageHeapSmall, f);
+        const b = medianOf(browserRuns.page, f);
+        return a && b ? `${round(a, 2)} → ${round(b, 2)} (${round(b / a, 3)})` : undefined;
+      };
       rows.push({
         id: 'page-heap',
-        label: `the page's JS heap, peak MB (CDP Runtime.getHeapUsage every 200 ms), ${gib(smallBytes)} vs ${sizeName} received`,
+        label: `the page's JS heap, peak MB (CDP Runtime.getHeapUsage every 200 ms), ${gib(smallBytes)} vs ${sizeName} received (others: small → big (big/small))`,
         details: {
           [`heap${gib(smallBytes).replace(' ', '')}MB`]: round(small, 2),
           [`heap${sizeName.replace(' ', '')}MB`]: round(bigHeap, 2),
           heapBigSmall: small && bigHeap ? round(bigHeap / small, 3) : undefined,
           heapRunsMB: `${pageHeapSmall.map((r) => round(r.heapPeakMB, 2)).join('/')} vs ${browserRuns.page.map((r) => round(r.heapPeakMB, 2)).join('/')}`,
+          heapAfterGcMB: ratioOf((r) => r.heapAfterGcMB),
+          backingPeakMB: ratioOf((r) => r.backingPeakMB),
+          rendererRssMB: ratioOf((r) => r.rendererRssMB),
           smallMBps: round(medianOf(pageHeapSmall, (r) => r.mbps)),
         },
       });
@@ -1180,6 +1188,7 @@ const DETAIL_NAMES: Record<string, string> = {
   shareFlatness: 'share big/small',
   getFlatness: 'get big/small',
   bigMBps: 'big MB/s',
+  cpuSPerGiBHost: 'CPU s/GiB host (connected → done)',
   cpuSPerGiBRenderer: 'CPU s/GiB renderer',
   cpuSPerGiBNetwork: 'CPU s/GiB network service',
   cpuSPerGiBBrowser: 'CPU s/GiB browser process',
@@ -1191,6 +1200,9 @@ const DETAIL_NAMES: Record<string, string> = {
   vsCli1280Streaming: 'streaming vs CLI→CLI 1280',
   heapBigSmall: 'heap big/small',
   heapRunsMB: 'runs MB',
+  heapAfterGcMB: 'heap after a full GC MB',
+  backingPeakMB: 'ArrayBuffer backing stores peak MB',
+  rendererRssMB: 'renderer peak RSS MB',
   smallMBps: 'small MB/s',
 };
 
