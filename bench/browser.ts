@@ -64,15 +64,17 @@ interface Proc {
   ppid: number;
   /** utime + stime, ticks */
   ticks: number;
+  /** cutime + cstime: of the children it has reaped */
+  childTicks: number;
 }
 
-function readStat(path: string): { ppid: number; ticks: number; comm: string } | undefined {
+function readStat(path: string): { ppid: number; ticks: number; childTicks: number; comm: string } | undefined {
   try {
     const s = readFileSync(path, 'utf8');
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), comm };
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]), comm };
   } catch {
     return undefined;
   }
@@ -83,7 +85,7 @@ function allProcs(): Proc[] {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const st = readStat(`/proc/${d}/stat`);
-    if (st) out.push({ pid: Number(d), ppid: st.ppid, ticks: st.ticks });
+    if (st) out.push({ pid: Number(d), ppid: st.ppid, ticks: st.ticks, childTicks: st.childTicks });
   }
   return out;
 }
@@ -240,7 +242,11 @@ export function chromePeakRssMB(kind: string, root = process.pid): number | unde
   return peak;
 }
 
-/** CPU seconds of a process and everything under it (a node peer, or `/usr/bin/time` and the peer it runs) */
+/**
+ * CPU seconds of a process and everything under it (a node peer, or
+ * `/usr/bin/time` and the peer it runs), including descendants that have
+ * exited and been reaped (a peer that has just exited under `time`).
+ */
 export function treeCpuS(pid: number): number | undefined {
   const procs = allProcs();
   const mine = new Set([pid]);
@@ -255,7 +261,7 @@ export function treeCpuS(pid: number): number | undefined {
       }
     }
   }
-  for (const p of procs) if (mine.has(p.pid)) total = (total ?? 0) + p.ticks / HZ;
+  for (const p of procs) if (mine.has(p.pid)) total = (total ?? 0) + (p.ticks + p.childTicks) / HZ;
   return total;
 }
 
