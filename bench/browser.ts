@@ -371,6 +371,7 @@ const RAW_RECEIVER = `
 window.benchRecv = {
   pc: null,
   channels: [],
+  kept: null,
   done: null,
   async answer(sdp, opts) {
     const pc = new RTCPeerConnection({ iceServers: [] });
@@ -383,7 +384,7 @@ window.benchRecv = {
       this.channels.push(dc);
       dc.onmessage = (m) => {
         const n = m.data.byteLength;
-        if (opts.mode === 'copy') new Uint8Array(m.data).slice();
+        if (opts.mode === 'copy') this.kept = new Uint8Array(m.data).slice(); // kept: the copy cannot be optimized away
         if (messages++ === 0) firstAt = performance.timeOrigin + performance.now();
         got += n;
         if (got >= opts.total) resolve({ at: performance.timeOrigin + performance.now(), firstAt, got, messages, maxMessageSize: pc.sctp ? pc.sctp.maxMessageSize : 0 });
