@@ -11,7 +11,10 @@
  *  4. latency      code entered → first chunk received (movie-get's `first-byte` event)
  *  5. magic-wormhole through a local mailbox and transit relay (and wormhole-william if usable)
  *  6. limits       AES-256-GCM and SHA-256 on one core, TCP loopback between two processes
- * Rows 1–2 run at the library's default MTU and at `mtu: 4096`.
+ *  7. browser      (bench/browser.ts) raw node-datachannel → Chromium, the CLI host → the
+ *                  page (peer/web/), and the page's JS heap at two sizes
+ * Rows 1–2 run at the library's default MTU and at `mtu: 4096`; the browser rows run
+ * in the rounds of mtu 1280 (a browser peer's MTU).
  * Optional (--big): a sparse 5 GiB file end to end (64-bit offsets).
  */
 import { spawnSync } from 'node:child_process';
@@ -28,6 +31,17 @@ import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/
 import { useCryptoBackend } from '../common/crypto/backend.js';
 import { nodeCrypto } from '../peer/node/crypto.js';
 import { Children, tail, type Child } from './children.js';
+import {
+  browserCeilingRun,
+  browserUnavailable,
+  chromeCpuPerGiB,
+  pageRun,
+  servesPage,
+  startBlankServer,
+  type BrowserCeilingRun,
+  type HostProcess,
+  type PageRun,
+} from './browser.js';
 
 export const DIST = fileURLToPath(new URL('../', import.meta.url));
 /**
@@ -41,7 +55,8 @@ function shebangNodeFlags(file: string): string[] {
 }
 
 const BIN = {
-  signal: join(DIST, 'bin/movie-signal.js'),
+  // BENCH_SIGNAL_BIN: another signaling server to start (development: e.g. one that serves a page build)
+  signal: process.env.BENCH_SIGNAL_BIN ?? join(DIST, 'bin/movie-signal.js'),
   share: join(DIST, 'bin/movie-share.js'),
   get: join(DIST, 'bin/movie-get.js'),
   raw: join(DIST, 'bench/raw-peer.js'),
@@ -71,6 +86,8 @@ export interface BenchOptions {
   dataDir: string;
   /** bytes for the in-process crypto rows */
   cryptoBytes: number;
+  /** the browser rows (Chromium, bench/browser.ts) */
+  browser: boolean;
   log: (line: string) => void;
 }
 
@@ -84,6 +101,7 @@ export const defaultOptions = (dataDir: string): BenchOptions => ({
   bigBytes: 0,
   dataDir,
   cryptoBytes: 512 * MiB,
+  browser: true,
   log: (l) => process.stderr.write(`${l}\n`),
 });
 
@@ -108,6 +126,8 @@ export interface BenchResults {
   productDefaultMtu: number;
   rows: Row[];
   notes: string[];
+  /** every browser run in full (CPU by Chromium process and thread, drops, heap) */
+  browserRuns?: { ceiling: BrowserCeilingRun[]; page: PageRun[]; pageHeapSmall: PageRun[] };
 }
 
 export function median(xs: number[]): number {
@@ -123,6 +143,13 @@ const medianOf = <T>(rs: T[], f: (r: T) => number | undefined): number | undefin
 };
 /** libdatachannel's default MTU (RTC_DEFAULT_MTU, the IPv6 minimum) */
 export const LIBRARY_DEFAULT_MTU = 1280;
+/**
+ * The MTU a movie-share host uses toward the page: a page cannot read its
+ * interfaces, its net hint lists no links, so the host finds no shared link
+ * (peer/web/browser-peer.ts, peer/rtc/path-mtu.ts). The browser rows run in the
+ * rounds of this MTU, beside the CLI → CLI rows at the same MTU.
+ */
+export const BROWSER_MTU = 1280;
 /**
  * The MTU movie-share picks when given no --mtu, here: both CLIs bound to
  * 127.0.0.1 share the loopback link (peer/rtc/path-mtu.ts), so 4096. The bench
@@ -503,6 +530,23 @@ export async function movieShareRun(ch: Children, tools: Tools, url: string, fil
   }
 }
 
+// ---------------------------------------------------------------- row 7: the browser
+
+/**
+ * `movie-share FILE` (under /usr/bin/time when available) → the page at `pageUrl`
+ * (the signaling server's own origin), receiving in Chromium: bench/browser.ts.
+ */
+function pageShareRun(ch: Children, tools: Tools, url: string, file: string, size: number, workDir: string, heapSampleMs = 200): Promise<PageRun> {
+  const tag = randomBytes(4).toString('hex');
+  const timeFile = join(workDir, `page-share-${tag}.time`);
+  return pageRun({
+    pageUrl: url,
+    size,
+    heapSampleMs,
+    startHost: (): HostProcess => spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
+  }).finally(() => rm(timeFile, { force: true }));
+}
+
 // ---------------------------------------------------------------- row 5: magic-wormhole
 
 interface WormholeRun {
@@ -620,11 +664,96 @@ function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): numb
   return rs.length ? median(rs) : undefined;
 }
 
+/** The browser ceiling and page rows from runs of one interleave() call (bench/browser.ts). */
+function browserRows(b: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?: ShareRun[] }, bytes: number, sizeName: string, pageSkip: string | undefined): Row[] {
+  const perGiB = (s: number | undefined) => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
+  const kinds = (runs: (BrowserCeilingRun | PageRun)[]) =>
+    Object.fromEntries(Object.entries(chromeCpuPerGiB(runs, bytes, median)).map(([k, v]) => [`cpuSPerGiB${k[0]!.toUpperCase()}${k.slice(1)}`, v]));
+  const busy = (runs: (BrowserCeilingRun | PageRun)[]) =>
+    round(
+      medianOf(runs, (r) => r.chrome?.machineBusy),
+      2,
+    );
+  const cs = b.ceiling;
+  const rows: Row[] = [
+    {
+      id: 'browser-ceiling',
+      label: `browser ceiling: raw node-datachannel → Chromium data channel, mtu ${BROWSER_MTU}, ${sizeName}`,
+      mbps: round(medianOf(cs, (r) => r.mbps)),
+      runs: cs.map((r) => round(r.mbps)!),
+      details: {
+        seconds: round(
+          medianOf(cs, (r) => r.seconds),
+          2,
+        ),
+        cpuSPerGiBSend: perGiB(medianOf(cs, (r) => r.cpuSendS)),
+        ...kinds(cs),
+        udpDrops: round(
+          medianOf(cs, (r) => r.dropsChrome),
+          0,
+        ),
+        machineBusy: busy(cs),
+        maxMessageSize: cs[0]?.maxMessageSize,
+        messageBytes: FRAME_BYTES,
+      },
+    },
+  ];
+  if (pageSkip) {
+    rows.push({ id: 'page', label: 'movie-share CLI → the page (Chromium)', details: {}, skipped: pageSkip });
+    return rows;
+  }
+  const ps = b.page;
+  const mbps = medianOf(ps, (r) => r.mbps);
+  const ratio = pairedRatio(
+    ps.map((r) => r.mbps),
+    cs.map((r) => r.mbps),
+  );
+  const met = ratio !== undefined && mbps !== undefined && ratio >= PAGE_GOAL.ratio && mbps >= PAGE_GOAL.mbps;
+  const share = b.share ?? [];
+  rows.push({
+    id: 'page',
+    label: `movie-share CLI → the page (Chromium, OPFS, verified), host "connected" → "done" (the page verified), ${sizeName}`,
+    mbps: round(mbps),
+    runs: ps.map((r) => round(r.mbps)!),
+    ratio: round(ratio, 2),
+    ratioTo: 'browser-ceiling, run by run',
+    details: {
+      goal: `≥ ${PAGE_GOAL.ratio} × ceiling and ≥ ${PAGE_GOAL.mbps} MB/s: ${met ? 'met' : 'missed'}`,
+      seconds: round(
+        medianOf(ps, (r) => r.seconds),
+        2,
+      ),
+      streamMBps: round(medianOf(ps, (r) => r.streamMBps)),
+      [`vsCli${BROWSER_MTU}Streaming`]: share.length
+        ? round(
+            pairedRatio(
+              ps.map((r) => r.streamMBps),
+              share.map((r) => r.streamMBps),
+            ),
+            2,
+          )
+        : undefined,
+      ratioRuns: ps.map((r, i) => (cs[i] ? round(r.mbps / cs[i].mbps, 2) : '?')).join('/'),
+      cpuSPerGiBHost: perGiB(medianOf(ps, (r) => r.cpuHostS)),
+      ...kinds(ps),
+      machineBusy: busy(ps),
+      heapPeakMB: round(medianOf(ps, (r) => r.heapPeakMB)),
+      hostMtu: [...new Set(ps.map((r) => r.hostMtu))].join('/'),
+    },
+  });
+  return rows;
+}
+
+/** issue #13: the page receives at ≥ 0.8 × the browser's raw ceiling, and at ≥ 2 MB/s */
+export const PAGE_GOAL = { ratio: 0.8, mbps: 2 };
+
 export async function runBench(opts: BenchOptions, ch: Children = new Children()): Promise<BenchResults> {
   const { log } = opts;
   const loadavgStart = loadavg().map((x) => round(x, 2)!);
   const rows: Row[] = [];
   const notes: string[] = [];
+  let browserRunsOut: BenchResults['browserRuns'];
+  let closeBlank: (() => Promise<void>) | undefined;
   const workDir = opts.dataDir;
   await mkdir(workDir, { recursive: true });
   const tools = findTools(opts);
@@ -675,19 +804,40 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       },
     });
 
-    // 1 + 2 (+ 5). For each MTU, rounds of: the raw ceiling, movie-share through
-    // the CLIs and, at the product's MTU, magic-wormhole; the three side by
-    // side in each round (see interleave), and each ratio a median of per-round ratios.
+    // 1 + 2 (+ 5, 7). For each MTU, rounds of: the raw ceiling, movie-share through
+    // the CLIs and, at the product's MTU, magic-wormhole, at mtu 1280 the browser
+    // rows; side by side in each round (see interleave), and each ratio a median
+    // of per-round ratios.
     const sig = await startSignal(ch);
     const productMtu = PRODUCT_MTU;
     const wormholeSkip = !opts.wormhole ? 'disabled' : !tools.wormhole || !tools.twist ? 'magic-wormhole or its servers are not installed' : undefined;
     const srv = wormholeSkip ? undefined : await startWormholeServers(ch, tools, workDir);
+    const browserSkip = !opts.browser ? 'disabled (--no-browser)' : await browserUnavailable();
+    const blank = browserSkip ? undefined : await startBlankServer();
+    closeBlank = blank ? () => blank.close() : undefined;
+    const pageSkip =
+      browserSkip ??
+      ((await servesPage(sig.url)) ? undefined : `the signaling server at ${sig.url} does not serve the page at / (dist/bin/web): the page rows need a movie-signal that does`);
+    if (browserSkip) log(`bench: browser rows skipped: ${browserSkip}`);
+    else if (pageSkip) log(`bench: page rows skipped: ${pageSkip}`);
+    const browserTask: Task<BrowserCeilingRun> = {
+      what: 'browser ceiling',
+      f: () => browserCeilingRun(ch, BIN.raw, blank!.url, opts.bytes, { mtu: BROWSER_MTU, messageBytes: FRAME_BYTES }),
+      show: (r) => `${r.mbps.toFixed(1)} MB/s (Chromium dropped ${r.dropsChrome} datagrams)`,
+    };
+    const pageTask: Task<PageRun> = {
+      what: 'page',
+      f: () => pageShareRun(ch, tools, sig.url, file, opts.bytes, workDir),
+      show: (r) => `${r.mbps.toFixed(1)} MB/s, JS heap peak ${r.heapPeakMB?.toFixed(1)} MB`,
+    };
+    let browserRuns: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?: ShareRun[] } | undefined;
     let rss1: { share?: number; get?: number } | undefined;
     let productRuns: ShareRun[] = [];
     let wormholeRuns: WormholeRun[] = [];
     try {
       for (const mtu of opts.mtus) {
         const isProduct = mtu === productMtu;
+        const withBrowser = !browserSkip && mtu === BROWSER_MTU;
         const extra = isProduct ? [] : ['--mtu', String(mtu)];
         const ceilingTask: Task<PairRun> = { what: 'ceiling', f: () => ceilingRun(ch, opts.bytes, mtu), show: (r) => `${r.mbps.toFixed(1)} MB/s` };
         const shareTask: Task<ShareRun> = {
@@ -695,15 +845,22 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
           f: () => movieShareRun(ch, tools, sig.url, file, opts.bytes, workDir, extra),
           show: (r) => `${r.mbps.toFixed(1)} MB/s, first byte ${r.firstByteMs?.toFixed(0)} ms, RSS ${r.rssShareMB?.toFixed(0)}/${r.rssGetMB?.toFixed(0)} MB`,
         };
-        log(`bench: ${mtuName(mtu)}: raw ceiling, movie-share CLIs${isProduct ? ' (product default: no --mtu)' : ''}${isProduct && srv ? ', magic-wormhole' : ''}, in turn`);
-        let cs: PairRun[];
-        let rs: ShareRun[];
-        if (isProduct && srv) {
-          const wormholeTask: Task<WormholeRun> = { what: 'wormhole', f: () => wormholeRun(ch, tools, srv, file, opts.bytes, workDir), show: (r) => `${r.mbps.toFixed(1)} MB/s` };
-          [cs, rs, wormholeRuns] = await interleave<[PairRun, ShareRun, WormholeRun]>(opts.runs, log, [ceilingTask, shareTask, wormholeTask]);
-        } else {
-          [cs, rs] = await interleave<[PairRun, ShareRun]>(opts.runs, log, [ceilingTask, shareTask]);
-        }
+        const wormholeTask: Task<WormholeRun> | undefined =
+          isProduct && srv ? { what: 'wormhole', f: () => wormholeRun(ch, tools, srv, file, opts.bytes, workDir), show: (r) => `${r.mbps.toFixed(1)} MB/s` } : undefined;
+        const slots = [ceilingTask, shareTask, wormholeTask, withBrowser ? browserTask : undefined, withBrowser && !pageSkip ? pageTask : undefined] as (
+          Task<unknown> | undefined
+        )[];
+        const tasks = slots.filter((t) => t !== undefined);
+        log(
+          `bench: ${mtuName(mtu)}: raw ceiling, movie-share CLIs${isProduct ? ' (product default: no --mtu)' : ''}${wormholeTask ? ', magic-wormhole' : ''}${withBrowser ? `, browser ceiling${pageSkip ? '' : ', page'}` : ''}, in turn`,
+        );
+        const results = await interleave<unknown[]>(opts.runs, log, tasks);
+        /** the runs of slot i (none when that task did not run) */
+        const of = <T>(i: number): T[] => (slots[i] ? (results[tasks.indexOf(slots[i])] as T[]) : []);
+        const cs = of<PairRun>(0);
+        const rs = of<ShareRun>(1);
+        if (wormholeTask) wormholeRuns = of<WormholeRun>(2);
+        if (withBrowser) browserRuns = { ceiling: of<BrowserCeilingRun>(3), page: of<PageRun>(4), share: rs };
         rows.push({
           id: `ceiling-${mtuId(mtu)}`,
           label: `ceiling: raw data channel, ${mtuName(mtu)}, ${sizeName}`,
@@ -783,7 +940,17 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
             hostMtu: hostMtus,
           },
         });
+        if (withBrowser && browserRuns) rows.push(...browserRows(browserRuns, opts.bytes, sizeName, pageSkip));
       }
+      if (!browserSkip && !browserRuns) {
+        notes.push(`the browser rows ran in rounds of their own: --mtu has no ${BROWSER_MTU}, so there is no CLI → CLI row at the browser's MTU to compare with`);
+        log('bench: browser ceiling and page, in turn');
+        const tasks = (pageSkip ? [browserTask] : [browserTask, pageTask]) as Task<unknown>[];
+        const [bcs, pgs] = await interleave<unknown[]>(opts.runs, log, tasks);
+        browserRuns = { ceiling: bcs as BrowserCeilingRun[], page: (pgs ?? []) as PageRun[] };
+        rows.push(...browserRows(browserRuns, opts.bytes, sizeName, pageSkip));
+      }
+      if (browserSkip) rows.push({ id: 'browser', label: 'browser rows (Chromium)', details: {}, skipped: browserSkip });
     } finally {
       if (srv) {
         await ch.stop(...srv.procs);
@@ -853,6 +1020,44 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       });
       if (big !== file) await rm(big, { force: true }).catch(() => undefined);
     }
+
+    // 7. the page's JS heap: a quarter of the file vs the page row's runs (same number of runs)
+    let pageHeapSmall: PageRun[] = [];
+    if (!pageSkip && browserRuns?.page.length) {
+      const smallBytes = Math.max(MiB, Math.round(opts.bytes / 4 / MiB) * MiB);
+      const smallFile = await randomFile(workDir, smallBytes, log);
+      log(`bench: the page, ${gib(smallBytes)}, for its JS heap`);
+      pageHeapSmall = await repeat(
+        opts.runs,
+        log,
+        'page heap',
+        () => pageShareRun(ch, tools, sig.url, smallFile, smallBytes, workDir),
+        (r) => `${r.mbps.toFixed(1)} MB/s, JS heap peak ${r.heapPeakMB?.toFixed(1)} MB`,
+      );
+      const small = medianOf(pageHeapSmall, (r) => r.heapPeakMB);
+      const bigHeap = medianOf(browserRuns.page, (r) => r.heapPeakMB);
+      const ratioOf = (f: (r: PageRun) => number | undefined) => {
+        const a = medianOf(pageHeapSmall, f);
+        const b = medianOf(browserRuns.page, f);
+        return a && b ? `${round(a, 2)} → ${round(b, 2)} (${round(b / a, 3)})` : undefined;
+      };
+      rows.push({
+        id: 'page-heap',
+        label: `the page's JS heap, peak MB (CDP Runtime.getHeapUsage every 200 ms), ${gib(smallBytes)} vs ${sizeName} received (others: small → big (big/small))`,
+        details: {
+          [`heap${gib(smallBytes).replace(' ', '')}MB`]: round(small, 2),
+          [`heap${sizeName.replace(' ', '')}MB`]: round(bigHeap, 2),
+          heapBigSmall: small && bigHeap ? round(bigHeap / small, 3) : undefined,
+          heapRunsMB: `${pageHeapSmall.map((r) => round(r.heapPeakMB, 2)).join('/')} vs ${browserRuns.page.map((r) => round(r.heapPeakMB, 2)).join('/')}`,
+          heapAfterGcMB: ratioOf((r) => r.heapAfterGcMB),
+          backingPeakMB: ratioOf((r) => r.backingPeakMB),
+          rendererRssMB: ratioOf((r) => r.rendererRssMB),
+          smallMBps: round(medianOf(pageHeapSmall, (r) => r.mbps)),
+        },
+      });
+      if (smallFile !== file) await rm(smallFile, { force: true }).catch(() => undefined);
+    }
+    if (browserRuns) browserRunsOut = { ceiling: browserRuns.ceiling, page: browserRuns.page, pageHeapSmall };
 
     // optional: sparse 5 GiB (64-bit offsets end to end)
     if (opts.bigBytes > 0) {
@@ -929,6 +1134,7 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       });
     }
   } finally {
+    await closeBlank?.();
     await ch.cleanup();
   }
   return {
@@ -950,9 +1156,11 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       install: opts.install,
       bigBytes: opts.bigBytes,
       cryptoBytes: opts.cryptoBytes,
+      browser: opts.browser,
     },
     productDefaultMtu: PRODUCT_MTU,
     rows,
+    browserRuns: browserRunsOut,
     notes: [...notes, ...failures.splice(0).map((f) => `retried after a failed run: ${f}`)],
   };
 }
@@ -980,6 +1188,22 @@ const DETAIL_NAMES: Record<string, string> = {
   shareFlatness: 'share big/small',
   getFlatness: 'get big/small',
   bigMBps: 'big MB/s',
+  cpuSPerGiBHost: 'CPU s/GiB host (connected → done)',
+  cpuSPerGiBRenderer: 'CPU s/GiB renderer',
+  cpuSPerGiBNetwork: 'CPU s/GiB network service',
+  cpuSPerGiBBrowser: 'CPU s/GiB browser process',
+  cpuSPerGiBStorage: 'CPU s/GiB storage service',
+  cpuSPerGiBGpu: 'CPU s/GiB gpu',
+  udpDrops: 'datagrams dropped (Chromium rcvbuf full)',
+  machineBusy: 'machine busy',
+  heapPeakMB: 'JS heap peak MB',
+  vsCli1280Streaming: 'streaming vs CLI→CLI 1280',
+  heapBigSmall: 'heap big/small',
+  heapRunsMB: 'runs MB',
+  heapAfterGcMB: 'heap after a full GC MB',
+  backingPeakMB: 'ArrayBuffer backing stores peak MB',
+  rendererRssMB: 'renderer peak RSS MB',
+  smallMBps: 'small MB/s',
 };
 
 export function formatTable(res: BenchResults): string {

@@ -4,7 +4,7 @@
  * polyfill. Run as a child process; the parent (bench/lib.ts) relays the
  * signaling lines between the two children over stdin/stdout:
  *
- *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N]
+ *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]
  *   node dist/bench/raw-peer.js recv BYTES [--mtu N]
  *
  * stdout, one JSON object a line:
@@ -19,6 +19,10 @@
  * low-water mark (bufferedAmountLowThreshold). Strong references to the
  * PeerConnection and every DataChannel are kept: a DataChannel whose wrapper is
  * garbage-collected closes silently, and the transfer stalls (peer/rtc/node-peer.ts).
+ *
+ * `--channels N` (default 1) opens N ordered channels on the one connection and
+ * sends BYTES split between them, each with its own backpressure: the receiver
+ * (this program, or a browser: bench/browser.ts) counts the bytes of all of them.
  */
 import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
 import { createInterface } from 'node:readline';
@@ -27,7 +31,7 @@ import { DEFAULT_TUNING } from '../common/config.js';
 
 const [role, bytesArg, ...rest] = process.argv.slice(2);
 if ((role !== 'send' && role !== 'recv') || !bytesArg) {
-  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N]\n');
+  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]\n');
   process.exit(2);
 }
 const total = Number(bytesArg);
@@ -37,9 +41,14 @@ const opt = (name: string): number | undefined => {
 };
 const mtu = opt('--mtu');
 const messageBytes = opt('--message') ?? DEFAULT_TUNING.chunkSize + CHUNK_OVERHEAD;
+const channelCount = Math.max(1, opt('--channels') ?? 1);
 
 const now = () => performance.timeOrigin + performance.now();
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+// --sctp-send-buffer N: usrsctp's send space (bytes in flight, unacknowledged, at most), process-wide
+const sctpSendBuffer = opt('--sctp-send-buffer');
+if (sctpSendBuffer) nodeDataChannel.setSctpSettings({ sendBufferSize: sctpSendBuffer });
 
 const config: RtcConfig = { iceServers: [], bindAddress: '127.0.0.1' };
 if (mtu) config.mtu = mtu;
@@ -66,42 +75,53 @@ function onGone(): void {
 let quitting = false;
 
 if (role === 'send') {
-  const dc = pc.createDataChannel('bench', { unordered: false });
-  channels.add(dc);
   const payload = Buffer.alloc(messageBytes, 0xa5);
-  let sent = 0;
-  dc.setBufferedAmountLowThreshold(DEFAULT_TUNING.lowWaterMark);
-  const pump = () => {
-    while (sent < total) {
-      if (dc.bufferedAmount() > DEFAULT_TUNING.highWaterMark) return; // resumes on bufferedamountlow
-      const n = Math.min(messageBytes, total - sent);
-      dc.sendMessageBinary(n === payload.length ? payload : payload.subarray(0, n));
-      sent += n;
-    }
-    if (sent >= total) finish(sent);
+  let opened = 0;
+  let finished = 0;
+  let sentAll = 0;
+  /** one channel's share of the bytes, sent with the product's backpressure */
+  const channel = (i: number, share: number) => {
+    const dc = pc.createDataChannel(channelCount === 1 ? 'bench' : `bench-${i}`, { unordered: false });
+    channels.add(dc);
+    let sent = 0;
+    dc.setBufferedAmountLowThreshold(DEFAULT_TUNING.lowWaterMark);
+    const pump = () => {
+      while (sent < share) {
+        if (dc.bufferedAmount() > DEFAULT_TUNING.highWaterMark) return; // resumes on bufferedamountlow
+        const n = Math.min(messageBytes, share - sent);
+        dc.sendMessageBinary(n === payload.length ? payload : payload.subarray(0, n));
+        sent += n;
+        sentAll += n;
+        if (sent >= share && ++finished === channelCount) finish(sentAll);
+      }
+    };
+    // inside node-datachannel's callbacks an exception aborts the process: a send on
+    // a channel that closed under us ends this child with exit 5 and one line instead
+    const guardedPump = (): void => {
+      try {
+        pump();
+      } catch (e) {
+        if (quitting) return;
+        process.stderr.write(`raw-peer: send failed: ${(e as Error).message}\n`);
+        process.exit(5);
+      }
+    };
+    dc.onBufferedAmountLow(guardedPump);
+    dc.onClosed(onGone);
+    dc.onOpen(() => {
+      const max = pc.maxMessageSize();
+      if (messageBytes > max) {
+        process.stderr.write(`raw-peer: message ${messageBytes} > negotiated max ${max}\n`);
+        process.exit(2);
+      }
+      if (++opened === channelCount) {
+        emit({ t: 'start', at: now(), maxMessageSize: max });
+        for (const p of pumps) p();
+      }
+    });
+    return guardedPump;
   };
-  // inside node-datachannel's callbacks an exception aborts the process: a send on
-  // a channel that closed under us ends this child with exit 5 and one line instead
-  const guardedPump = (): void => {
-    try {
-      pump();
-    } catch (e) {
-      if (quitting) return;
-      process.stderr.write(`raw-peer: send failed: ${(e as Error).message}\n`);
-      process.exit(5);
-    }
-  };
-  dc.onBufferedAmountLow(guardedPump);
-  dc.onClosed(onGone);
-  dc.onOpen(() => {
-    const max = pc.maxMessageSize();
-    if (messageBytes > max) {
-      process.stderr.write(`raw-peer: message ${messageBytes} > negotiated max ${max}\n`);
-      process.exit(2);
-    }
-    emit({ t: 'start', at: now(), maxMessageSize: max });
-    guardedPump();
-  });
+  const pumps = Array.from({ length: channelCount }, (_, i) => channel(i, Math.floor(total / channelCount) + (i === channelCount - 1 ? total % channelCount : 0)));
 } else {
   let got = 0;
   pc.onDataChannel((dc) => {

@@ -2,13 +2,16 @@
  * `npm run bench`: the performance benchmark (docs/PERFORMANCE.md).
  *
  *   node dist/bench/run.js [--quick] [--runs N] [--size BYTES|1G|256M] [--rss-size BYTES]
- *                          [--mtu 1280,4096] [--no-wormhole] [--no-install] [--big]
+ *                          [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big]
  *                          [--data DIR] [--out FILE]
  *
  * Env equivalents: BENCH_RUNS, BENCH_SIZE, BENCH_RSS_SIZE, BENCH_MTUS, BENCH_QUICK=1.
  * Prints a markdown table and writes bench/results.json (gitignored).
  * --quick: 1 run, 256 MiB, RSS row at 512 MiB, crypto on 128 MiB.
  * --big:   also moves a sparse 5 GiB file end to end (64-bit offsets); not for CI.
+ * --no-browser: skip the Chromium rows (skipped anyway, with a note, when
+ *          /usr/bin/chromium or playwright-core is missing; BENCH_CHROMIUM=PATH
+ *          for another Chromium).
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +35,7 @@ const value = (n: string): string | undefined => {
 };
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
-    'usage: node dist/bench/run.js [--quick] [--runs N] [--size 1G] [--rss-size 4G] [--mtu 1280,4096] [--no-wormhole] [--no-install] [--big] [--data DIR] [--out FILE]\n',
+    'usage: node dist/bench/run.js [--quick] [--runs N] [--size 1G] [--rss-size 4G] [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big] [--data DIR] [--out FILE]\n',
   );
   process.exit(0);
 }
@@ -54,6 +57,7 @@ if (rssSize) opts.rssBigBytes = rssSize === '0' ? 0 : parseSize(rssSize);
 const mtus = value('--mtu') ?? process.env.BENCH_MTUS;
 if (mtus) opts.mtus = mtus.split(',').map((x) => Number(x.trim()));
 if (flag('--no-wormhole')) opts.wormhole = false;
+if (flag('--no-browser') || process.env.BENCH_NO_BROWSER === '1') opts.browser = false;
 if (flag('--no-install')) opts.install = false;
 if (flag('--big')) opts.bigBytes = 5 * GiB;
 const out = value('--out') ?? `${BENCH_DIR}results.json`;
