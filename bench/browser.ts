@@ -27,32 +27,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import type { Child, Children } from './children.js';
-import { tail } from './children.js';
+import { nowMs, parseJsonLine, tail } from './children.js';
 
 export const CHROMIUM = process.env.BENCH_CHROMIUM ?? '/usr/bin/chromium';
-/** what every browser test here runs Chromium with (docs: /work/shared/NOTES.md, "Browsers on this machine") */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-];
+import { CHROMIUM_ARGS } from '../test/support/browser.js';
 const MB = 1e6;
 const GiB = 1024 * 1024 * 1024;
-const nowMs = () => performance.timeOrigin + performance.now();
-
-function parseJsonLine(l: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(l) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 // ---------------------------------------------------------------- CPU of Chromium's processes and threads
 

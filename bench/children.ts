@@ -147,3 +147,16 @@ export class Children {
 export function tail(s: string, n = 1500): string {
   return s.length > n ? `…${s.slice(-n)}` : s;
 }
+
+/** Wall-clock milliseconds with sub-millisecond resolution (comparable across this machine's processes). */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** A child's output line as a JSON object, or undefined when it is not one. */
+export function parseJsonLine(l: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(l) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

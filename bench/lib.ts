@@ -30,7 +30,7 @@ import { chooseMtu, localLinks } from '../peer/rtc/path-mtu.js';
 import { CHUNK_OVERHEAD, chunkCount, decodeChunk, encodeChunk } from '../common/protocol/framing.js';
 import { useCryptoBackend } from '../common/crypto/backend.js';
 import { nodeCrypto } from '../peer/node/crypto.js';
-import { Children, tail, type Child } from './children.js';
+import { Children, nowMs, parseJsonLine, tail, type Child } from './children.js';
 import {
   browserCeilingRun,
   browserUnavailable,
@@ -330,17 +330,6 @@ async function waitPort(port: number, timeoutMs = 20_000): Promise<void> {
     if (ok) return;
     if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on 127.0.0.1:${port}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const nowMs = () => performance.timeOrigin + performance.now();
-
-function parseJsonLine(l: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(l) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

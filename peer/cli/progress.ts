@@ -7,6 +7,7 @@
  */
 import cliProgress from 'cli-progress';
 import { silentProgress, type ProgressSink } from '../transfer/session.js';
+import { formatBytes } from '../../common/format.js';
 
 export type OutputMode = 'human' | 'json' | 'quiet';
 
@@ -41,17 +42,6 @@ export function endProgressLine(): void {
 export function printLine(line: string, stream: TextStream = process.stderr): void {
   endProgressLine();
   stream.write(`${line}\n`);
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 function formatEta(seconds: number): string {

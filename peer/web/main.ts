@@ -13,6 +13,7 @@
  */
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { parseCode } from '../../common/code/code.js';
+import { formatBytes } from '../../common/format.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import type { IncomingFile } from '../transfer/files.js';
@@ -32,17 +33,6 @@ const HEADINGS: Record<number, string> = {
 
 type State = 'loading' | 'idle' | 'insecure' | 'connecting' | 'waiting' | 'choosing' | 'transferring' | 'verified' | 'failed';
 const setState = (s: State): void => void (document.body.dataset.state = s);
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
-}
 
 const formatDuration = (s: number): string => (s < 90 ? `${Math.ceil(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
