@@ -733,7 +733,7 @@ function browserRows(b: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?:
   return rows;
 }
 
-/** issue #13: the page receives at ≥ 0.8 × the browser's raw ceiling, and at ≥ 2 MB/s */
+/** the page's goals: it receives at ≥ 0.8 × the browser's raw ceiling, and at ≥ 2 MB/s */
 export const PAGE_GOAL = { ratio: 0.8, mbps: 2 };
 
 export async function runBench(opts: BenchOptions, ch: Children = new Children()): Promise<BenchResults> {
