@@ -750,6 +750,23 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
   const gib = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(b % GiB ? 1 : 0)} GiB` : `${(b / MiB).toFixed(0)} MiB`);
   const sizeName = gib(opts.bytes);
   const cpuPerGiB = (s: number | undefined, bytes: number) => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
+  /** What every row of two peer processes reports: median seconds, each side's CPU s/GiB and peak RSS. */
+  const pairDetails = (rs: Pick<PairRun, 'seconds' | 'cpuSendS' | 'cpuRecvS' | 'rssSendMB' | 'rssRecvMB'>[], bytes: number) => ({
+    seconds: round(
+      medianOf(rs, (r) => r.seconds),
+      2,
+    ),
+    cpuSPerGiBSend: cpuPerGiB(
+      medianOf(rs, (r) => r.cpuSendS),
+      bytes,
+    ),
+    cpuSPerGiBRecv: cpuPerGiB(
+      medianOf(rs, (r) => r.cpuRecvS),
+      bytes,
+    ),
+    rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
+    rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
+  });
 
   try {
     const file = await randomFile(workDir, opts.bytes, log);
@@ -856,20 +873,7 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
           mbps: round(medianOf(cs, (r) => r.mbps)),
           runs: cs.map((r) => round(r.mbps)!),
           details: {
-            seconds: round(
-              medianOf(cs, (r) => r.seconds),
-              2,
-            ),
-            cpuSPerGiBSend: cpuPerGiB(
-              medianOf(cs, (r) => r.cpuSendS),
-              opts.bytes,
-            ),
-            cpuSPerGiBRecv: cpuPerGiB(
-              medianOf(cs, (r) => r.cpuRecvS),
-              opts.bytes,
-            ),
-            rssSendMB: round(medianOf(cs, (r) => r.rssSendMB)),
-            rssRecvMB: round(medianOf(cs, (r) => r.rssRecvMB)),
+            ...pairDetails(cs, opts.bytes),
             maxMessageSize: cs[0]?.maxMessageSize,
             messageBytes: FRAME_BYTES,
           },
@@ -1095,20 +1099,7 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
         ratioTo: 'movie-share (product default) / this, run by run',
         details: {
           ...Object.fromEntries(rows.filter((r) => r.id.startsWith('movie-share-') && r.mbps && mbps).map((r) => [`${r.id}/wormhole`, round(r.mbps! / mbps!, 2)])),
-          seconds: round(
-            medianOf(rs, (r) => r.seconds),
-            2,
-          ),
-          cpuSPerGiBSend: cpuPerGiB(
-            medianOf(rs, (r) => r.cpuSendS),
-            opts.bytes,
-          ),
-          cpuSPerGiBRecv: cpuPerGiB(
-            medianOf(rs, (r) => r.cpuRecvS),
-            opts.bytes,
-          ),
-          rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
-          rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
+          ...pairDetails(rs, opts.bytes),
         },
       });
     }
