@@ -19,7 +19,7 @@ export interface TranscriptInput {
   encryptedKey: Uint8Array;
 }
 
-const LABEL = utf8('movie-share transcript v1');
+const LABEL = utf8('movie-share transcript v2');
 const SENDER_LABEL = utf8('sender key-confirmation');
 const RECEIVER_LABEL = utf8('receiver key-confirmation');
 
@@ -38,8 +38,16 @@ export function hostMac(confirmHost: Uint8Array, transcript: Uint8Array): Uint8A
   return hmacSha256(confirmHost, SENDER_LABEL, transcript);
 }
 
-export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, resumeFrom: number): Uint8Array {
-  return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(resumeFrom));
+/** What the receiver's confirm asks for; its MAC covers it, so nobody in the middle can change it. */
+export interface ConfirmTerms {
+  /** chunk ranges the receiver already has, flattened [s0, e0, ...] */
+  have: readonly number[];
+  /** bytes per second the receiver wants at most; 0: no cap */
+  maxRate: number;
+}
+
+export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, terms: ConfirmTerms): Uint8Array {
+  return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(terms.maxRate), u32(terms.have.length), ...terms.have.map(u64));
 }
 
 /** Constant-time check; throws the authentication error (exit 4) on mismatch. */

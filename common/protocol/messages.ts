@@ -9,11 +9,21 @@ import { fromBase64, fromUtf8, isBase64, toBase64, utf8 } from '../bytes.js';
 /** Receiver (movie-get) → host (movie-share). */
 export type ReceiverMessage =
   | { t: 'hello'; v: number; rsaPublicKey: string }
-  | { t: 'confirm'; mac: string; resumeFrom: number }
+  | { t: 'confirm'; mac: string; have: ChunkRanges; maxRate: number }
   | { t: 'ack'; written: number }
+  | { t: 'want'; offset: number; length: number }
   | { t: 'done'; sha256: string }
   | { t: 'ping' }
   | { t: 'abort'; code: ExitCode; message: string };
+
+/**
+ * Chunks the receiver already holds (from an interrupted download), as sorted,
+ * disjoint, non-adjacent half-open index ranges [start, end), flattened:
+ * [s0, e0, s1, e1, ...].
+ */
+export type ChunkRanges = number[];
+/** at most this many ranges in a confirm (the receiver drops the rest and gets those chunks again) */
+export const MAX_HAVE_RANGES = 1024;
 
 /** Host (movie-share) → receiver (movie-get). */
 export type HostMessage = { t: 'key'; v: number; encryptedKey: string; mac: string } | { t: 'end' } | { t: 'ping' } | { t: 'abort'; code: ExitCode; message: string };
@@ -57,6 +67,18 @@ function uint(o: Json, k: string): number {
   return v;
 }
 
+function ranges(o: Json, k: string): ChunkRanges {
+  const v = o[k];
+  if (!Array.isArray(v) || v.length % 2 !== 0 || v.length > 2 * MAX_HAVE_RANGES) throw protocolError(`field ${k}`);
+  let prev = -1;
+  for (const x of v) {
+    // strictly increasing: sorted, disjoint, non-empty and not touching
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x <= prev) throw protocolError(`field ${k}`);
+    prev = x;
+  }
+  return v as number[];
+}
+
 function abortOf(o: Json): { t: 'abort'; code: ExitCode; message: string } {
   const code = o['code'];
   if (typeof code !== 'number' || !EXIT_CODES.has(code)) throw protocolError('abort code');
@@ -69,9 +91,14 @@ export function parseReceiverMessage(json: string): ReceiverMessage {
     case 'hello':
       return { t: 'hello', v: uint(o, 'v'), rsaPublicKey: b64(o, 'rsaPublicKey') };
     case 'confirm':
-      return { t: 'confirm', mac: b64(o, 'mac'), resumeFrom: uint(o, 'resumeFrom') };
+      return { t: 'confirm', mac: b64(o, 'mac'), have: ranges(o, 'have'), maxRate: uint(o, 'maxRate') };
     case 'ack':
       return { t: 'ack', written: uint(o, 'written') };
+    case 'want': {
+      const length = uint(o, 'length');
+      if (length === 0) throw protocolError('field length');
+      return { t: 'want', offset: uint(o, 'offset'), length };
+    }
     case 'done': {
       const sha256 = str(o, 'sha256', 64);
       if (!/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('field sha256');

@@ -26,6 +26,7 @@ export interface CommonFlags {
   mtu?: string;
   chunkSize?: string;
   window?: string;
+  maxRate?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -43,6 +44,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--turn-pass <pass>', 'TURN password (env MOVIE_TURN_PASS)')
     .option('--relay-only', 'only use the TURN relay (env MOVIE_RELAY_ONLY=1)')
     .option('--bind-address <addr>', 'bind ICE to this local address (env MOVIE_BIND_ADDRESS)')
+    .option('--max-rate <rate>', 'send or receive at most this many bytes per second, e.g. 500K, 5M, 1.5MiB (K, M, G: powers of 1000; Ki, Mi, Gi: of 1024)')
     .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
     .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
@@ -98,6 +100,18 @@ export function iceOptions(f: CommonFlags): IceOptions {
   }
   validateIceOptions(ice); // bad --stun/--turn URLs: a usage error now, not after the code is printed
   return ice;
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30 };
+
+/** `--max-rate`: bytes per second, 0 when not given. */
+export function maxRate(f: CommonFlags): number {
+  const v = f.maxRate;
+  if (v === undefined) return 0;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(k|m|g|ki|mi|gi)?\s*(?:b|bytes?)?(?:\/s)?\s*$/i.exec(v);
+  const rate = m ? Math.round(Number(m[1]) * RATE_UNITS[(m[2] ?? '').toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(rate) || rate < 1024) throw usageError(`--max-rate must be a rate of at least 1K (bytes per second), like 500K or 5M, not "${v}".`);
+  return rate;
 }
 
 export function tuning(f: CommonFlags): TransportTuning {

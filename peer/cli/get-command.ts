@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { parseCode } from '../../common/code/code.js';
 import { usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
-import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
@@ -69,6 +69,7 @@ void runMain(
     await checkOutput(outPath, Boolean(flags.force));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
+    const rate = maxRate(flags);
     const keyPair = receiverKeyPair();
 
     const { url } = signalUrl(flags);
@@ -115,6 +116,7 @@ void runMain(
       sink: new NodeFileSink(outPath),
       keyPair,
       tuning: tune,
+      maxRate: rate,
       progress,
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onStart: (i) => {

@@ -8,7 +8,7 @@ import { makeCode, parseCode } from '../../common/code/code.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
-import { addCommonOptions, configureExit, iceOptions, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
@@ -70,6 +70,7 @@ void runMain(
     const out = new Output(mode, 'movie-share', Boolean(flags.verbose));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
+    const rate = maxRate(flags);
     const tls = await readShareTls(flags.tlsCert, flags.tlsKey, signalUrl(flags).explicit);
     const info = await inspectFile(file);
     const hashing = hashFile(info.path);
@@ -121,6 +122,7 @@ void runMain(
     const res = await sendFile(rz.session, {
       file: nodeFileSource(info, hashing), // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
       tuning: tune,
+      maxRate: rate,
       progress,
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onAuthenticated: (from) => {

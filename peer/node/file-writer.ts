@@ -1,10 +1,11 @@
 /**
- * Sequential writes of authenticated plaintext to OUT.part. Writes are issued
- * in order; `onWritten(offset)` reports the end of the contiguous written
- * prefix (once per `write()`, in order), which drives the receiver's acks (the
- * host's credit) and the resume sidecar.
+ * Positioned writes of authenticated plaintext to OUT.part. Writes are issued
+ * in the order they are given (mostly file order; after a seek, elsewhere);
+ * `onWritten(offset, length)` reports each `write()` once it is on disk, in
+ * order, which drives the receiver's acks (the host's credit) and the resume
+ * sidecar.
  *
- * Chunks are gathered into one `writev` of up to BATCH_BYTES (or whatever
+ * Contiguous chunks are gathered into one `writev` of up to BATCH_BYTES (or whatever
  * arrived within BATCH_WAIT_MS): one 64 KiB write per chunk costs several times
  * the CPU of the same bytes in 1 MiB batches (docs/PERFORMANCE.md). The wait
  * bounds how long a chunk can sit unwritten, so a credit window smaller than a
@@ -26,7 +27,7 @@ export const DATASYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export class FileWriter {
   private chain: Promise<void> = Promise.resolve();
-  /** file offset just past the last byte handed to write() */
+  /** file offset just past the last byte handed to write() (where the queue goes on) */
   private pos: number;
   /** chunks not yet issued, starting at file offset queueAt */
   private queue: Uint8Array[] = [];
@@ -42,16 +43,20 @@ export class FileWriter {
 
   constructor(
     private readonly fh: FileHandle,
-    start: number,
-    private readonly onWritten: (offset: number) => void,
+    private readonly onWritten: (offset: number, length: number) => void,
   ) {
-    this.pos = start;
-    this.queueAt = start;
+    this.pos = 0;
+    this.queueAt = 0;
     this.failure = new Promise<never>((_, reject) => (this.rejectFailure = reject));
     this.failure.catch(() => undefined);
   }
 
-  write(buf: Uint8Array): void {
+  write(offset: number, buf: Uint8Array): void {
+    if (offset !== this.pos) {
+      this.issue();
+      this.pos = offset;
+      this.queueAt = offset;
+    }
     this.queue.push(buf);
     this.queued += buf.length;
     this.pos += buf.length;
@@ -88,7 +93,10 @@ export class FileWriter {
         return;
       }
       let end = at;
-      for (const b of bufs) this.onWritten((end += b.length));
+      for (const b of bufs) {
+        this.onWritten(end, b.length);
+        end += b.length;
+      }
       this.unsynced += end - at;
       if (this.unsynced >= DATASYNC_EVERY_BYTES && !this.syncing) this.startDatasync();
     });
@@ -103,6 +111,12 @@ export class FileWriter {
         this.rejectFailure(diskError(e));
       })
       .finally(() => (this.syncing = undefined));
+  }
+
+  /** Resolves when every write given so far is on the file (readable back); rejects on a disk error. */
+  settled(): Promise<void> {
+    this.issue();
+    return Promise.race([this.chain, this.failure]);
   }
 
   /**

@@ -1,20 +1,19 @@
 /**
  * Resume state of an interrupted download: `OUT.part` holds the bytes so far
- * and `OUT.part.json` (the sidecar) says how many of them were authenticated
- * and written, and for which file (its SHA-256 and size from the
- * authenticated key message).
+ * and `OUT.part.json` (the sidecar) says which byte ranges of it were
+ * authenticated and written (after a seek they need not be a prefix), and for
+ * which file (its SHA-256 and size from the authenticated key message).
  */
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import type { Sha256 } from '../../common/crypto/backend.js';
 import type { IncomingFile } from '../transfer/files.js';
 
 export interface Sidecar {
-  v: 1;
+  v: 2;
   sha256: string;
   size: number;
   name: string;
-  /** bytes at the start of OUT.part that were authenticated and written */
-  verified: number;
+  /** byte ranges of OUT.part that were authenticated and written, flattened [s0, e0, s1, e1, ...], sorted */
+  have: number[];
 }
 
 export const partPath = (out: string): string => `${out}.part`;
@@ -22,12 +21,35 @@ export const sidecarPath = (out: string): string => `${out}.part.json`;
 
 export async function readSidecar(out: string): Promise<Sidecar | null> {
   try {
-    const o = JSON.parse(await readFile(sidecarPath(out), 'utf8')) as Partial<Sidecar>;
-    if (o.v !== 1 || typeof o.sha256 !== 'string' || typeof o.size !== 'number' || typeof o.verified !== 'number') return null;
-    return { v: 1, sha256: o.sha256, size: o.size, name: String(o.name ?? ''), verified: o.verified };
+    const o = JSON.parse(await readFile(sidecarPath(out), 'utf8')) as Record<string, unknown>;
+    if (typeof o['sha256'] !== 'string' || typeof o['size'] !== 'number') return null;
+    const base = { v: 2 as const, sha256: o['sha256'], size: o['size'], name: typeof o['name'] === 'string' ? o['name'] : '' };
+    // version 1 recorded a verified prefix
+    if (o['v'] === 1 && typeof o['verified'] === 'number') return { ...base, have: o['verified'] > 0 ? [0, o['verified']] : [] };
+    const have = o['have'];
+    if (o['v'] !== 2 || !Array.isArray(have) || have.length % 2 !== 0) return null;
+    let prev = -1;
+    for (const x of have) {
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < prev) return null;
+      prev = x;
+    }
+    return { ...base, have: have as number[] };
   } catch {
     return null;
   }
+}
+
+/** Adds [start, end) to flattened sorted ranges, merging neighbours (in place). */
+export function addRange(ranges: number[], start: number, end: number): void {
+  let i = 0;
+  while (i < ranges.length && ranges[i + 1]! < start) i += 2;
+  let j = i;
+  while (j < ranges.length && ranges[j]! <= end) {
+    start = Math.min(start, ranges[j]!);
+    end = Math.max(end, ranges[j + 1]!);
+    j += 2;
+  }
+  ranges.splice(i, j - i, start, end);
 }
 
 /** Sidecar writes in flight, per OUT: one at a time, in order (they share the .tmp file). */
@@ -59,44 +81,50 @@ export async function removeResumeState(out: string): Promise<void> {
 }
 
 export interface ResumePoint {
-  /** where the host should start */
-  offset: number;
-  /** OUT.part, open for writing at `offset` */
+  /** byte ranges already in OUT.part, flattened */
+  have: number[];
+  /** OUT.part, open for reading and writing */
   fh: FileHandle;
   /** a sentence for the user, if resume state was used or discarded */
   notice?: string;
 }
 
 /**
- * Decide where to start: resume when the sidecar describes the same file
- * (same SHA-256 and size), feeding the kept prefix into `hash`; otherwise
- * start over.
+ * Decide what is kept: the ranges the sidecar lists when it describes the
+ * same file (same SHA-256 and size) and OUT.part holds them; otherwise start
+ * over.
  */
-export async function prepareResume(out: string, payload: IncomingFile, hash: Sha256): Promise<ResumePoint> {
+export async function prepareResume(out: string, payload: IncomingFile): Promise<ResumePoint> {
   const sc = await readSidecar(out);
   if (sc && sc.sha256 === payload.sha256 && sc.size === payload.size) {
     const fh = await open(partPath(out), 'r+').catch(() => null);
     if (fh) {
       const { size: onDisk } = await fh.stat();
-      const offset = Math.min(sc.verified, onDisk, payload.size);
-      const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-      for (let pos = 0; pos < offset;) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, offset - pos), pos);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
-        pos += bytesRead;
+      const limit = Math.min(onDisk, payload.size);
+      const have: number[] = [];
+      for (let r = 0; r + 1 < sc.have.length; r += 2) {
+        const e = Math.min(sc.have[r + 1]!, limit);
+        if (sc.have[r]! < e) addRange(have, sc.have[r]!, e);
       }
-      await fh.truncate(offset);
-      return { offset, fh, notice: offset > 0 ? `Resuming an earlier download: ${offset} of ${payload.size} bytes are already here.` : undefined };
+      let kept = 0;
+      for (let r = 0; r + 1 < have.length; r += 2) kept += have[r + 1]! - have[r]!;
+      return { have, fh, notice: kept > 0 ? `Resuming an earlier download: ${kept} of ${payload.size} bytes are already here.` : undefined };
     }
   }
   const discarded = sc !== null;
   await removeResumeState(out);
-  const fh = await open(partPath(out), 'w');
-  await writeSidecar(out, { v: 1, sha256: payload.sha256, size: payload.size, name: payload.name, verified: 0 });
+  const fh = await open(partPath(out), 'w+');
+  await writeSidecar(out, { v: 2, sha256: payload.sha256, size: payload.size, name: payload.name, have: [] });
   return {
-    offset: 0,
+    have: [],
     fh,
     notice: discarded ? 'An earlier partial download was of a different file; starting over.' : undefined,
   };
+}
+
+/** How many bytes the sidecar's ranges hold. */
+export function sidecarBytes(sc: Pick<Sidecar, 'have'>): number {
+  let n = 0;
+  for (let r = 0; r + 1 < sc.have.length; r += 2) n += sc.have[r + 1]! - sc.have[r]!;
+  return n;
 }

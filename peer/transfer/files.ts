@@ -5,7 +5,6 @@
  * the File System Access API. Everything platform-specific stays behind these
  * two interfaces.
  */
-import type { Sha256 } from '../../common/crypto/backend.js';
 
 /** The file the host sends. */
 export interface FileSource {
@@ -29,20 +28,42 @@ export interface IncomingFile {
 export interface FileSink {
   /**
    * Get ready for `file`. When an interrupted download of the same file (same
-   * SHA-256 and size) is staged here, keep its verified prefix, feed it into
-   * `hash`, and resume after it; otherwise start from 0. `onWritten` reports
-   * the end of the contiguous prefix written so far, in order (it drives the
+   * SHA-256 and size) is staged here, return the byte ranges it already holds
+   * (flattened [s0, e0, s1, e1, ...]; they are not sent again); otherwise
+   * none. `onWritten` reports bytes as their writes complete (it drives the
    * acks, so the host never runs ahead of the disk).
    */
-  open(file: IncomingFile, hash: Sha256, onWritten: (written: number) => void): Promise<{ offset: number; notice?: string }>;
-  /** The next authenticated bytes, in order. */
-  write(bytes: Uint8Array): void;
+  open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }>;
+  /** Authenticated bytes for [offset, offset + length), in any order, each range once. */
+  write(offset: number, bytes: Uint8Array): void;
+  /**
+   * Bytes written earlier (by write() or in an earlier run), read back: for
+   * the whole-file hash when chunks came out of order, and for a player. A
+   * sink that can only stream forward (stdout) rejects.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
   /** Rejects once, with the error to report, if writing fails. */
   readonly failure: Promise<never>;
   /** Every byte written and durable (before the whole-file hash is compared). */
   finish(): Promise<void>;
   /** The hash matched: make the file appear under its final name. */
   commit(): Promise<void>;
-  /** The transfer failed: keep what was verified for a later resume, or discard it (an integrity failure). */
+  /** The transfer failed: keep what was written for a later resume, or discard it (an integrity failure). */
   abort(keepForResume: boolean): Promise<void>;
+}
+
+/**
+ * The file while it arrives, for a player (`movie-get --play`, the page's
+ * video): any range can be read at any time; a range that has not arrived is
+ * asked for first (docs/PROTOCOL.md §6) and the read resolves once it is
+ * written. Every byte was authenticated chunk by chunk; the whole-file
+ * SHA-256 is checked only at the end, so a reader shows bytes that may yet
+ * belong to a file that fails that check.
+ */
+export interface TransferReader {
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** bytes written so far (in any order) */
+  readonly received: number;
 }

@@ -21,25 +21,24 @@ export class FlowControl {
   constructor(
     private readonly channel: MessageChannel,
     private readonly tuning: Pick<TransportTuning, 'highWaterMark' | 'windowBytes'>,
-    startOffset: number,
   ) {
-    this.acked = startOffset;
+    this.acked = 0;
   }
 
-  /** The receiver reports that everything before `offset` is written. */
-  ack(offset: number): void {
-    if (offset > this.acked) this.acked = offset;
+  /** The receiver reports that it has written `bytes` of what this run sent. */
+  ack(bytes: number): void {
+    if (bytes > this.acked) this.acked = bytes;
     const w = this.ackWaiter;
     this.ackWaiter = undefined;
     w?.();
   }
 
-  get ackedOffset(): number {
+  get ackedBytes(): number {
     return this.acked;
   }
 
   /**
-   * True when a chunk that would end at `nextEnd` may be sent right now: the
+   * True when a chunk that would bring the bytes sent to `nextEnd` may be sent right now: the
    * host's per-chunk fast path, which allocates no promise (each awaited
    * guard would also leave a reaction on the link's never-settling failure
    * promise, one per chunk).
@@ -48,7 +47,7 @@ export class FlowControl {
     return nextEnd - this.acked <= this.tuning.windowBytes && this.channel.bufferedAmount() <= this.tuning.highWaterMark;
   }
 
-  /** Resolves when a chunk that would end at `nextEnd` may be sent. */
+  /** Resolves when a chunk that would bring the bytes sent to `nextEnd` may be sent. */
   async ready(nextEnd: number): Promise<void> {
     while (nextEnd - this.acked > this.tuning.windowBytes) {
       await new Promise<void>((resolve) => (this.ackWaiter = resolve));

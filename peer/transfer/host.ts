@@ -1,8 +1,10 @@
 /**
  * The host's side of the data-channel protocol (docs/PROTOCOL.md §5):
  *
- *   wait-hello → send key (+ MAC) → wait-confirm (check MAC) → stream chunks
- *   from the receiver's resume offset → end → wait-done → success
+ *   wait-hello → send key (+ MAC) → wait-confirm (check MAC) → send every
+ *   chunk the receiver lacks, once, in the schedule's order (file order,
+ *   wanted ranges first: schedule.ts), at most at the agreed rate → end →
+ *   wait-done → success
  *
  * Nothing of the file leaves before the receiver's key-confirmation MAC has
  * been checked in constant time.
@@ -17,9 +19,14 @@ import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/cr
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { fromBase64, toBase64 } from '../../common/bytes.js';
 import type { FileSource } from './files.js';
+import { ChunkSet } from './chunk-set.js';
 import { FlowControl } from './flow-control.js';
+import { combinedRate, RateLimit } from './rate-limit.js';
+import { Schedule } from './schedule.js';
 import { Link, type LinkOptions } from './link.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface SendOptions {
   /** the file; its SHA-256 may still be computing: the link is up meanwhile, and its pings keep a waiting receiver from timing out */
@@ -29,9 +36,12 @@ export interface SendOptions {
   link?: LinkOptions;
   /** called once the receiver is authenticated, just before the first chunk */
   onAuthenticated?: (resumeFrom: number) => void;
+  /** bytes per second to send at most (0 or absent: no cap; the receiver may ask for a lower one) */
+  maxRate?: number;
 }
 
 export interface SendResult {
+  /** bytes the receiver already had from an earlier run */
   resumedFrom: number;
   /** file bytes put on the wire in this run */
   sentBytes: number;
@@ -68,22 +78,35 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     });
 
     const confirm = await link.expect('confirm');
-    checkMac(receiverMac(session.confirmReceiver, transcript, confirm.resumeFrom), fromBase64(confirm.mac));
-    const from = confirm.resumeFrom;
-    if (from > file.size) throw new MovieShareError(ExitCode.Other, 'The receiver asked to resume past the end of the file.');
+    checkMac(receiverMac(session.confirmReceiver, transcript, confirm), fromBase64(confirm.mac));
+    const count = chunkCount(file.size, chunkSize);
+    const have = confirm.have;
+    if (have.length > 0 && have[have.length - 1]! > count) throw new MovieShareError(ExitCode.Other, 'The receiver claims pieces past the end of the file.');
+    const schedule = new Schedule(count, ChunkSet.fromRanges(count, have));
+    const chunkLength = (i: number): number => (i === count - 1 ? file.size - i * chunkSize : chunkSize);
+    let from = 0;
+    for (let i = 0; i < count; i++) if (schedule.sent.has(i)) from += chunkLength(i);
     opts.onAuthenticated?.(from);
 
     // the receiver acks every `ackBytes`: a smaller window would wait forever for an ack
-    const flow = new FlowControl(session.channel, { ...tuning, windowBytes: Math.max(tuning.windowBytes, tuning.ackBytes + chunkSize) }, from);
+    const flow = new FlowControl(session.channel, { ...tuning, windowBytes: Math.max(tuning.windowBytes, tuning.ackBytes + chunkSize) });
     link.onEager = (m) => {
-      if (m.t !== 'ack') return false;
-      flow.ack(m.written);
-      return true;
+      if (m.t === 'ack') {
+        flow.ack(m.written);
+        return true;
+      }
+      if (m.t === 'want') {
+        if (m.offset + m.length > file.size) link.fail(new MovieShareError(ExitCode.Other, 'The receiver asked for bytes past the end of the file.'));
+        else schedule.want(Math.floor(m.offset / chunkSize), Math.ceil((m.offset + m.length) / chunkSize));
+        return true;
+      }
+      return false;
     };
+    const rate = combinedRate(opts.maxRate ?? 0, confirm.maxRate);
+    const limit = rate > 0 ? new RateLimit(rate, chunkSize) : undefined;
     progress.start(file.size, from);
-    const total = chunkCount(file.size - from, chunkSize);
-    let index = 0;
-    let offset = from;
+    let delivered = from;
+    let sent = 0;
     // Sealed frames go to the channel in bursts of `sendBatchBytes`, and
     // before every wait, so the receiver never waits for a frame we hold.
     const batch: Uint8Array[] = [];
@@ -93,22 +116,42 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
       batch.length = 0;
       batchBytes = 0;
     };
-    for await (const slice of file.chunks(from, chunkSize)) {
-      const end = offset + slice.length;
-      if (!flow.canSend(end)) {
-        flush();
-        await link.guard(flow.ready(end));
+    // the file is read in file order from `readAt`; a want moves the reader
+    let reader: AsyncIterator<Uint8Array> | undefined;
+    let readAt = -1;
+    try {
+      for (let index = schedule.next(); index >= 0; index = schedule.next()) {
+        if (index !== readAt) {
+          await reader?.return?.();
+          reader = file.chunks(index * chunkSize, chunkSize)[Symbol.asyncIterator]();
+          readAt = index;
+        }
+        const step = await reader!.next();
+        if (step.done) throw new MovieShareError(ExitCode.Other, 'The file got shorter while it was being sent; send it again when nothing is writing to it.');
+        readAt++;
+        const slice = step.value;
+        if (!flow.canSend(sent + slice.length)) {
+          flush();
+          await link.guard(flow.ready(sent + slice.length));
+        }
+        const wait = limit?.take(slice.length) ?? 0;
+        if (wait > 0) {
+          flush();
+          await link.guard(sleep(wait));
+        }
+        // a synchronous backend (Node) seals here and now; WebCrypto returns a promise
+        const sealed = encodeChunk(key, transferId, index, index === count - 1, slice);
+        const frame = isPromise(sealed) ? await sealed : sealed;
+        batch.push(frame);
+        batchBytes += frame.length;
+        if (batchBytes >= tuning.sendBatchBytes) flush();
+        sent += slice.length;
+        delivered += slice.length;
+        progress.update(delivered);
+        if (link.failed) throw link.failed;
       }
-      // a synchronous backend (Node) seals here and now; WebCrypto returns a promise
-      const sealed = encodeChunk(key, transferId, index, index === total - 1, slice);
-      const frame = isPromise(sealed) ? await sealed : sealed;
-      batch.push(frame);
-      batchBytes += frame.length;
-      if (batchBytes >= tuning.sendBatchBytes) flush();
-      index++;
-      offset = end;
-      progress.update(offset);
-      if (link.failed) throw link.failed;
+    } finally {
+      await reader?.return?.();
     }
     flush();
     link.sendControl({ t: 'end' });
@@ -118,7 +161,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     }
     link.finish();
     progress.finish();
-    return { resumedFrom: from, sentBytes: file.size - from };
+    return { resumedFrom: from, sentBytes: sent };
   } catch (e) {
     const err = link.fail(e);
     await link.linger(); // let an abort we sent reach the receiver before the CLI closes the channel

@@ -1,10 +1,11 @@
 /**
- * The receiver's side of the data-channel protocol (docs/PROTOCOL.md §5):
+ * The receiver's side of the data-channel protocol (docs/PROTOCOL.md §5, §6):
  *
  *   send hello (fresh RSA-3072 public key) → wait-key (check MAC, decrypt) →
- *   resume decision → send confirm (+ MAC, resume offset) → receive chunks
- *   (authenticate, hash, write OUT.part, ack) → end → fsync, compare SHA-256
- *   → rename OUT.part to OUT → send done
+ *   resume decision → send confirm (+ MAC over the chunks it has and its
+ *   rate cap) → receive chunks in any order (authenticate, write, hash in
+ *   file order, ack), asking for ranges a player needs (want) → end → every
+ *   chunk here → fsync, compare SHA-256 → commit (OUT.part → OUT) → send done
  *
  * OUT appears only after the whole-file hash matched.
  */
@@ -14,12 +15,14 @@ import { ExitCode, MovieShareError, integrityError } from '../../common/errors.j
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { constantTimeEqual } from '../../common/crypto/mac.js';
 import { fromBase64, hexToBytes, toBase64 } from '../../common/bytes.js';
-import { CHUNK_OVERHEAD, chunkCount, decodeChunk, type OpenedChunk } from '../../common/protocol/framing.js';
+import { CHUNK_OVERHEAD, chunkCount, decodeChunk, MAX_CHUNKS, type OpenedChunk } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
-import { parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import { MAX_HAVE_RANGES, parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
-import type { FileSink } from './files.js';
+import { ChunkSet } from './chunk-set.js';
+import type { FileSink, TransferReader } from './files.js';
 import { Link, type LinkOptions } from './link.js';
+import { OrderedHash } from './ordered-hash.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
 
 export interface ReceiveOptions {
@@ -29,15 +32,27 @@ export interface ReceiveOptions {
   tuning: TransportTuning;
   progress?: ProgressSink;
   link?: LinkOptions;
+  /** bytes per second the host may send at most (0 or absent: no cap) */
+  maxRate?: number;
   /** told once the host is authenticated and the resume decision is made */
   onStart?: (info: { name: string; size: number; resumeFrom: number; notice?: string }) => void;
+  /** given a reader for a player once the file is open (not for a sink that only streams forward) */
+  onReader?: (reader: TransferReader) => void;
 }
 
 export interface ReceiveResult {
   name: string;
   size: number;
   sha256: string;
+  /** bytes that were already here from an earlier run */
   resumedFrom: number;
+}
+
+interface Waiter {
+  start: number;
+  end: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 export async function receiveFile(session: SecureSession, opts: ReceiveOptions): Promise<ReceiveResult> {
@@ -45,6 +60,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
   const progress = opts.progress ?? silentProgress;
   const { sink } = opts;
   let opened = false;
+  const waiters = new Set<Waiter>();
   try {
     const kp = await link.guard(opts.keyPair);
     link.sendControl({ t: 'hello', v: PROTOCOL_VERSION, rsaPublicKey: toBase64(kp.publicKeyDer) });
@@ -66,72 +82,115 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     if (payload.chunkSize + CHUNK_OVERHEAD > session.channel.maxMessageSize) {
       throw new MovieShareError(ExitCode.Other, 'The sender chose chunks larger than this connection can carry.');
     }
+    const { chunkSize, size } = payload;
+    const count = chunkCount(size, chunkSize);
+    if (count > MAX_CHUNKS) throw new MovieShareError(ExitCode.Other, 'The sender chose chunks too small for a file this large.');
+    const chunkLength = (i: number): number => (i === count - 1 ? size - i * chunkSize : chunkSize);
 
-    const hash = cryptoBackend().sha256();
+    let written = 0;
     let lastAck = 0;
-    const onWritten = (written: number): void => {
-      if (written - lastAck >= opts.tuning.ackBytes || written === payload.size) {
+    let needBytes = 0;
+    const onWritten = (bytes: number): void => {
+      written += bytes;
+      if (written - lastAck >= opts.tuning.ackBytes || written === needBytes) {
         lastAck = written;
         link.sendControl({ t: 'ack', written });
       }
     };
-    const resume = await link.guard(sink.open(payload, hash, onWritten));
+    const resume = await link.guard(sink.open(payload, onWritten));
     opened = true;
-    const from = resume.offset;
-    lastAck = from;
     sink.failure.catch((e: unknown) => link.fail(e));
-    opts.onStart?.({ name: payload.name, size: payload.size, resumeFrom: from, notice: resume.notice });
+    const present = haveChunks(count, chunkSize, size, resume.have);
+    let received = 0;
+    for (let i = 0; i < count; i++) {
+      if (present.has(i)) received += chunkLength(i);
+      else needBytes += chunkLength(i);
+    }
+    const resumedFrom = received;
+    const hash = new OrderedHash(cryptoBackend().sha256(), present, chunkSize, size, (o, l) => sink.read(o, l));
+    hash.catchUp();
+    opts.onStart?.({ name: payload.name, size, resumeFrom: resumedFrom, notice: resume.notice });
 
-    const expectedChunks = chunkCount(payload.size - from, payload.chunkSize);
-    /** chunk frames that arrived (their indexes are given in arrival order) */
-    let arrived = 0;
-    let received = from;
-    let resolveLast!: () => void;
-    const lastSeen = new Promise<void>((r) => (resolveLast = r));
+    let resolveAll!: () => void;
+    const allHere = new Promise<void>((r) => (resolveAll = r));
+    if (present.complete) resolveAll();
 
-    /** an authenticated chunk, in order: length checks, hash, disk */
-    const accept = (index: number, { plaintext, last }: OpenedChunk): void => {
-      const isLast = index === expectedChunks - 1;
-      const expectedLen = isLast ? payload.size - received : payload.chunkSize;
-      if (last !== isLast || plaintext.length !== expectedLen) {
+    /** an authenticated chunk: length check, disk, hash, waiting readers */
+    const accept = ({ index, plaintext }: OpenedChunk): void => {
+      if (!present.add(index)) throw integrityError(`Piece ${index} of the file arrived twice; nothing was saved. Try the transfer again.`);
+      if (plaintext.length !== chunkLength(index)) {
         throw integrityError('The file arrived with the wrong length; nothing was saved. Try the transfer again.');
       }
-      hash.update(plaintext);
-      sink.write(plaintext);
+      sink.write(index * chunkSize, plaintext);
+      hash.arrived(index, plaintext);
       received += plaintext.length;
       progress.update(received);
-      if (isLast) resolveLast();
+      for (const w of waiters) {
+        if (index >= w.start && index < w.end && present.covers(w.start, w.end)) {
+          waiters.delete(w);
+          w.resolve();
+        }
+      }
+      if (present.complete) resolveAll();
     };
-    /** chunks still being opened by an asynchronous backend, in order */
+    /** chunks still being opened by an asynchronous backend, in arrival order */
     let opening: Promise<void> | undefined;
     link.onChunk = (frame) => {
-      if (arrived >= expectedChunks) throw integrityError('More data arrived after the end of the file; nothing was saved. Try the transfer again.');
-      const index = arrived++;
-      const chunk = decodeChunk(payload.key, payload.transferId, index, frame);
-      if (!opening && !isPromise(chunk)) return accept(index, chunk);
+      const chunk = decodeChunk(payload.key, payload.transferId, count, frame);
+      if (!opening && !isPromise(chunk)) return accept(chunk);
       if (isPromise(chunk)) chunk.catch(() => undefined); // handled in order below
       opening = (opening ?? Promise.resolve())
-        .then(async () => accept(index, await chunk))
+        .then(async () => accept(await chunk))
         .catch((e: unknown) => {
           link.fail(e);
         });
     };
     link.onEager = (m) => {
       if (m.t !== 'end') return false;
-      if (arrived < expectedChunks) link.fail(integrityError('The file ended early (pieces are missing); nothing was saved. Try the transfer again.'));
+      // chunks still being decrypted are counted once they are opened
+      void (opening ?? Promise.resolve()).then(() => {
+        if (!present.complete) link.fail(integrityError('The file ended early (pieces are missing); nothing was saved. Try the transfer again.'));
+      });
       return true;
     };
 
-    progress.start(payload.size, from);
-    link.sendControl({
-      t: 'confirm',
-      mac: toBase64(receiverMac(session.confirmReceiver, transcript, from)),
-      resumeFrom: from,
-    });
+    if (opts.onReader) {
+      const readerFailed = link.failure.catch((e: unknown) => {
+        for (const w of waiters) w.reject(e);
+        waiters.clear();
+      });
+      void readerFailed;
+      opts.onReader({
+        name: payload.name,
+        size,
+        get received() {
+          return received;
+        },
+        read: async (offset, length) => {
+          if (offset < 0 || length < 0 || offset + length > size) throw new RangeError('outside the file');
+          if (length === 0) return new Uint8Array(0);
+          if (link.failed) throw link.failed;
+          const start = Math.floor(offset / chunkSize);
+          const end = Math.ceil((offset + length) / chunkSize);
+          const first = present.firstMissing(start, end);
+          if (first >= 0) {
+            link.sendControl({ t: 'want', offset: first * chunkSize, length: offset + length - first * chunkSize });
+            await new Promise<void>((resolve, reject) => waiters.add({ start, end, resolve, reject }));
+          }
+          return sink.read(offset, length);
+        },
+      });
+    }
 
-    await link.guard(lastSeen);
+    progress.start(size, resumedFrom);
+    const terms = { have: present.ranges(MAX_HAVE_RANGES), maxRate: opts.maxRate ?? 0 };
+    link.sendControl({ t: 'confirm', mac: toBase64(receiverMac(session.confirmReceiver, transcript, terms)), ...terms });
+
+    await link.guard(allHere);
+    await link.guard(opening ?? Promise.resolve());
     await link.guard(sink.finish());
-    if (!constantTimeEqual(hash.digest(), hexToBytes(payload.sha256))) {
+    const digest = await link.guard(hash.digest());
+    if (!constantTimeEqual(digest, hexToBytes(payload.sha256))) {
       throw integrityError("The received file does not match the sender's SHA-256; nothing was saved. Try the transfer again.");
     }
     await sink.commit();
@@ -141,11 +200,29 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     progress.finish();
     await session.channel.drained();
     await link.linger(); // the host closes once it has read `done`; closing first could lose it
-    return { name: payload.name, size: payload.size, sha256: payload.sha256, resumedFrom: from };
+    return { name: payload.name, size, sha256: payload.sha256, resumedFrom };
   } catch (e) {
     const err = link.fail(e);
+    for (const w of waiters) w.reject(err);
+    waiters.clear();
     if (opened) await sink.abort(err.exitCode !== ExitCode.Integrity);
     await link.linger(); // let an abort we sent reach the host before the CLI closes the channel
     throw err;
   }
+}
+
+/**
+ * The chunks wholly inside the byte ranges a sink kept from an earlier run,
+ * at most MAX_HAVE_RANGES runs of them (a confirm carries no more; the rest
+ * is simply received again).
+ */
+function haveChunks(count: number, chunkSize: number, size: number, byteRanges: readonly number[]): ChunkSet {
+  const all = new ChunkSet(count);
+  for (let r = 0; r + 1 < byteRanges.length; r += 2) {
+    const from = Math.ceil(byteRanges[r]! / chunkSize);
+    const to = byteRanges[r + 1]! >= size ? count : Math.floor(byteRanges[r + 1]! / chunkSize);
+    for (let i = from; i < to; i++) all.add(i);
+  }
+  if (size === 0) return new ChunkSet(count); // nothing to keep: the one empty chunk is sent
+  return ChunkSet.fromRanges(count, all.ranges(MAX_HAVE_RANGES));
 }

@@ -15,7 +15,6 @@
  * taken them, so the page holds at most the credit window (8 MiB) plus one batch.
  */
 import { MovieShareError, ExitCode } from '../../common/errors.js';
-import type { Sha256 } from '../../common/crypto/backend.js';
 import type { FileSink, IncomingFile } from '../transfer/files.js';
 
 /** chunks that arrive while a write is running are written together, up to this much */
@@ -27,8 +26,9 @@ export class WritableFileSink implements FileSink {
   private writable: FileSystemWritableFileStream | undefined;
   private pending: Uint8Array[] = [];
   private running: Promise<void> | undefined;
-  private written = 0;
-  private onWritten: (written: number) => void = () => undefined;
+  /** bytes handed to write() */
+  private given = 0;
+  private onWritten: (bytes: number) => void = () => undefined;
   private broken = false;
 
   /** `target` is asked for the file handle once the file's name and size are known (after the sender is authenticated). */
@@ -37,7 +37,7 @@ export class WritableFileSink implements FileSink {
     this.failure.catch(() => undefined);
   }
 
-  async open(file: IncomingFile, _hash: Sha256, onWritten: (written: number) => void): Promise<{ offset: number; notice?: string }> {
+  async open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }> {
     const handle = await this.target(file);
     try {
       this.writable = await handle.createWritable({ keepExistingData: false });
@@ -45,11 +45,22 @@ export class WritableFileSink implements FileSink {
       throw new MovieShareError(ExitCode.Other, `The browser would not let this page write the file (${(e as Error).message}); choose another place to save it.`);
     }
     this.onWritten = onWritten;
-    return { offset: 0 };
+    return { have: [] };
   }
 
-  write(bytes: Uint8Array): void {
+  /**
+   * This sink streams forward: with nothing to resume and no player asking
+   * for ranges, the host sends in file order, so `offset` is always where the
+   * last write ended (checked).
+   */
+  write(offset: number, bytes: Uint8Array): void {
     if (this.broken) return;
+    if (offset !== this.given) {
+      this.broken = true;
+      this.rejectFailure(new MovieShareError(ExitCode.Other, 'The file arrived out of order; this page saves it in order only.'));
+      return;
+    }
+    this.given += bytes.length;
     this.pending.push(bytes);
     this.running ??= this.drain();
   }
@@ -60,8 +71,7 @@ export class WritableFileSink implements FileSink {
       while (this.pending.length > 0) {
         const batch = this.takeBatch();
         await this.writable!.write(batch);
-        this.written += batch.length;
-        this.onWritten(this.written);
+        this.onWritten(batch.length);
       }
     } catch (e) {
       this.broken = true;
@@ -90,6 +100,10 @@ export class WritableFileSink implements FileSink {
       at += p.length;
     }
     return out;
+  }
+
+  read(): Promise<Uint8Array> {
+    return Promise.reject(new MovieShareError(ExitCode.Other, 'This page cannot read back a file it is saving.'));
   }
 
   async finish(): Promise<void> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { readSidecar } from '../../peer/node/resume.js';
+import { readSidecar, sidecarBytes } from '../../peer/node/resume.js';
 import { BIN, type Proc, type Procs } from './procs.js';
 
 export interface JsonEvent {
@@ -65,9 +65,9 @@ export function waitForSize(path: string, minBytes: number, watch: Proc[], timeo
   return pollUntil(path, size, minBytes, watch, timeoutMs);
 }
 
-/** Poll OUT's resume sidecar until its `verified` offset reaches `minBytes` (same failure rules). */
+/** Poll OUT's resume sidecar until the bytes it records reach `minBytes` (same failure rules). */
 export function waitForVerified(out: string, minBytes: number, watch: Proc[], timeoutMs = 60_000): Promise<number> {
-  return pollUntil(`${out}.part.json`, async () => (await readSidecar(out))?.verified ?? 0, minBytes, watch, timeoutMs);
+  return pollUntil(`${out}.part.json`, async () => sidecarBytesOf(await readSidecar(out)), minBytes, watch, timeoutMs);
 }
 
 async function pollUntil(path: string, read: () => Promise<number>, minBytes: number, watch: Proc[], timeoutMs: number): Promise<number> {
@@ -168,3 +168,5 @@ export class RefusingServer {
 }
 
 export const MiB = 1024 * 1024;
+
+const sidecarBytesOf = (sc: Awaited<ReturnType<typeof readSidecar>>): number => (sc ? sidecarBytes(sc) : 0);

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkCount } from '../../common/protocol/framing.js';
 import { parseReceiverMessage } from '../../common/protocol/messages.js';
@@ -118,21 +118,24 @@ test('unwritable OUT folder (read-only mount): movie-get exits 2 before joining,
 
 test('resume sidecar keeps offsets beyond 2^32 exactly', async () => {
   const out = join(dir, 'sidecar-64.bin');
-  for (const verified of [2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 5 * 2 ** 30 + 12345, Number.MAX_SAFE_INTEGER]) {
-    await writeSidecar(out, { v: 1, sha256: 'a'.repeat(64), size: Number.MAX_SAFE_INTEGER, name: 'x', verified });
+  for (const end of [2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 5 * 2 ** 30 + 12345, Number.MAX_SAFE_INTEGER]) {
+    await writeSidecar(out, { v: 2, sha256: 'a'.repeat(64), size: Number.MAX_SAFE_INTEGER, name: 'x', have: [0, 1, end - 1, end] });
     const sc = await readSidecar(out);
-    assert.equal(sc?.verified, verified);
+    assert.deepEqual(sc?.have, [0, 1, end - 1, end]);
     assert.equal(sc?.size, Number.MAX_SAFE_INTEGER);
   }
+  // a sidecar of version 1 (a verified prefix) is read as one range
+  await writeFile(`${out}.part.json`, JSON.stringify({ v: 1, sha256: 'a'.repeat(64), size: 2 ** 33, name: 'x', verified: 2 ** 32 + 1 }));
+  assert.deepEqual((await readSidecar(out))?.have, [0, 2 ** 32 + 1]);
 });
 
 test('resume sidecar: concurrent writes land in order (the last one wins) and removal is final', async () => {
   const out = join(dir, 'sidecar-race.bin');
   const writes: Promise<void>[] = [];
-  for (let i = 1; i <= 50; i++) writes.push(writeSidecar(out, { v: 1, sha256: 'b'.repeat(64), size: 1000, name: 'x', verified: i * 10 }));
+  for (let i = 1; i <= 50; i++) writes.push(writeSidecar(out, { v: 2, sha256: 'b'.repeat(64), size: 1000, name: 'x', have: [0, i * 10] }));
   await Promise.all(writes); // none may fail (they share one .tmp file)
-  assert.equal((await readSidecar(out))?.verified, 500);
-  const late = writeSidecar(out, { v: 1, sha256: 'b'.repeat(64), size: 1000, name: 'x', verified: 999 });
+  assert.deepEqual((await readSidecar(out))?.have, [0, 500]);
+  const late = writeSidecar(out, { v: 2, sha256: 'b'.repeat(64), size: 1000, name: 'x', have: [0, 999] });
   await removeResumeState(out); // a write still in flight must not bring the sidecar back
   await late.catch(() => undefined);
   assert.equal(existsSync(`${out}.part.json`), false);
@@ -166,8 +169,8 @@ test('OUT.part goes to disk while it arrives: a background fdatasync every 64 Mi
     const block = randomBytes(MiB);
     const total = 2 * DATASYNC_EVERY_BYTES + 2 * MiB;
     let last = 0;
-    const w = new FileWriter(counted, 0, (n) => (last = n));
-    for (let at = 0; at < total; at += MiB) w.write(block);
+    const w = new FileWriter(counted, (at, n) => (last = at + n));
+    for (let at = 0; at < total; at += MiB) w.write(at, block);
     await w.flush();
     assert.equal(last, total);
     assert.ok(started >= 1 && started <= 2, `one or two background syncs for ${total / MiB} MiB, not ${started}`);
@@ -187,9 +190,9 @@ test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offset
     // the receiver's writer, starting (as after a resume) above 2^32 in a sparse OUT.part
     const fh = await open(path, 'w');
     const written: number[] = [];
-    const w = new FileWriter(fh, at, (n) => written.push(n));
-    w.write(data.subarray(0, 65_536));
-    w.write(data.subarray(65_536));
+    const w = new FileWriter(fh, (o, n) => written.push(o + n));
+    w.write(at, data.subarray(0, 65_536));
+    w.write(at + 65_536, data.subarray(65_536));
     await w.flush();
     await fh.close();
     assert.deepEqual(written, [at + 65_536, at + data.length]);
@@ -208,10 +211,11 @@ test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offset
   }
   // protocol messages carry 64-bit offsets exactly
   assert.deepEqual(parseReceiverMessage(JSON.stringify({ t: 'ack', written: at })), { t: 'ack', written: at });
-  assert.equal((parseReceiverMessage(JSON.stringify({ t: 'confirm', mac: 'AA==', resumeFrom: 5 * 2 ** 30 })) as { resumeFrom: number }).resumeFrom, 5 * 2 ** 30);
-  // credit: a chunk ending past the window waits for the ack of an offset above 2^32
+  assert.deepEqual(parseReceiverMessage(JSON.stringify({ t: 'want', offset: 5 * 2 ** 30, length: 1 })), { t: 'want', offset: 5 * 2 ** 30, length: 1 });
+  // credit: a chunk ending past the window waits for an ack of more than 2^32 bytes
   const channel = { bufferedAmount: () => 0, drained: () => Promise.resolve() } as unknown as MessageChannel;
-  const flow = new FlowControl(channel, { highWaterMark: MiB, windowBytes: MiB }, at);
+  const flow = new FlowControl(channel, { highWaterMark: MiB, windowBytes: MiB });
+  flow.ack(at);
   await flow.ready(at + MiB);
   let ready = false;
   const p = flow.ready(at + MiB + 1).then(() => (ready = true));
@@ -219,7 +223,7 @@ test('offsets beyond 2^32: OUT.part writes, source reads, acks and resume offset
   assert.equal(ready, false, 'beyond the window: waits');
   flow.ack(at + 1);
   await p;
-  assert.equal(flow.ackedOffset, at + 1);
+  assert.equal(flow.ackedBytes, at + 1);
 });
 
 // Opt-in (MOVIE_TEST_HUGE=1): re-hashing a 4 GiB prefix takes seconds to minutes on a busy CI machine.
@@ -228,7 +232,7 @@ test(
   { timeout: 300_000, skip: process.env.MOVIE_TEST_HUGE ? false : 'set MOVIE_TEST_HUGE=1 (hashes 2 x 4 GiB)' },
   async () => {
     const HEAD = MiB;
-    const from = 2 ** 32 + MiB + 4096; // kept by the first run
+    const from = 2 ** 32 + MiB + 65_536; // kept by the first run (whole 64 KiB chunks)
     const size = 2 ** 32 + 3 * MiB + 123; // a hole between HEAD and 2^32
     const src = join(dir, 'huge.src');
     const out = join(dir, 'huge.out');
@@ -250,7 +254,7 @@ test(
       await part.write(tail, 0, from - 2 ** 32, 2 ** 32);
       await part.close();
       assert.equal((await stat(`${out}.part`)).size, from);
-      await writeSidecar(out, { v: 1, sha256, size, name: 'huge.src', verified: from });
+      await writeSidecar(out, { v: 2, sha256, size, name: 'huge.src', have: [0, from] });
 
       const r = await runMemoryTransfer(src, out, { senderSha256: sha256 });
       assert.ok(!(r.receive instanceof Error), errorText(r.receive));

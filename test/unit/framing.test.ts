@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
-import { CHUNK_OVERHEAD, chunkAad, chunkCount, chunkNonce, classifyFrame, decodeChunk, encodeChunk, encodeControl } from '../../common/protocol/framing.js';
+import { CHUNK_OVERHEAD, chunkAad, chunkCount, chunkIndex, chunkNonce, classifyFrame, decodeChunk, encodeChunk, encodeControl } from '../../common/protocol/framing.js';
 import { readU64 } from '../../common/bytes.js';
 import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
 import { parseKeyPayload, parseReceiverMessage, parseHostMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
@@ -26,62 +26,87 @@ function code(f: () => unknown): number {
   return 0;
 }
 
-test('chunk round trip, empty and full chunks', () => {
+test('chunk round trip, empty and full chunks; the index travels in the frame', () => {
   for (const len of [0, 1, 1000, 65536]) {
     const pt = randomBytes(len);
     const frame = enc(key, tid, 7, len === 0, pt);
     assert.equal(frame.length, len + CHUNK_OVERHEAD);
-    const { plaintext, last } = dec(key, tid, 7, frame);
+    assert.equal(chunkIndex(frame), 7);
+    const { index, plaintext, last } = dec(key, tid, len === 0 ? 8 : 9, frame);
+    assert.equal(index, 7);
     assert.deepEqual(plaintext, pt);
     assert.equal(last, len === 0);
   }
 });
 
-test('chunk authentication binds key, transfer id, index and last flag', () => {
-  const frame = enc(key, tid, 3, false, randomBytes(100));
+test('a chunk claiming an index past the end, or the last flag on another chunk, is rejected', () => {
+  const frame = enc(key, tid, 3, false, randomBytes(10));
   assert.equal(
-    code(() => dec(randomBytes(32), tid, 3, frame)),
-    ExitCode.Integrity,
-  );
-  assert.equal(
-    code(() => dec(key, randomBytes(16), 3, frame)),
+    code(() => dec(key, tid, 3, frame)),
     ExitCode.Integrity,
   );
   assert.equal(
     code(() => dec(key, tid, 4, frame)),
     ExitCode.Integrity,
+    'chunk 3 of 4 must be the last',
+  );
+  const last = enc(key, tid, 3, true, randomBytes(10));
+  assert.equal(
+    code(() => dec(key, tid, 10, last)),
+    ExitCode.Integrity,
+  );
+});
+
+test('chunk authentication binds key, transfer id, index and last flag', () => {
+  const frame = enc(key, tid, 3, false, randomBytes(100));
+  assert.equal(
+    code(() => dec(randomBytes(32), tid, 10, frame)),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => dec(key, randomBytes(16), 10, frame)),
+    ExitCode.Integrity,
+  );
+  assert.equal(
+    code(() => {
+      const moved = Buffer.from(frame);
+      moved.writeUInt32BE(4, 2);
+      return dec(key, tid, 10, moved);
+    }),
+    ExitCode.Integrity,
   );
   const flagged = Buffer.from(frame);
-  flagged[1] = 1;
+  flagged[1] = 1; // the last flag, on chunk 3 of 4: authentication fails
+  flagged.writeUInt32BE(3, 2);
   assert.equal(
-    code(() => dec(key, tid, 3, flagged)),
+    code(() => dec(key, tid, 4, flagged)),
     ExitCode.Integrity,
   );
   const unknownFlag = Buffer.from(frame);
   unknownFlag[1] = 0x80;
   assert.equal(
-    code(() => dec(key, tid, 3, unknownFlag)),
+    code(() => dec(key, tid, 10, unknownFlag)),
     ExitCode.Integrity,
   );
   for (let i = 2; i < frame.length; i += 17) {
     const bad = Buffer.from(frame);
     bad[i] = bad[i]! ^ 0x40;
     assert.equal(
-      code(() => dec(key, tid, 3, bad)),
+      code(() => dec(key, tid, 10, bad)),
       ExitCode.Integrity,
       `bit flip at ${i}`,
     );
   }
   assert.equal(
-    code(() => dec(key, tid, 3, frame.subarray(0, frame.length - 1))),
+    code(() => dec(key, tid, 10, frame.subarray(0, frame.length - 1))),
     ExitCode.Integrity,
   );
   assert.equal(
-    code(() => dec(key, tid, 3, frame.subarray(0, 5))),
+    code(() => dec(key, tid, 10, frame.subarray(0, 5))),
     ExitCode.Integrity,
   );
   assert.equal(
-    code(() => dec(key, tid, 3, Buffer.concat([frame, Buffer.from([0])]))),
+    code(() => dec(key, tid, 10, Buffer.concat([frame, Buffer.from([0])]))),
     ExitCode.Integrity,
   );
 });
@@ -93,8 +118,9 @@ test('64-bit chunk indexes beyond 2^32 (files > 4 GiB at any chunk size)', () =>
   assert.notDeepEqual(chunkAad(tid, big, 0), chunkAad(tid, 5, 0));
   const huge = 2 ** 52 + 3;
   assert.equal(readU64(chunkNonce(huge), 4), huge);
-  const frame = enc(key, tid, big, true, Buffer.from('x'));
-  assert.equal(dec(key, tid, big, frame).plaintext.toString(), 'x');
+  // the wire index is a u32: 2^32 chunks of 64 KiB is 256 TiB
+  const frame = enc(key, tid, 2 ** 32 - 1, true, Buffer.from('x'));
+  assert.equal(dec(key, tid, 2 ** 32, frame).plaintext.toString(), 'x');
   assert.equal(
     code(() => dec(key, tid, 5, frame)),
     ExitCode.Integrity,
@@ -187,8 +213,11 @@ test('transcript MACs change with every bound field', () => {
     assert.notDeepEqual(hostMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
   }
   const t = transcriptBytes(base);
-  assert.notDeepEqual(receiverMac(k, t, 0), receiverMac(k, t, 1));
-  assert.notDeepEqual(receiverMac(k, t, 0), hostMac(k, t));
+  const terms = { have: [], maxRate: 0 };
+  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [], maxRate: 1 }));
+  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [0, 1], maxRate: 0 }));
+  assert.notDeepEqual(receiverMac(k, t, { have: [0, 2], maxRate: 0 }), receiverMac(k, t, { have: [0, 1], maxRate: 0 }));
+  assert.notDeepEqual(receiverMac(k, t, terms), hostMac(k, t));
 });
 
 test('DTLS fingerprint is read from the SDP', () => {
