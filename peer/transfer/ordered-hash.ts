@@ -39,7 +39,8 @@ export class OrderedHash {
 
   /** Hash whatever present chunks follow the hashed prefix (reading them back). */
   catchUp(): void {
-    if (this.catchingUp || this.next >= this.present.count || !this.present.has(this.next)) return;
+    // after a failed read, stay failed: retrying would keep digest() looping forever on a read that always fails
+    if (this.failed || this.catchingUp || this.next >= this.present.count || !this.present.has(this.next)) return;
     this.catchingUp = (async () => {
       try {
         while (this.next < this.present.count && this.present.has(this.next)) {

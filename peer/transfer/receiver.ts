@@ -154,6 +154,11 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
       return true;
     };
 
+    progress.start(size, resumedFrom);
+    // the confirm goes before the reader is given: a want sent before it would reach a host still waiting for the confirm
+    const terms = { have: present.ranges(MAX_HAVE_RANGES), maxRate: opts.maxRate ?? 0 };
+    link.sendControl({ t: 'confirm', mac: toBase64(receiverMac(session.confirmReceiver, transcript, terms)), ...terms });
+
     if (opts.onReader) {
       const readerFailed = link.failure.catch((e: unknown) => {
         for (const w of waiters) w.reject(e);
@@ -181,10 +186,6 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
         },
       });
     }
-
-    progress.start(size, resumedFrom);
-    const terms = { have: present.ranges(MAX_HAVE_RANGES), maxRate: opts.maxRate ?? 0 };
-    link.sendControl({ t: 'confirm', mac: toBase64(receiverMac(session.confirmReceiver, transcript, terms)), ...terms });
 
     await link.guard(allHere);
     await link.guard(opening ?? Promise.resolve());

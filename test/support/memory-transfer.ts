@@ -10,6 +10,7 @@ import { inspectFile, hashFile, nodeFileSource } from '../../peer/node/file-sour
 import { NodeFileSink } from '../../peer/node/file-sink.js';
 import './node-crypto.js';
 import type { SecureSession } from '../../peer/transfer/session.js';
+import type { TransferReader } from '../../peer/transfer/files.js';
 
 let cachedKeyPair: Promise<ReceiverKeyPair> | undefined;
 /** One RSA key pair for the whole test file keeps unit tests fast. */
@@ -36,6 +37,11 @@ export interface MemoryRunOptions {
   peerTimeoutMs?: number;
   /** announce this SHA-256 instead of the file's real one */
   senderSha256?: string;
+  /** the receiver's reader for a player (receiveFile's onReader) */
+  onReader?: (reader: TransferReader) => void;
+  /** rate caps in bytes/s (0 or absent: none) of the host (--max-rate) and of the receiver (sent in its confirm) */
+  hostMaxRate?: number;
+  receiverMaxRate?: number;
 }
 
 export async function runMemoryTransfer(src: string, out: string, opts: MemoryRunOptions = {}): Promise<MemoryRun> {
@@ -60,10 +66,19 @@ export async function runMemoryTransfer(src: string, out: string, opts: MemoryRu
     if (e instanceof MovieShareError) return e;
     throw e;
   };
+  const sink = new NodeFileSink(out);
   const [send, receive] = await Promise.all([
-    sendFile(hostSession, { file: nodeFileSource(info, sha256), tuning, link }).catch(asErr),
-    receiveFile(receiverSession, { sink: new NodeFileSink(out), keyPair: sharedKeyPair(), tuning, link }).catch(asErr),
+    sendFile(hostSession, { file: nodeFileSource(info, sha256), tuning, link, maxRate: opts.hostMaxRate }).catch(asErr),
+    receiveFile(receiverSession, {
+      sink,
+      keyPair: sharedKeyPair(),
+      tuning,
+      link,
+      maxRate: opts.receiverMaxRate,
+      onReader: opts.onReader,
+    }).catch(asErr),
   ]);
   a.close();
+  await sink.close(); // the read-back handle a finished sink keeps open for a player
   return { send, receive, chunkFramesSent };
 }
