@@ -22,7 +22,7 @@ import type { FileSource } from './files.js';
 import { ChunkSet } from './chunk-set.js';
 import { FlowControl } from './flow-control.js';
 import { combinedRate, RateLimit } from './rate-limit.js';
-import { Schedule } from './schedule.js';
+import { MAX_WANTS, Schedule } from './schedule.js';
 import { Link, type LinkOptions } from './link.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
 
@@ -77,6 +77,14 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
       mac: toBase64(hostMac(session.confirmHost, transcript)),
     });
 
+    // a want may come right behind the confirm, before the code after this await runs: keep
+    // it (the newest MAX_WANTS, as the schedule would)
+    const early: ReceiverMessage[] = [];
+    link.onEager = (m) => {
+      if (m.t !== 'want') return false;
+      if (early.push(m) > MAX_WANTS) early.shift();
+      return true;
+    };
     const confirm = await link.expect('confirm');
     checkMac(receiverMac(session.confirmReceiver, transcript, confirm), fromBase64(confirm.mac));
     const count = chunkCount(file.size, chunkSize);
@@ -102,6 +110,7 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
       }
       return false;
     };
+    for (const m of early) link.onEager(m);
     const rate = combinedRate(opts.maxRate ?? 0, confirm.maxRate);
     const limit = rate > 0 ? new RateLimit(rate, chunkSize) : undefined;
     progress.start(file.size, from);
