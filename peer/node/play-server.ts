@@ -69,6 +69,9 @@ export interface ByteRange {
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'whole' | 'unsatisfiable' {
   if (header === undefined) return 'whole';
+  // range-parser refuses a suffix longer than the file; RFC 9110 §14.1.2 says it means the whole file
+  const suffix = /^\s*bytes\s*=\s*-\s*(\d+)\s*$/i.exec(header);
+  if (suffix && Number(suffix[1]) > size && size > 0) return { start: 0, end: size - 1 };
   const r = rangeParser(size, header, { combine: true });
   if (r === -1) return 'unsatisfiable';
   if (r === -2 || r.type !== 'bytes' || r.length !== 1) return 'whole';
@@ -190,9 +193,12 @@ function drainedOrClosed(res: http.ServerResponse): Promise<void> {
   });
 }
 
+/** The request's path, decoded, as sent: no `..` resolution (any path but the one name is a 404). */
 function requestedName(url: string | undefined): string | undefined {
+  const path = (url ?? '').split('?', 1)[0]!;
+  if (!path.startsWith('/')) return undefined;
   try {
-    return decodeURIComponent(new URL(url ?? '/', 'http://127.0.0.1').pathname.slice(1));
+    return decodeURIComponent(path.slice(1));
   } catch {
     return undefined;
   }
