@@ -195,6 +195,28 @@ describe('play while downloading', { concurrency: true }, () => {
     assert.ok(out.bytes().equals(video), 'every (authenticated) byte went out before the final check');
   });
 
+  test('-o - and a player that quits (EPIPE): movie-get exits 1 with a sentence, the host is told', { timeout: 90_000 }, async () => {
+    const share = await procs.share(videoPath, url, ['--max-rate', String(rateFor(PIPE_SECONDS))]);
+    const get = procs.get(share.code, '-', url);
+    let got = 0;
+    await within(
+      new Promise<void>((resolve) =>
+        get.child.stdout!.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got >= 100_000) resolve();
+        }),
+      ),
+      60_000,
+      'the first 100 kB on stdout',
+    );
+    get.child.stdout!.destroy(); // the reading end of the pipe closes, as when a player quits
+    const [gc, sc] = await within(Promise.all([get.exited, share.proc.exited]), 30_000, 'both sides after the player quit');
+    assert.equal(gc, 1, get.stderr());
+    assert.match(get.stderr(), /The program reading stdout \(the player\) stopped reading, so the download was stopped\./);
+    assert.notEqual(sc, 0, share.proc.stderr());
+    assert.match(share.proc.stderr(), /stopped reading/, 'the host was told why');
+  });
+
   test('--max-rate on movie-get: N bytes take at least 0.8·N/R s; the bytes are identical', { timeout: 90_000 }, async (t) => {
     const size = 2 * 1024 * 1024;
     const r = 400_000;
