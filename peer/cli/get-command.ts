@@ -47,7 +47,7 @@ const program = configureExit(
       .argument('<code>', 'the code movie-share printed, e.g. 7k2m-apple-river-stone')
       .requiredOption(
         '-o, --output <path>',
-        'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict',
+        'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
       )
       .option('--force', 'overwrite OUT if it exists')
       .option(
