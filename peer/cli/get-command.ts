@@ -2,6 +2,12 @@
  * movie-get CODE -o OUT: the receiver. Exits 0 only when OUT holds the
  * verified file. Never uses the host's file name as a path.
  *
+ * `-o -` streams the file to stdout in order as it is authenticated (for a
+ * player reading a pipe); the exit code is then the only verdict on the
+ * whole-file SHA-256. `--play` also serves OUT while it arrives, at
+ * http://127.0.0.1:PORT/NAME (peer/node/play-server.ts), and after the
+ * verified file is saved keeps serving it until Ctrl-C.
+ *
  * Loaded by peer/cli/get-cli.ts (the executable) once the RSA key generation has
  * started.
  */
@@ -9,7 +15,7 @@ import { Command } from 'commander';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseCode } from '../../common/code/code.js';
-import { usageError } from '../../common/errors.js';
+import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
@@ -20,28 +26,48 @@ import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import { nodePeerFactory } from '../rtc/node-peer.js';
 import { NodeFileSink } from '../node/file-sink.js';
+import { StdoutSink } from '../node/stdout-sink.js';
+import { PlayServer } from '../node/play-server.js';
 import { receiverKeyPair } from './early-keygen.js';
 
 interface GetFlags extends CommonFlags {
   output: string;
   force?: boolean;
+  play?: boolean;
+  playPort?: string;
 }
+
+/** `-o -`: the file goes to stdout */
+const STDOUT = '-';
 
 const program = configureExit(
   addCommonOptions(
     new Command('movie-get')
       .description('Receive a file sent with movie-share, verify it, and write it to OUT.')
       .argument('<code>', 'the code movie-share printed, e.g. 7k2m-apple-river-stone')
-      .requiredOption('-o, --output <path>', 'where to write the file')
-      .option('--force', 'overwrite OUT if it exists'),
+      .requiredOption(
+        '-o, --output <path>',
+        'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
+      )
+      .option('--force', 'overwrite OUT if it exists')
+      .option(
+        '--play',
+        'also serve OUT while it arrives at http://127.0.0.1:PORT/NAME for a player (seeking fetches that part first); after it is verified, keep serving until Ctrl-C',
+      )
+      .option('--play-port <port>', 'the port for --play (default: any free port)'),
   ),
 );
 program.parse();
 const flags = program.opts<GetFlags>();
 const rawCode = program.args[0]!;
 
+const toStdout = flags.output === STDOUT;
+
 let signal: SignalClient | undefined;
 let closeChannel: (() => void) | undefined;
+let play: PlayServer | undefined;
+/** set once the verified file is being served (--play): Ctrl-C then ends with exit 0 */
+let stopServing: (() => void) | undefined;
 const cancel = new AbortController();
 
 async function checkOutput(out: string, force: boolean): Promise<void> {
@@ -58,18 +84,49 @@ async function checkOutput(out: string, force: boolean): Promise<void> {
   }
 }
 
+function playPort(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 65535) throw usageError(`--play-port must be a port number (0 to 65535), not "${v}".`);
+  return n;
+}
+
+/** The options that `-o -` rules out, and the ones `--play` needs. */
+function checkModes(): void {
+  if (toStdout) {
+    if (flags.json) throw usageError('--json prints events on stdout, which -o - fills with the file; leave out one of them.');
+    if (flags.play) throw usageError('--play serves a file on disk; give -o a file path, or leave out --play and pipe -o - into the player.');
+    if (process.stdout.isTTY)
+      throw usageError('-o - writes the file to stdout, which is a terminal here; pipe it into a player (movie-get CODE -o - | mpv -) or give -o a file path.');
+  }
+  if (flags.playPort !== undefined && !flags.play) throw usageError('--play-port needs --play.');
+}
+
+/** With -o -, the core's "nothing was saved" is not true: the bytes are already out. */
+function stdoutSentence(e: unknown): unknown {
+  if (!toStdout || !isMovieShareError(e) || e.exitCode !== ExitCode.Integrity) return e;
+  if (/SHA-256/.test(e.message)) {
+    return new MovieShareError(ExitCode.Integrity, "The file written to stdout does not match the sender's SHA-256; discard what the player got and try the transfer again.");
+  }
+  return new MovieShareError(ExitCode.Integrity, e.message.replace('nothing was saved', 'stdout got only part of the file'));
+}
+
 void runMain(
   'movie-get',
-  () => outputMode(flags),
+  // with -o -, stdout carries only the file: never a JSON event, not even an error
+  () => outputMode({ ...flags, json: flags.json && !toStdout }),
   async () => {
+    checkModes();
     const mode = outputMode(flags);
     const out = new Output(mode, 'movie-get', Boolean(flags.verbose));
     const code = parseCode(rawCode);
-    const outPath = resolve(flags.output);
-    await checkOutput(outPath, Boolean(flags.force));
+    const outPath = toStdout ? STDOUT : resolve(flags.output);
+    if (!toStdout) await checkOutput(outPath, Boolean(flags.force));
     const ice = iceOptions(flags);
     const tune = tuning(flags);
     const rate = maxRate(flags);
+    const port = playPort(flags.playPort);
+    if (flags.play) play = await PlayServer.listen(port);
     const keyPair = receiverKeyPair();
 
     const { url } = signalUrl(flags);
@@ -77,7 +134,8 @@ void runMain(
     const joined = await signal.joinRoom(code.room);
     out.verbose(`joined room ${code.room}; checking the code`);
     onInterrupt(() => {
-      if (closeChannel) cancel.abort();
+      if (stopServing) stopServing();
+      else if (closeChannel) cancel.abort();
       else {
         printLine('movie-get: cancelled.');
         signal?.close();
@@ -112,8 +170,9 @@ void runMain(
       },
       finish: () => bar.finish(),
     };
+    const where = toStdout ? 'stdout' : outPath;
     const res = await receiveFile(rz.session, {
-      sink: new NodeFileSink(outPath),
+      sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath),
       keyPair,
       tuning: tune,
       maxRate: rate,
@@ -121,15 +180,32 @@ void runMain(
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onStart: (i) => {
         if (i.notice) out.info(i.notice);
-        out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${outPath}`);
+        out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${where}`);
       },
+      onReader: play
+        ? (reader) => {
+            const url = play!.serve(reader.name, reader);
+            if (mode !== 'json') printLine(`Playing: ${url}`); // also with --quiet: it is what --play is for
+            out.event('play', { url });
+          }
+        : undefined,
+    }).catch((e: unknown) => {
+      throw stdoutSentence(e);
     });
     const secs = (Date.now() - t0) / 1000;
-    out.event('done', { path: outPath, name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs });
-    out.info(`Received ${formatBytes(res.size)} into ${outPath} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+    out.event('done', { path: where, name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs, ...(play ? { url: play.url } : {}) });
+    out.info(`Received ${formatBytes(res.size)} into ${where} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+    if (play) {
+      closeChannel();
+      closeChannel = undefined;
+      await play.useFile(outPath);
+      if (mode !== 'json') printLine(`Verified and saved; the player can go on at ${play.url} until you press Ctrl-C.`);
+      await new Promise<void>((resolve) => (stopServing = resolve));
+    }
   },
-  () => {
+  async () => {
     closeChannel?.();
     signal?.close();
+    await play?.close();
   },
 );

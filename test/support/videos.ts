@@ -31,11 +31,19 @@ async function ffmpeg(args: string[]): Promise<void> {
   await run('ffmpeg', ['-v', 'error', '-y', ...args], { timeout: 120_000 });
 }
 
+const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-b:v', '1M', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
+
+/** Makes only faststart.mp4 in `dir` (a third of the CPU of all three) and returns its path. */
+export async function makeFaststartVideo(dir: string): Promise<string> {
+  const path = join(dir, 'faststart.mp4');
+  await ffmpeg([...SOURCES, ...H264, '-movflags', '+faststart', path]);
+  return path;
+}
+
 /** Makes the three videos in `dir` (about 10 s of CPU). */
 export async function makeTestVideos(dir: string): Promise<TestVideos> {
   const v: TestVideos = { faststart: join(dir, 'faststart.mp4'), moovEnd: join(dir, 'moov-end.mp4'), webm: join(dir, 'vp9.webm') };
-  const h264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-b:v', '1M', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
-  await ffmpeg([...SOURCES, ...h264, '-movflags', '+faststart', v.faststart]);
+  await makeFaststartVideo(dir);
   await ffmpeg(['-i', v.faststart, '-c', 'copy', v.moovEnd]); // no +faststart: moov goes last
   await ffmpeg([...SOURCES, '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-g', '25', '-b:v', '1M', '-c:a', 'libopus', v.webm]);
   return v;
