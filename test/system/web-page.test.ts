@@ -16,8 +16,8 @@ import { rawRequest, type RawResponse } from '../support/http.js';
 import { startSignalServer } from '../../signaling/server/index.js';
 
 const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; " +
-  "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; " +
+  "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 const INDEX = '<!doctype html><html><head><title>movie-share test page</title><script src="app.js"></script></head><body></body></html>\n';
 const APP = 'console.log("the test page");\n';
 
