@@ -84,7 +84,14 @@ class ChosenSink implements FileSink {
         this.inner = this.playing = sink;
         return r;
       } catch (e) {
-        if (chosen && (await chosen.then(() => false, () => true))) throw e; // the choice itself failed
+        if (
+          chosen &&
+          (await chosen.then(
+            () => false,
+            () => true,
+          ))
+        )
+          throw e; // the choice itself failed
         this.log(`no playback while receiving: ${(e as Error).message}`);
       }
     }
@@ -128,7 +135,7 @@ export async function receiveInPage(p: ReceiveParams): Promise<ReceivedInPage> {
       log: (l) => p.view.log(l),
     });
     signal.close();
-    const sink = new ChosenSink(p.choose, p.play, p.view.log);
+    const sink = new ChosenSink(p.choose, p.play, (l) => p.view.log(l));
     try {
       const res = await receiveFile(rz.session, {
         sink,

@@ -187,7 +187,8 @@ async function clearStaging(): Promise<void> {
   try {
     const root = await navigator.storage.getDirectory();
     // TypeScript's DOM types lack the handle's async iterators
-    for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys()) if (name.startsWith(STAGING_PREFIX)) await root.removeEntry(name).catch(() => undefined);
+    for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys())
+      if (name.startsWith(STAGING_PREFIX)) await root.removeEntry(name).catch(() => undefined);
   } catch {
     // no OPFS: nothing staged
   }

@@ -40,7 +40,7 @@ class Ranges {
       if (this.ends[mid]! < start) lo = mid + 1;
       else hi = mid;
     }
-    let i = lo;
+    const i = lo;
     let j = lo;
     let s = start;
     let e = end;
@@ -51,7 +51,6 @@ class Ranges {
     }
     this.starts.splice(i, j - i, s);
     this.ends.splice(i, j - i, e);
-    i++;
   }
 
   /** how many bytes from `offset` on are in a range */
@@ -140,7 +139,7 @@ export class OpfsSink implements FileSink {
     this.flushScheduled = false;
     const parts = this.pending;
     this.pending = [];
-    for (let i = 0; i < parts.length; ) {
+    for (let i = 0; i < parts.length;) {
       const offset = parts[i]!.offset;
       let n = 0;
       let j = i;
@@ -163,7 +162,7 @@ export class OpfsSink implements FileSink {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });
-      worker.postMessage({ id, ...op } as StoreRequest, transfer);
+      worker.postMessage({ id, ...op }, transfer);
     });
   }
 

@@ -63,7 +63,7 @@ async function run(m: StoreRequest): Promise<ArrayBuffer | undefined> {
     case 'write': {
       const h = open();
       const bytes = new Uint8Array(m.bytes);
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const n = h.write(bytes.subarray(done), { at: m.offset + done });
         if (n <= 0) throw new Error('the write made no progress');
         done += n;
@@ -73,7 +73,7 @@ async function run(m: StoreRequest): Promise<ArrayBuffer | undefined> {
     case 'read': {
       const h = open();
       const bytes = new Uint8Array(m.length);
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const n = h.read(bytes.subarray(done), { at: m.offset + done });
         if (n <= 0) throw new Error(`bytes ${m.offset + done}… are not in the staging file`);
         done += n;

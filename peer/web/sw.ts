@@ -64,7 +64,8 @@ sw.addEventListener('fetch', (e) => {
   e.respondWith(answer(e, id));
 });
 
-const failure = (status: number, text: string): Response => new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+const failure = (status: number, text: string): Response =>
+  new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
 
 /** One conversation with the page on a port: a request, then its answer. */
 class PagePort {

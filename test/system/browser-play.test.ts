@@ -19,7 +19,7 @@ import { DIST, Procs, type Proc } from '../support/procs.js';
 import { eventually } from '../support/eventually.js';
 import { sha256File, tempDir } from '../support/files.js';
 import { hasChromium, launchBrowser, openPage, pageError, pageState, privateFile, privateFiles, type SaveMode, type TestPage } from '../support/browser.js';
-import { makeTestVideos, VIDEO_SECONDS, type TestVideos } from '../support/videos.js';
+import { startTestVideos, VIDEO_SECONDS } from '../support/videos.js';
 
 /** ~4 MB in ~20 s */
 const RATE = '200K';
@@ -31,7 +31,7 @@ let url: string;
 let dir: string;
 let removeDir: () => Promise<void>;
 let browser: Browser;
-let videos: TestVideos;
+let videos: ReturnType<typeof startTestVideos>;
 
 // What the test reads in the page, typed here (module scope) so the DOM's types stay out of the Node build.
 interface PageVideo {
@@ -49,7 +49,7 @@ declare const document: {
 
 before(async () => {
   ({ dir, remove: removeDir } = await tempDir('movie-play-'));
-  videos = await makeTestVideos(dir);
+  videos = startTestVideos(dir); // the first test starts once the faststart MP4 is made, while the others are encoded
   ({ url } = await procs.signal());
   browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required', '--mute-audio']);
 });
@@ -90,14 +90,13 @@ const running = (p: Proc): boolean => p.child.exitCode === null && p.child.signa
 
 /** The page at URL/#CODE receives from `host` (answering the save prompt with the picker) and starts playing. */
 async function openAndPlay(host: Proc, code: string, save: SaveMode): Promise<{ tp: TestPage; t0: number; firstPlayMs: number }> {
-  let tStart = 0;
   const tp = await openPage(browser, `${url}/#${code}`, save);
   if (save === 'picker') {
     const s = await pageState(tp.page, ['choosing', 'verified', 'failed']);
     if (s === 'choosing') await tp.page.click('#save-as');
   }
   await pageState(tp.page, ['transferring', 'verified', 'failed']);
-  tStart = Date.now();
+  const tStart = Date.now();
   try {
     await tp.page.waitForFunction(() => ['playing', 'failed', 'unplayable'].includes(document.getElementById('player').dataset.play ?? ''), null, { timeout: 60_000, polling: 50 });
   } catch (e) {
@@ -199,15 +198,23 @@ const skip = !hasChromium() && 'no /usr/bin/chromium';
 
 // alone, so that the seek's time is the product's, not that of three other pages decoding video beside it
 test('a faststart MP4 plays while it arrives, a seek to 80 % plays within 2 s, and it is saved verified (save picker)', { timeout: 120_000, skip }, async () => {
-  await playWhileReceiving(videos.faststart, 'picker', true);
+  await playWhileReceiving(await videos.faststart, 'picker', true);
 });
 
-test('at once: an MP4 with its index at the end (download) and a VP9 WebM (save picker) play while they arrive and are saved verified; a chunk tampered during playback stops it', { timeout: 120_000, skip }, async () => {
-  const jobs = { 'moov-end': playWhileReceiving(videos.moovEnd, 'download', false), webm: playWhileReceiving(videos.webm, 'picker', false), tampered: tamperedWhilePlaying(videos.faststart) };
-  const results = await Promise.allSettled(Object.values(jobs));
-  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${Object.keys(jobs)[i]}: ${(r.reason as Error)?.stack ?? String(r.reason)}`] : []));
-  assert.deepEqual(failures, []);
-});
+test(
+  'at once: an MP4 with its index at the end (download) and a VP9 WebM (save picker) play while they arrive and are saved verified; a chunk tampered during playback stops it',
+  { timeout: 120_000, skip },
+  async () => {
+    const jobs = {
+      'moov-end': playWhileReceiving(await videos.moovEnd, 'download', false),
+      webm: playWhileReceiving(await videos.webm, 'picker', false),
+      tampered: tamperedWhilePlaying(await videos.faststart),
+    };
+    const results = await Promise.allSettled(Object.values(jobs));
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${Object.keys(jobs)[i]}: ${(r.reason as Error)?.stack ?? String(r.reason)}`] : []));
+    assert.deepEqual(failures, []);
+  },
+);
 
 async function tamperedWhilePlaying(src: string): Promise<void> {
   const chunks = Math.ceil((await stat(src)).size / (64 * 1024));
@@ -227,7 +234,11 @@ async function tamperedWhilePlaying(src: string): Promise<void> {
     assert.ok(v.paused, 'the video is paused');
     assert.equal(v.src, null, 'the video has no source any more');
     assert.equal(await host.exited, 3, host.stderr());
-    assert.deepEqual(await privateFile(tp.page, `picked-${basename(src)}`), { size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }, 'the picked file stays empty');
+    assert.deepEqual(
+      await privateFile(tp.page, `picked-${basename(src)}`),
+      { size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+      'the picked file stays empty',
+    );
     assert.deepEqual(await eventually(async () => assert.deepEqual(await stagedFiles(tp.page), []) ?? [], 5000), [], 'the staged file is removed');
     assert.equal(tp.downloads.length, 0, 'no download');
   } finally {
