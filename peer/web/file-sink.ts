@@ -17,6 +17,17 @@
 import { MovieShareError, ExitCode } from '../../common/errors.js';
 import type { FileSink, IncomingFile } from '../transfer/files.js';
 
+/** Files the page stages in its private storage are named so; a later visit removes leftovers (main.ts). */
+export const STAGING_PREFIX = 'incoming-';
+
+export const stagingName = (): string => `${STAGING_PREFIX}${Date.now()}-${Math.random().toString(36).slice(2)}`;
+
+/** A new file in the origin-private file system: staged there, offered for download once verified. */
+export async function browserStaging(): Promise<FileSystemFileHandle> {
+  const root = await navigator.storage.getDirectory();
+  return root.getFileHandle(stagingName(), { create: true });
+}
+
 /** chunks that arrive while a write is running are written together, up to this much */
 const BATCH_BYTES = 1024 * 1024;
 

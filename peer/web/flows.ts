@@ -2,20 +2,22 @@
  * The page's two jobs as straight lines of steps, the same steps as the CLIs
  * (peer/cli/get-command.ts, peer/cli/share-cli.ts) with the browser shell
  * plugged in: WebCrypto (crypto.ts), the browser's RTCPeerConnection
- * (browser-peer.ts), a file handle as the sink (file-sink.ts) and a picked
- * File as the source (file-source.ts). No DOM here: main.ts renders.
+ * (browser-peer.ts), a file handle as the sink (file-sink.ts; opfs-sink.ts
+ * for a file the page plays while it arrives) and a picked File as the
+ * source (file-source.ts). No DOM here: main.ts renders.
  */
 import { makeCode, parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING, LINGER_MS } from '../../common/config.js';
 import type { ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
-import type { IncomingFile } from '../transfer/files.js';
+import type { FileSink, IncomingFile, TransferReader } from '../transfer/files.js';
 import { sendFile, type SendResult } from '../transfer/host.js';
 import { receiveFile, type ReceiveResult } from '../transfer/receiver.js';
 import type { ProgressSink } from '../transfer/session.js';
 import { browserPeerFactory } from './browser-peer.js';
-import { WritableFileSink } from './file-sink.js';
+import { browserStaging, WritableFileSink } from './file-sink.js';
+import { OpfsSink } from './opfs-sink.js';
 import { browserFileSource, hashBlob } from './file-source.js';
 
 /** What a flow tells the page as it goes. */
@@ -31,14 +33,93 @@ export interface ReceiveParams {
   code: string;
   signalUrl: string;
   keyPair: Promise<ReceiverKeyPair>;
-  /** where to write the file, asked once its name and size are known */
-  target: (file: IncomingFile) => Promise<FileSystemFileHandle>;
+  /**
+   * Where the file goes, asked once its name and size are known: a file the
+   * user picked, or null: the browser's private storage, and a download once
+   * it is verified.
+   */
+  choose: (file: IncomingFile) => Promise<FileSystemFileHandle | null>;
+  /** a file to play while it arrives: `wants` says whether to (asked at open), `start` is given the reader */
+  play?: {
+    wants(file: IncomingFile): Promise<boolean>;
+    start(reader: TransferReader, sink: OpfsSink): void;
+  };
   view: FlowView & { incoming(file: { name: string; size: number }): void };
   cancel: AbortSignal;
 }
 
+export interface ReceivedInPage extends ReceiveResult {
+  /** the verified file in the browser's storage, to download (when no file was picked) */
+  download?: FileSystemFileHandle;
+}
+
+/**
+ * The sink, chosen once the file is known: a file to play is staged where it
+ * can be read while written (OpfsSink); any other goes, as it streams in,
+ * through the target's swap file (WritableFileSink), as does a file to play
+ * when the browser will not stage it.
+ */
+class ChosenSink implements FileSink {
+  private inner: FileSink | undefined;
+  download: FileSystemFileHandle | undefined;
+  playing: OpfsSink | undefined;
+
+  constructor(
+    private readonly choose: (file: IncomingFile) => Promise<FileSystemFileHandle | null>,
+    private readonly play: ReceiveParams['play'],
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get failure(): Promise<never> {
+    return this.inner!.failure;
+  }
+
+  async open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }> {
+    let chosen: Promise<FileSystemFileHandle | null> | undefined;
+    const choice = (f: IncomingFile) => (chosen ??= this.choose(f)); // asked once
+    if (this.play && (await this.play.wants(file))) {
+      const sink = new OpfsSink(choice);
+      try {
+        const r = await sink.open(file, onWritten);
+        this.inner = this.playing = sink;
+        return r;
+      } catch (e) {
+        if (
+          chosen &&
+          (await chosen.then(
+            () => false,
+            () => true,
+          ))
+        )
+          throw e; // the choice itself failed
+        this.log(`no playback while receiving: ${(e as Error).message}`);
+      }
+    }
+    this.inner = new WritableFileSink(async (f) => (await choice(f)) ?? (this.download = await browserStaging()));
+    return this.inner.open(file, onWritten);
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    this.inner!.write(offset, bytes);
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.inner!.read(offset, length);
+  }
+  finish(): Promise<void> {
+    return this.inner!.finish();
+  }
+  async commit(): Promise<void> {
+    await this.inner!.commit();
+    if (this.playing) this.download = this.playing.download;
+  }
+  async abort(keepForResume: boolean): Promise<void> {
+    this.download = undefined;
+    await this.inner?.abort(keepForResume);
+  }
+}
+
 /** code → signaling → PAKE → data channel → file, verified before it is committed. */
-export async function receiveInPage(p: ReceiveParams): Promise<ReceiveResult> {
+export async function receiveInPage(p: ReceiveParams): Promise<ReceivedInPage> {
   const code = parseCode(p.code);
   const signal = await SignalClient.connect({ url: p.signalUrl });
   try {
@@ -54,15 +135,18 @@ export async function receiveInPage(p: ReceiveParams): Promise<ReceiveResult> {
       log: (l) => p.view.log(l),
     });
     signal.close();
+    const sink = new ChosenSink(p.choose, p.play, (l) => p.view.log(l));
     try {
-      return await receiveFile(rz.session, {
-        sink: new WritableFileSink(p.target),
+      const res = await receiveFile(rz.session, {
+        sink,
         keyPair: p.keyPair,
         tuning: DEFAULT_TUNING,
         progress: p.view.progress,
         link: { cancel: p.cancel, lingerMs: LINGER_MS },
         onStart: (i) => p.view.incoming({ name: i.name, size: i.size }),
+        onReader: (reader) => sink.playing && p.play?.start(reader, sink.playing),
       });
+      return { ...res, download: sink.download };
     } finally {
       rz.session.channel.close();
     }

@@ -8,6 +8,11 @@
  * starts the RSA key generation (up to ~1 s) and, when the URL's fragment
  * holds a code, takes it (and clears it from the address bar) and receives.
  *
+ * A file the browser can play (player.ts) plays while it arrives, in the
+ * <video> of the transfer section, with its own status: authenticated chunk
+ * by chunk while it plays, whole-file check pending, then verified, or
+ * stopped when the transfer fails.
+ *
  * Every failure is shown as one sentence under the same four headings as the
  * CLIs' exit codes (docs/PROTOCOL.md): usage, integrity, wrong code, network.
  */
@@ -16,10 +21,13 @@ import { parseCode } from '../../common/code/code.js';
 import { formatBytes } from '../../common/format.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
-import type { IncomingFile } from '../transfer/files.js';
+import type { IncomingFile, TransferReader } from '../transfer/files.js';
 import type { ProgressSink } from '../transfer/session.js';
 import { webCrypto } from './crypto.js';
+import { STAGING_PREFIX } from './file-sink.js';
 import { receiveInPage, sendFromPage, type FlowView } from './flows.js';
+import type { OpfsSink } from './opfs-sink.js';
+import { playableType, publish, startPlayer } from './player.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -69,6 +77,9 @@ const ui = {
   result: $('result'),
   download: $<HTMLAnchorElement>('download'),
   again: $<HTMLButtonElement>('again'),
+  player: $('player'),
+  video: $<HTMLVideoElement>('video'),
+  playStatus: $('play-status'),
 };
 
 function say(line: string): void {
@@ -171,18 +182,13 @@ const freshKeyPair = (): Promise<ReceiverKeyPair> => {
   return kp;
 };
 
-/** In the origin-private file system: staged there, offered for download once verified. */
-async function browserStaging(): Promise<FileSystemFileHandle> {
-  const root = await navigator.storage.getDirectory();
-  return root.getFileHandle(`incoming-${Date.now()}-${Math.random().toString(36).slice(2)}`, { create: true });
-}
-
 /** Files staged by an earlier visit (downloaded, or abandoned) are removed at start. */
 async function clearStaging(): Promise<void> {
   try {
     const root = await navigator.storage.getDirectory();
     // TypeScript's DOM types lack the handle's async iterators
-    for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys()) if (name.startsWith('incoming-')) await root.removeEntry(name).catch(() => undefined);
+    for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys())
+      if (name.startsWith(STAGING_PREFIX)) await root.removeEntry(name).catch(() => undefined);
   } catch {
     // no OPFS: nothing staged
   }
@@ -194,13 +200,13 @@ const savePicker = (): SavePicker | undefined => (window as unknown as { showSav
 /**
  * Where the file goes. With a save picker (Chromium), the user chooses once
  * the name is known: the picker needs a click. Otherwise (or on "Download
- * when verified") the file is staged in the browser's private storage.
+ * when verified": null) the file is staged in the browser's private storage.
  */
-function chooseTarget(staged: { handle?: FileSystemFileHandle }): (file: IncomingFile) => Promise<FileSystemFileHandle> {
+function chooseTarget(): (file: IncomingFile) => Promise<FileSystemFileHandle | null> {
   return async (file) => {
     const name = displayName(file.name);
     const picker = savePicker();
-    if (!picker) return (staged.handle = await browserStaging());
+    if (!picker) return null;
     setState('choosing');
     ui.saveChoice.hidden = false;
     ui.savePrompt.textContent = `Where should ${name} (${formatBytes(file.size)}) go? It is written there, and kept only if it arrives intact.`;
@@ -211,7 +217,7 @@ function chooseTarget(staged: { handle?: FileSystemFileHandle }): (file: Incomin
           ui.saveAs.onclick = () => resolve('pick');
           ui.keepInBrowser.onclick = () => resolve('browser');
         });
-        if (choice === 'browser') return (staged.handle = await browserStaging());
+        if (choice === 'browser') return null;
         try {
           return await picker({ suggestedName: name });
         } catch (e) {
@@ -227,12 +233,66 @@ function chooseTarget(staged: { handle?: FileSystemFileHandle }): (file: Incomin
   };
 }
 
+// ── playing while receiving ─────────────────────────────────────────────
+/** the service worker controls the page: a file can play while it arrives */
+let playerReady: Promise<boolean> = Promise.resolve(false);
+
+interface Playback {
+  verified(): void;
+  failed(): void;
+}
+
+function setPlay(state: 'loading' | 'playing' | 'verified' | 'failed' | 'unplayable', line: string): void {
+  ui.player.dataset.play = state;
+  ui.playStatus.textContent = line;
+}
+
+/** The video plays `reader` (bytes authenticated chunk by chunk) while the rest arrives. */
+function startPlayback(reader: TransferReader, sink: OpfsSink, type: string): Playback {
+  const stream = publish({ reader, type, available: (o, m) => sink.available(o, m) }, displayName(reader.name));
+  const video = ui.video;
+  ui.player.hidden = false;
+  setPlay('loading', 'Waiting for enough of the file to play…');
+  video.onplaying = () => {
+    if (ui.player.dataset.play === 'loading') setPlay('playing', 'Playing authenticated chunks; whole-file check pending.');
+  };
+  video.onerror = () => {
+    if (ui.player.dataset.play === 'failed' || !video.getAttribute('src')) return;
+    stream.stop();
+    setPlay('unplayable', 'This browser cannot play this file; it is still being received and checked.');
+  };
+  video.src = stream.url;
+  video.play().catch(async (e: unknown) => {
+    if ((e as DOMException).name !== 'NotAllowedError') return;
+    // the browser wants a gesture for sound: play muted (its controls unmute)
+    video.muted = true;
+    await video.play().catch(() => undefined);
+  });
+  let over = false;
+  return {
+    verified() {
+      if (over) return;
+      over = true;
+      if (ui.player.dataset.play !== 'unplayable') setPlay('verified', "Verified: the whole file matches the sender's SHA-256.");
+    },
+    failed() {
+      if (over) return;
+      over = true;
+      stream.stop();
+      video.pause();
+      video.removeAttribute('src');
+      video.load();
+      setPlay('failed', 'Failed: playback stopped, nothing saved.');
+    },
+  };
+}
+
 async function receive(code: string): Promise<void> {
   openTransfer('receive');
   ui.shareCode.hidden = true;
   setState('connecting');
   say('Connecting to the sender…');
-  const staged: { handle?: FileSystemFileHandle } = {};
+  let playback: Playback | undefined;
   const kp = keyPair ?? freshKeyPair();
   keyPair = undefined; // one key pair per transfer
   const cancel = new AbortController();
@@ -243,7 +303,11 @@ async function receive(code: string): Promise<void> {
       code,
       signalUrl: location.origin,
       keyPair: kp,
-      target: chooseTarget(staged),
+      choose: chooseTarget(),
+      play: {
+        wants: async (f) => (await playerReady) && playableType(f.name, ui.video) !== undefined,
+        start: (reader, sink) => void (playback = startPlayback(reader, sink, playableType(reader.name, ui.video)!)),
+      },
       cancel: cancel.signal,
       view: {
         ...view,
@@ -255,8 +319,9 @@ async function receive(code: string): Promise<void> {
     });
     ui.progressLabel.textContent = `Received ${formatBytes(res.size)}; SHA-256 verified.`;
     say(`Verified: ${displayName(res.name)} arrived intact (SHA-256 ${res.sha256.slice(0, 16)}…).`);
-    if (staged.handle) {
-      const file = await staged.handle.getFile();
+    playback?.verified();
+    if (res.download) {
+      const file = await res.download.getFile();
       ui.download.href = URL.createObjectURL(file);
       ui.download.download = displayName(res.name);
       ui.download.textContent = `Save ${displayName(res.name)}`;
@@ -265,6 +330,7 @@ async function receive(code: string): Promise<void> {
     }
     setState('verified');
   } catch (e) {
+    playback?.failed();
     showError(e);
   } finally {
     keyPair ??= freshKeyPair();
@@ -334,6 +400,7 @@ function start(): void {
   useCryptoBackend(webCrypto);
   keyPair = freshKeyPair(); // the RSA prime search runs while the user types (or while we connect)
   void clearStaging();
+  playerReady = startPlayer();
 
   ui.receiveForm.addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -4,10 +4,13 @@
  * wire, after the encryption: the receiver must catch it. A process of its
  * own, like rogue-host-main.ts, so no WebRTC stack runs in the test's process.
  *
- *   node dist/test/support/tamper-host-main.js URL FILE flip|truncate
+ *   node dist/test/support/tamper-host-main.js URL FILE flip|truncate [MAX_RATE]
+ *   node dist/test/support/tamper-host-main.js URL FILE flip-at INDEX [MAX_RATE]
  *
- *   flip      the third chunk frame gets one bit flipped (its GCM tag fails)
- *   truncate  chunk frames after the second are never sent; `end` still is
+ *   flip        the third chunk frame gets one bit flipped (its GCM tag fails)
+ *   flip-at N   the frame of chunk N (whenever it is sent) gets one bit flipped
+ *   truncate    chunk frames after the second are never sent; `end` still is
+ *   MAX_RATE    bytes per second the host sends at most (as --max-rate: 200K, 1M, 1MiB)
  *
  * stdout: {"code":"..."} once the room exists. Exits with the exit code of
  * the error sendFile ended in (the receiver's `abort` carries it), 0 if none.
@@ -18,6 +21,7 @@ import { basename } from 'node:path';
 import { makeCode, parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
 import { MovieShareError } from '../../common/errors.js';
+import { chunkIndex } from '../../common/protocol/framing.js';
 import { hashFile, nodeFileSource } from '../../peer/node/file-source.js';
 import { rendezvous } from '../../peer/rendezvous/rendezvous.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
@@ -26,8 +30,13 @@ import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
 import type { MessageChannel } from '../../peer/transfer/channel.js';
 import { sendFile } from '../../peer/transfer/host.js';
 
-const [url, file, mode] = process.argv.slice(2) as [string, string, 'flip' | 'truncate'];
+const [url, file, mode, ...rest] = process.argv.slice(2) as [string, string, 'flip' | 'flip-at' | 'truncate', ...string[]];
 const CHUNK_FRAME = 0x02;
+const flipIndex = mode === 'flip-at' ? Number(rest.shift()) : -1;
+const UNITS: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, KI: 1024, MI: 1024 ** 2, GI: 1024 ** 3 };
+const rate = /^(\d+(?:\.\d+)?)([KMG]i?)?B?$/i.exec(rest[0] ?? '0');
+if (!rate || !Number.isSafeInteger(flipIndex)) throw new Error(`usage: URL FILE flip|truncate [MAX_RATE] | URL FILE flip-at INDEX [MAX_RATE]`);
+const maxRate = Math.round(Number(rate[1]) * UNITS[(rate[2] ?? '').toUpperCase()]!);
 
 const signal = await SignalClient.connect({ url });
 const room = await signal.createRoom();
@@ -50,7 +59,7 @@ try {
       if (frame[0] !== CHUNK_FRAME) return real.send(frame);
       chunks++;
       if (mode === 'truncate' && chunks > 2) return;
-      if (mode === 'flip' && chunks === 3) {
+      if ((mode === 'flip' && chunks === 3) || (mode === 'flip-at' && chunkIndex(frame) === flipIndex)) {
         const f = Uint8Array.from(frame);
         f[f.length - 1]! ^= 0x01;
         return real.send(f);
@@ -66,7 +75,7 @@ try {
   const size = (await stat(file)).size;
   await sendFile(
     { ...rz.session, channel },
-    { file: nodeFileSource({ path: file, name: basename(file), size }, hashFile(file)), tuning: DEFAULT_TUNING, link: { lingerMs: 3000 } },
+    { file: nodeFileSource({ path: file, name: basename(file), size }, hashFile(file)), tuning: DEFAULT_TUNING, link: { lingerMs: 3000 }, maxRate },
   );
   process.exit(0);
 } catch (e) {

@@ -52,7 +52,11 @@ test('npm pack ships only the programs; installed from the tarball, the three co
   const files = info!.files.map((f) => f.path).sort();
   for (const c of COMMANDS) assert.ok(files.includes(`dist/bin/${c}.js`), `${c} is in the tarball: ${files.join(', ')}`);
   const page = files.filter((f) => f.startsWith('dist/bin/web/'));
-  assert.deepEqual(page, ['dist/bin/web/app.css', 'dist/bin/web/app.js', 'dist/bin/web/index.html'], 'the browser page that movie-signal serves');
+  assert.deepEqual(
+    page,
+    ['dist/bin/web/app.css', 'dist/bin/web/app.js', 'dist/bin/web/index.html', 'dist/bin/web/store-worker.js', 'dist/bin/web/sw.js'],
+    'the browser page that movie-signal serves, with its service worker (playback while receiving) and its storage worker',
+  );
   const extra = files.filter((f) => !/^(dist\/bin\/[^/]+\.js|dist\/bin\/chunks\/[^/]+\.js|dist\/bin\/web\/[^/]+|package\.json|README\.md|LICENSE)$/.test(f));
   assert.deepEqual(extra, [], 'nothing but the bundled programs, the page, package.json, README and LICENSE');
   assert.equal(files.filter((f) => /test|\.ts$|^\.ci\//.test(f)).length, 0, 'no tests, sources or CI files');
@@ -76,6 +80,13 @@ test('npm pack ships only the programs; installed from the tarball, the three co
   const pageRes = await fetch(`${url}/`);
   assert.equal(pageRes.status, 200);
   assert.match(await pageRes.text(), /<script type="module" src="app\.js"><\/script>/);
+  for (const script of ['sw.js', 'store-worker.js']) {
+    const r = await fetch(`${url}/${script}`);
+    assert.equal(r.status, 200, script);
+    // a service worker or worker script served as anything but JavaScript is refused by the browser
+    assert.equal(r.headers.get('content-type'), 'text/javascript; charset=utf-8', script);
+    assert.ok((await r.text()).length > 0, script);
+  }
   const src = join(dir, 'movie.bin');
   const out = join(dir, 'received.bin');
   await randomFile(src, 3 * 1024 * 1024 + 5);

@@ -16,8 +16,8 @@ import { rawRequest, type RawResponse } from '../support/http.js';
 import { startSignalServer } from '../../signaling/server/index.js';
 
 const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; " +
-  "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; " +
+  "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 const INDEX = '<!doctype html><html><head><title>movie-share test page</title><script src="app.js"></script></head><body></body></html>\n';
 const APP = 'console.log("the test page");\n';
 
@@ -166,6 +166,14 @@ test('the real dist/bin: / serves dist/bin/web/ when the page is built, else ans
     assert.equal(r.status, 200);
     assert.equal(r.body, await readFile(built, 'utf8'));
     assertPageHeaders(r, '/');
+    // the service worker (at the root, so its scope is the page's) and the storage worker: scripts, under the same headers
+    for (const script of ['/sw.js', '/store-worker.js']) {
+      const w = await rawRequest(url, script);
+      assert.equal(w.status, 200, script);
+      assert.equal(w.headers['content-type'], 'text/javascript; charset=utf-8', script);
+      assert.equal(w.body, await readFile(join(DIST, 'bin', 'web', script.slice(1)), 'utf8'));
+      assertPageHeaders(w, script);
+    }
   } else {
     assert.equal(r.status, 404);
     assert.equal(r.body, 'the web page is not built into this server\n');
