@@ -129,7 +129,18 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     let reader: AsyncIterator<Uint8Array> | undefined;
     let readAt = -1;
     try {
-      for (let index = schedule.next(); index >= 0; index = schedule.next()) {
+      while (!schedule.sent.complete) {
+        // credit and rate first, the chunk after: a want that arrives while we wait goes next
+        if (!flow.canSend(sent + chunkSize)) {
+          flush();
+          await link.guard(flow.ready(sent + chunkSize));
+        }
+        const wait = limit?.take(chunkSize) ?? 0;
+        if (wait > 0) {
+          flush();
+          await link.guard(sleep(wait));
+        }
+        const index = schedule.next();
         if (index !== readAt) {
           await reader?.return?.();
           reader = file.chunks(index * chunkSize, chunkSize)[Symbol.asyncIterator]();
@@ -139,15 +150,6 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
         if (step.done) throw new MovieShareError(ExitCode.Other, 'The file got shorter while it was being sent; send it again when nothing is writing to it.');
         readAt++;
         const slice = step.value;
-        if (!flow.canSend(sent + slice.length)) {
-          flush();
-          await link.guard(flow.ready(sent + slice.length));
-        }
-        const wait = limit?.take(slice.length) ?? 0;
-        if (wait > 0) {
-          flush();
-          await link.guard(sleep(wait));
-        }
         // a synchronous backend (Node) seals here and now; WebCrypto returns a promise
         const sealed = encodeChunk(key, transferId, index, index === count - 1, slice);
         const frame = isPromise(sealed) ? await sealed : sealed;
