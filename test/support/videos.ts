@@ -8,7 +8,7 @@
  *                  must read the tail before it can play
  *   vp9.webm       VP9 + Opus
  *
- * Each is about 4 MB; `--max-rate 200K` makes a transfer last ~20 s.
+ * Each is about 4 MB; `--max-rate 330K` makes a transfer last ~12 s.
  */
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * The page plays a movie while it arrives: a real movie-share, held to
- * --max-rate so the transfer lasts ~20 s, sends three real videos (test/support/videos.ts:
+ * --max-rate so the transfer lasts ~12 s, sends three real videos (test/support/videos.ts:
  * a faststart MP4, an MP4 whose index is at its end, a VP9 WebM) to pages in
  * Debian's chromium on 127.0.0.1. Each video plays before the transfer ends;
  * a seek far beyond what arrived plays within 2 s (the service worker asks the
@@ -21,8 +21,8 @@ import { sha256File, tempDir } from '../support/files.js';
 import { hasChromium, launchBrowser, openPage, pageError, pageState, privateFile, privateFiles, type SaveMode, type TestPage } from '../support/browser.js';
 import { startTestVideos, VIDEO_SECONDS } from '../support/videos.js';
 
-/** ~4 MB in ~20 s */
-const RATE = '200K';
+/** ~4 MB in ~12 s */
+const RATE = '330K';
 /** the product's promise: a seek plays within this */
 const SEEK_MS = 2000;
 

@@ -20,8 +20,8 @@ import { PlayServer, type PlaySource } from '../../peer/node/play-server.js';
 
 const LYING_HOST = `${DIST}test/support/lying-host-main.js`;
 /** how long the rate-capped video transfers should last: -o - into ffmpeg, and --play */
-const PIPE_SECONDS = 15;
-const PLAY_SECONDS = 20;
+const PIPE_SECONDS = 10;
+const PLAY_SECONDS = 12;
 const FPS = 25;
 
 const procs = new Procs();
