@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../../common/config.js';
 import { ExitCode, isMovieShareError, usageError } from '../../common/errors.js';
+import { parseRate } from '../../common/format.js';
 import { defaultIceOptions, validateIceOptions, type IceOptions } from '../rtc/ice.js';
 import { jsonEvent, printLine, type OutputMode } from './progress.js';
 import type { PairInfo } from '../rtc/candidate-pair.js';
@@ -102,14 +103,11 @@ export function iceOptions(f: CommonFlags): IceOptions {
   return ice;
 }
 
-const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30 };
-
 /** `--max-rate`: bytes per second, 0 when not given. */
 export function maxRate(f: CommonFlags): number {
   const v = f.maxRate;
   if (v === undefined) return 0;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(k|m|g|ki|mi|gi)?\s*(?:b|bytes?)?(?:\/s)?\s*$/i.exec(v);
-  const rate = m ? Math.round(Number(m[1]) * RATE_UNITS[(m[2] ?? '').toLowerCase()]!) : NaN;
+  const rate = parseRate(v);
   if (!Number.isSafeInteger(rate) || rate < 1024) throw usageError(`--max-rate must be a rate of at least 1K (bytes per second), like 500K or 5M, not "${v}".`);
   return rate;
 }

@@ -12,6 +12,7 @@ import { SIDECAR_EVERY_BYTES } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import type { FileSink, IncomingFile } from '../transfer/files.js';
 import { FileWriter } from './file-writer.js';
+import { readAt } from './file-source.js';
 import { addRange, partPath, prepareResume, removeResumeState, writeSidecar } from './resume.js';
 
 export class NodeFileSink implements FileSink {
@@ -75,14 +76,7 @@ export class NodeFileSink implements FileSink {
     } else {
       throw new MovieShareError(ExitCode.Other, 'The download stopped; nothing more can be read.');
     }
-    const buf = new Uint8Array(length);
-    let got = 0;
-    while (got < length) {
-      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === length ? buf : buf.subarray(0, got);
+    return readAt(fh, offset, length);
   }
 
   async finish(): Promise<void> {

@@ -31,6 +31,18 @@ export async function inspectFile(path: string): Promise<FileInfo> {
   return { path, name: basename(path), size: st.size };
 }
 
+/** Bytes [offset, offset + length) of an open file, fewer only at its end. */
+export async function readAt(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
 /** SHA-256 of the whole file, streamed. */
 export async function hashFile(path: string, onBytes?: (n: number) => void): Promise<string> {
   const fh = await openForRead(path);

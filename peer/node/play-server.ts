@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { open, type FileHandle } from 'node:fs/promises';
 import rangeParser from 'range-parser';
 import { ExitCode, MovieShareError, usageError } from '../../common/errors.js';
+import { readAt } from './file-source.js';
 
 /** What the server reads from: a TransferReader, or the saved file. */
 export interface PlaySource {
@@ -122,7 +123,7 @@ export class PlayServer {
     const size = (await fh.stat()).size;
     await this.file?.close().catch(() => undefined);
     this.file = fh;
-    this.source = { size, read: (offset, length) => readFully(fh, offset, length) };
+    this.source = { size, read: (offset, length) => readAt(fh, offset, length) };
   }
 
   /** Stop listening and drop every connection (responses in flight end). */
@@ -207,15 +208,4 @@ function requestedName(url: string | undefined): string | undefined {
 function plain(res: http.ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text) + 1) });
   res.end(`${text}\n`);
-}
-
-async function readFully(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? buf : buf.subarray(0, got);
 }

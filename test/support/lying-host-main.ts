@@ -11,46 +11,25 @@
  * stdout: {"code":"..."} once the room exists. Exits with the exit code of
  * the error sendFile ended in (the receiver's `abort` carries it), 0 if none.
  */
-import './node-crypto.js';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { makeCode, parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
-import { MovieShareError } from '../../common/errors.js';
 import { hashFile, nodeFileSource } from '../../peer/node/file-source.js';
-import { rendezvous } from '../../peer/rendezvous/rendezvous.js';
-import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { buildRtcConfig } from '../../peer/rtc/ice.js';
-import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
 import { sendFile } from '../../peer/transfer/host.js';
+import { exitWith, hostSession } from './test-host.js';
 
 const [url, file, maxRate] = process.argv.slice(2) as [string, string, string | undefined];
 
-const signal = await SignalClient.connect({ url });
-const room = await signal.createRoom();
-const code = makeCode(room.room);
-process.stdout.write(`${JSON.stringify({ code })}\n`);
-try {
-  const rz = await rendezvous({
-    role: 'host',
-    code: parseCode(code),
-    signal,
-    factory: nodePeerFactory(buildRtcConfig({ stun: [], turn: [], relayOnly: false, bindAddress: '127.0.0.1' }, room.iceServers)),
-    lowWaterMark: DEFAULT_TUNING.lowWaterMark,
-  });
-  signal.close();
+await exitWith(async () => {
+  const session = await hostSession(url);
   const size = (await stat(file)).size;
   // the SHA-256 of something else: the real hash, hashed once more
   const wrong = hashFile(file).then((h) => createHash('sha256').update(h).digest('hex'));
-  await sendFile(rz.session, {
+  await sendFile(session, {
     file: nodeFileSource({ path: file, name: basename(file), size }, wrong),
     tuning: DEFAULT_TUNING,
     maxRate: maxRate ? Number(maxRate) : 0,
     link: { lingerMs: 3000 },
   });
-  process.exit(0);
-} catch (e) {
-  process.stderr.write(`${(e as Error).message}\n`);
-  process.exit(e instanceof MovieShareError ? e.exitCode : 1);
-}
+});

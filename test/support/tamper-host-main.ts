@@ -15,43 +15,25 @@
  * stdout: {"code":"..."} once the room exists. Exits with the exit code of
  * the error sendFile ended in (the receiver's `abort` carries it), 0 if none.
  */
-import './node-crypto.js';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { makeCode, parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
-import { MovieShareError } from '../../common/errors.js';
+import { parseRate } from '../../common/format.js';
 import { chunkIndex } from '../../common/protocol/framing.js';
 import { hashFile, nodeFileSource } from '../../peer/node/file-source.js';
-import { rendezvous } from '../../peer/rendezvous/rendezvous.js';
-import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { buildRtcConfig } from '../../peer/rtc/ice.js';
-import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
 import type { MessageChannel } from '../../peer/transfer/channel.js';
 import { sendFile } from '../../peer/transfer/host.js';
+import { exitWith, hostSession } from './test-host.js';
 
 const [url, file, mode, ...rest] = process.argv.slice(2) as [string, string, 'flip' | 'flip-at' | 'truncate', ...string[]];
 const CHUNK_FRAME = 0x02;
 const flipIndex = mode === 'flip-at' ? Number(rest.shift()) : -1;
-const UNITS: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, KI: 1024, MI: 1024 ** 2, GI: 1024 ** 3 };
-const rate = /^(\d+(?:\.\d+)?)([KMG]i?)?B?$/i.exec(rest[0] ?? '0');
-if (!rate || !Number.isSafeInteger(flipIndex)) throw new Error(`usage: URL FILE flip|truncate [MAX_RATE] | URL FILE flip-at INDEX [MAX_RATE]`);
-const maxRate = Math.round(Number(rate[1]) * UNITS[(rate[2] ?? '').toUpperCase()]!);
+const maxRate = rest[0] === undefined ? 0 : parseRate(rest[0]);
+if (!Number.isSafeInteger(maxRate) || !Number.isSafeInteger(flipIndex)) throw new Error(`usage: URL FILE flip|truncate [MAX_RATE] | URL FILE flip-at INDEX [MAX_RATE]`);
 
-const signal = await SignalClient.connect({ url });
-const room = await signal.createRoom();
-const code = makeCode(room.room);
-process.stdout.write(`${JSON.stringify({ code })}\n`);
-try {
-  const rz = await rendezvous({
-    role: 'host',
-    code: parseCode(code),
-    signal,
-    factory: nodePeerFactory(buildRtcConfig({ stun: [], turn: [], relayOnly: false, bindAddress: '127.0.0.1' }, room.iceServers)),
-    lowWaterMark: DEFAULT_TUNING.lowWaterMark,
-  });
-  signal.close();
-  const real = rz.session.channel;
+await exitWith(async () => {
+  const session = await hostSession(url);
+  const real = session.channel;
   let chunks = 0;
   const channel: MessageChannel = {
     maxMessageSize: real.maxMessageSize,
@@ -74,11 +56,7 @@ try {
   };
   const size = (await stat(file)).size;
   await sendFile(
-    { ...rz.session, channel },
+    { ...session, channel },
     { file: nodeFileSource({ path: file, name: basename(file), size }, hashFile(file)), tuning: DEFAULT_TUNING, link: { lingerMs: 3000 }, maxRate },
   );
-  process.exit(0);
-} catch (e) {
-  process.stderr.write(`${(e as Error).message}\n`);
-  process.exit(e instanceof MovieShareError ? e.exitCode : 1);
-}
+});
