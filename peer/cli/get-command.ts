@@ -12,6 +12,7 @@
  * started.
  */
 import { Command } from 'commander';
+import { safeText } from '../../common/terminal.js';
 import { access, constants, lstat, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseCode } from '../../common/code/code.js';
@@ -183,7 +184,7 @@ void runMain(
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onStart: (i) => {
         if (i.notice) out.info(i.notice);
-        out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${where}`);
+        out.verbose(`receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where}`);
       },
       onReader: play
         ? (reader) => {
