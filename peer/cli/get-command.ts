@@ -12,7 +12,8 @@
  * started.
  */
 import { Command } from 'commander';
-import { access, constants, stat } from 'node:fs/promises';
+import { safeText } from '../../common/terminal.js';
+import { access, constants, lstat, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
@@ -26,6 +27,7 @@ import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import { nodePeerFactory } from '../rtc/node-peer.js';
 import { NodeFileSink } from '../node/file-sink.js';
+import { checkResumeFiles } from '../node/resume.js';
 import { StdoutSink } from '../node/stdout-sink.js';
 import { PlayServer } from '../node/play-server.js';
 import { receiverKeyPair } from './early-keygen.js';
@@ -49,7 +51,7 @@ const program = configureExit(
         '-o, --output <path>',
         'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
       )
-      .option('--force', 'overwrite OUT if it exists')
+      .option('--force', 'overwrite OUT if it exists (or appears meanwhile), and an OUT.part left without its OUT.part.json')
       .option(
         '--play',
         'also serve OUT while it arrives at http://127.0.0.1:PORT/NAME for a player (seeking fetches that part first); after it is verified, keep serving until Ctrl-C',
@@ -73,7 +75,8 @@ const cancel = new AbortController();
 async function checkOutput(out: string, force: boolean): Promise<void> {
   const st = await stat(out).catch(() => null);
   if (st?.isDirectory()) throw usageError(`${out} is a directory; give a file path with -o.`);
-  if (st && !force) throw usageError(`${out} already exists; choose another -o path or add --force to overwrite it.`);
+  // lstat: a link there (even a dangling one) is something that exists
+  if ((st || (await lstat(out).catch(() => null))) && !force) throw usageError(`${out} already exists; choose another -o path or add --force to overwrite it.`);
   const dir = dirname(out);
   const dst = await stat(dir).catch(() => null);
   if (!dst?.isDirectory()) throw usageError(`The folder ${dir} does not exist; create it or choose another -o path.`);
@@ -82,6 +85,7 @@ async function checkOutput(out: string, force: boolean): Promise<void> {
   } catch {
     throw usageError(`Cannot write to the folder ${dir} (permission denied or read-only); choose another -o path.`);
   }
+  await checkResumeFiles(out, force);
 }
 
 function playPort(v: string | undefined): number {
@@ -172,7 +176,7 @@ void runMain(
     };
     const where = toStdout ? 'stdout' : outPath;
     const res = await receiveFile(rz.session, {
-      sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath),
+      sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath, Boolean(flags.force)),
       keyPair,
       tuning: tune,
       maxRate: rate,
@@ -180,7 +184,7 @@ void runMain(
       link: { cancel: cancel.signal, lingerMs: LINGER_MS },
       onStart: (i) => {
         if (i.notice) out.info(i.notice);
-        out.verbose(`receiving "${i.name}" (${formatBytes(i.size)}) into ${where}`);
+        out.verbose(`receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where}`);
       },
       onReader: play
         ? (reader) => {

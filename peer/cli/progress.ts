@@ -8,6 +8,7 @@
 import cliProgress from 'cli-progress';
 import { silentProgress, type ProgressSink } from '../transfer/session.js';
 import { formatBytes } from '../../common/format.js';
+import { safeText } from '../../common/terminal.js';
 
 export type OutputMode = 'human' | 'json' | 'quiet';
 
@@ -38,10 +39,15 @@ export function endProgressLine(): void {
   bar?.stop();
 }
 
-/** One line on stderr (or `stream`), starting on a line of its own even while a progress bar is live. */
+/**
+ * One line on stderr (or `stream`), starting on a line of its own even while a
+ * progress bar is live. The one place the CLIs print text: whatever came from
+ * outside (an abort message, a server's reply, a file name) loses its terminal
+ * controls here (safeText), line by line (a stack trace under MOVIE_DEBUG keeps its lines).
+ */
 export function printLine(line: string, stream: TextStream = process.stderr): void {
   endProgressLine();
-  stream.write(`${line}\n`);
+  stream.write(`${line.split('\n').map(safeText).join('\n')}\n`);
 }
 
 function formatEta(seconds: number): string {
@@ -50,8 +56,17 @@ function formatEta(seconds: number): string {
   return `${Math.floor(seconds / 60)} min ${Math.ceil(seconds % 60)} s`;
 }
 
+/**
+ * One JSON event on stdout. JSON.stringify escapes C0 controls but not DEL,
+ * C1 controls (U+009B is a CSI) or bidi overrides: they are written as \uXXXX
+ * escapes too, so the line is safe on a terminal and still says exactly what came.
+ */
 export function jsonEvent(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+  process.stdout.write(`${jsonLine({ event, ...fields })}\n`);
+}
+
+export function jsonLine(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A rate meter over the bytes of this run (not counting resumed bytes). */

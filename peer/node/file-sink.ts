@@ -2,18 +2,23 @@
  * The receiver's FileSink on disk (peer/transfer/files.ts): OUT.part is
  * written at each chunk's place by the disk writer (file-writer.ts), the
  * resume sidecar (resume.ts) records the written ranges every
- * SIDECAR_EVERY_BYTES, and only commit() renames OUT.part to OUT (then syncs
- * the directory, so the rename survives a crash). Written bytes can be read
+ * SIDECAR_EVERY_BYTES, and only commit() moves OUT.part to OUT (then syncs
+ * the directory, so the move survives a crash). Written bytes can be read
  * back at any time, before and after the commit (the player of `--play`).
+ *
+ * The move never replaces a file: link(OUT.part, OUT) then unlink(OUT.part),
+ * so an OUT that someone created after movie-get checked at start-up is left
+ * alone (exit 2; the verified file stays as OUT.part with a sidecar that
+ * lists all of it). With --force, OUT is replaced (rename), as asked.
  */
-import { open, open as openDir, rename, type FileHandle } from 'node:fs/promises';
+import { link, open, open as openDir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SIDECAR_EVERY_BYTES } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import type { FileSink, IncomingFile } from '../transfer/files.js';
 import { FileWriter } from './file-writer.js';
 import { readAt } from './file-source.js';
-import { addRange, partPath, prepareResume, removeResumeState, writeSidecar } from './resume.js';
+import { addRange, partPath, prepareResume, READ_NOFOLLOW, removeResumeState, writeSidecar } from './resume.js';
 
 export class NodeFileSink implements FileSink {
   readonly failure: Promise<never>;
@@ -27,13 +32,17 @@ export class NodeFileSink implements FileSink {
   private reading: Promise<FileHandle> | undefined;
   private state: 'new' | 'open' | 'finished' | 'committed' | 'aborted' = 'new';
 
-  constructor(private readonly out: string) {
+  /** `force`: replace an OUT that exists at commit, and an OUT.part without a sidecar (--force) */
+  constructor(
+    private readonly out: string,
+    private readonly force = false,
+  ) {
     this.failure = new Promise<never>((_, reject) => (this.rejectFailure = reject));
     this.failure.catch(() => undefined);
   }
 
   async open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }> {
-    const resume = await prepareResume(this.out, file);
+    const resume = await prepareResume(this.out, file, this.force);
     this.fh = resume.fh;
     this.file = { sha256: file.sha256, size: file.size, name: file.name };
     this.have = [...resume.have];
@@ -71,7 +80,7 @@ export class NodeFileSink implements FileSink {
       fh = this.fh!;
     } else if (this.state === 'finished' || this.state === 'committed') {
       // opened before commit's rename, so it follows the file to OUT
-      this.reading ??= open(partPath(this.out), 'r');
+      this.reading ??= open(partPath(this.out), READ_NOFOLLOW);
       fh = await this.reading;
     } else {
       throw new MovieShareError(ExitCode.Other, 'The download stopped; nothing more can be read.');
@@ -85,15 +94,37 @@ export class NodeFileSink implements FileSink {
     const fh = this.fh!;
     this.fh = undefined;
     this.state = 'finished';
-    this.reading ??= open(partPath(this.out), 'r');
+    this.reading ??= open(partPath(this.out), READ_NOFOLLOW);
     await this.reading;
     await fh.close();
   }
 
   async commit(): Promise<void> {
-    await rename(partPath(this.out), this.out);
+    const part = partPath(this.out);
+    if (this.force) await rename(part, this.out);
+    else {
+      try {
+        await link(part, this.out);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') {
+          // keep everything for the user (and for a rerun, which then has every byte already)
+          await writeSidecar(this.out, this.sidecar()).catch(() => undefined);
+          throw new MovieShareError(
+            ExitCode.Usage,
+            `${this.out} was created by someone else while the file arrived; it was not replaced. The verified file is kept as ${part}: rename it yourself, or run both commands again with --force to replace ${this.out}.`,
+          );
+        }
+        // no hard links on this file system (FAT, some network file systems): the start-up check is all there is
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw e;
+        await rename(part, this.out);
+      }
+      await unlink(part).catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      });
+    }
     this.state = 'committed';
-    await removeResumeState(this.out);
+    await removeResumeState(this.out, true); // OUT.part is gone: whatever has that name now is not ours
     await syncDir(dirname(this.out));
   }
 

@@ -3,8 +3,16 @@
  * and `OUT.part.json` (the sidecar) says which byte ranges of it were
  * authenticated and written (after a seek they need not be a prefix), and for
  * which file (its SHA-256 and size from the authenticated key message).
+ *
+ * None of the three files (`OUT.part`, `OUT.part.json`, `OUT.part.json.tmp`)
+ * is ever opened through a symbolic link: every open carries O_NOFOLLOW, and
+ * a file made new carries O_CREAT | O_EXCL, so a link planted there (even
+ * between a check and the open) cannot send a write anywhere else. A link
+ * there is refused with a sentence (exit 2); see checkResumeFiles.
  */
-import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { MovieShareError, usageError } from '../../common/errors.js';
 import type { IncomingFile } from '../transfer/files.js';
 
 export interface Sidecar {
@@ -18,10 +26,63 @@ export interface Sidecar {
 
 export const partPath = (out: string): string => `${out}.part`;
 export const sidecarPath = (out: string): string => `${out}.part.json`;
+export const sidecarTmpPath = (out: string): string => `${out}.part.json.tmp`;
+
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+/** OUT.part, an existing one (resume) */
+export const PART_EXISTING = O_RDWR | O_NOFOLLOW;
+/** OUT.part or the sidecar's temp file, made new: fails if anything (a link too) is there */
+const CREATE_NEW = O_CREAT | O_EXCL | O_NOFOLLOW;
+/** OUT.part (or OUT, which is a link to the same file after commit) read back */
+export const READ_NOFOLLOW = O_RDONLY | O_NOFOLLOW;
+
+/** The sentence for a symbolic link (or another non-file) where movie-get keeps its resume state. */
+export function notAFileError(path: string, what: 'link' | 'other'): MovieShareError {
+  return what === 'link'
+    ? usageError(`${path} is a symbolic link; movie-get never writes through a link there. Remove it or choose another -o path.`)
+    : usageError(`${path} is not a regular file; remove it or choose another -o path.`);
+}
+
+/** ELOOP (O_NOFOLLOW met a link) or EEXIST (O_EXCL met something) from an open of `path`, as a sentence; other errors as they are. */
+function openError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP' || code === 'EMLINK') return notAFileError(path, 'link');
+  if (code === 'EEXIST') return usageError(`${path} appeared while movie-get was creating it (another program?); nothing was written to it. Choose another -o path.`);
+  return e;
+}
+
+/**
+ * Before joining the room (so a refusal does not use up the code): refuse a
+ * link or a non-file at OUT.part, the sidecar or its temp file, and an
+ * OUT.part without a sidecar (not ours: another program's file, or a copy
+ * someone left) unless `force`.
+ */
+export async function checkResumeFiles(out: string, force: boolean): Promise<void> {
+  const kinds = await Promise.all([partPath(out), sidecarPath(out), sidecarTmpPath(out)].map((p) => lstat(p).catch(() => null)));
+  [partPath(out), sidecarPath(out), sidecarTmpPath(out)].forEach((p, i) => {
+    const st = kinds[i];
+    if (st?.isSymbolicLink()) throw notAFileError(p, 'link');
+    if (st && !st.isFile()) throw notAFileError(p, 'other');
+  });
+  if (kinds[0] && !kinds[1] && !force) throw partWithoutSidecar(out);
+}
+
+function partWithoutSidecar(out: string): MovieShareError {
+  return usageError(
+    `${partPath(out)} exists but ${sidecarPath(out)} (the record of an interrupted download) does not, so it is not movie-get's; move it away, choose another -o path, or add --force to replace it.`,
+  );
+}
 
 export async function readSidecar(out: string): Promise<Sidecar | null> {
   try {
-    const o = JSON.parse(await readFile(sidecarPath(out), 'utf8')) as Record<string, unknown>;
+    const fh = await open(sidecarPath(out), O_RDONLY | O_NOFOLLOW);
+    let text: string;
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
+    const o = JSON.parse(text) as Record<string, unknown>;
     if (typeof o['sha256'] !== 'string' || typeof o['size'] !== 'number') return null;
     const base = { v: 2 as const, sha256: o['sha256'], size: o['size'], name: typeof o['name'] === 'string' ? o['name'] : '' };
     // version 1 recorded a verified prefix
@@ -60,8 +121,18 @@ export function writeSidecar(out: string, s: Sidecar): Promise<void> {
   const next = (sidecarWrites.get(out) ?? Promise.resolve())
     .catch(() => undefined)
     .then(async () => {
-      const tmp = `${sidecarPath(out)}.tmp`;
-      await writeFile(tmp, JSON.stringify(s));
+      const tmp = sidecarTmpPath(out);
+      // a .tmp left by a crash (or anything planted there) is removed, never written through: rm does not follow a link
+      await rm(tmp, { force: true });
+      const fh = await open(tmp, O_WRONLY | CREATE_NEW, 0o666).catch((e: unknown) => {
+        throw openError(tmp, e);
+      });
+      try {
+        await fh.writeFile(JSON.stringify(s));
+      } finally {
+        await fh.close();
+      }
+      // rename replaces whatever is at the sidecar's name, a link included, without following it
       await rename(tmp, sidecarPath(out));
     });
   sidecarWrites.set(out, next);
@@ -72,12 +143,13 @@ export function writeSidecar(out: string, s: Sidecar): Promise<void> {
   return next;
 }
 
-export async function removeResumeState(out: string): Promise<void> {
+/** Remove OUT.part (unless `keepPart`: commit already moved it), the sidecar and its temp file. */
+export async function removeResumeState(out: string, keepPart = false): Promise<void> {
   // a sidecar write still in flight would bring the sidecar back after we removed it
   await sidecarWrites.get(out)?.catch(() => undefined);
-  await rm(partPath(out), { force: true });
+  if (!keepPart) await rm(partPath(out), { force: true });
   await rm(sidecarPath(out), { force: true });
-  await rm(`${sidecarPath(out)}.tmp`, { force: true });
+  await rm(sidecarTmpPath(out), { force: true });
 }
 
 export interface ResumePoint {
@@ -92,12 +164,16 @@ export interface ResumePoint {
 /**
  * Decide what is kept: the ranges the sidecar lists when it describes the
  * same file (same SHA-256 and size) and OUT.part holds them; otherwise start
- * over.
+ * over. An OUT.part without any sidecar is not ours: refused unless `force`
+ * (checkResumeFiles said so before the transfer; this holds if it appeared since).
  */
-export async function prepareResume(out: string, payload: IncomingFile): Promise<ResumePoint> {
+export async function prepareResume(out: string, payload: IncomingFile, force = false): Promise<ResumePoint> {
   const sc = await readSidecar(out);
   if (sc && sc.sha256 === payload.sha256 && sc.size === payload.size) {
-    const fh = await open(partPath(out), 'r+').catch(() => null);
+    const fh = await open(partPath(out), PART_EXISTING).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw openError(partPath(out), e);
+    });
     if (fh) {
       const { size: onDisk } = await fh.stat();
       const limit = Math.min(onDisk, payload.size);
@@ -112,8 +188,13 @@ export async function prepareResume(out: string, payload: IncomingFile): Promise
     }
   }
   const discarded = sc !== null;
+  const sidecarThere = (await lstat(sidecarPath(out)).catch(() => null)) !== null;
+  const partThere = (await lstat(partPath(out)).catch(() => null)) !== null;
+  if (partThere && !sidecarThere && !force) throw partWithoutSidecar(out);
   await removeResumeState(out);
-  const fh = await open(partPath(out), 'w+');
+  const fh = await open(partPath(out), O_RDWR | CREATE_NEW, 0o666).catch((e: unknown) => {
+    throw openError(partPath(out), e);
+  });
   await writeSidecar(out, { v: 2, sha256: payload.sha256, size: payload.size, name: payload.name, have: [] });
   return {
     have: [],

@@ -22,6 +22,7 @@
  *   for their connect timeout.
  */
 import { io, type Socket } from 'socket.io-client';
+import { safeText } from '../../common/terminal.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import {
   SIGNAL_PROTOCOL_VERSION,
@@ -75,9 +76,12 @@ function describeReason(reply: SignalError, url: string): MovieShareError {
     case 'shutting-down':
       return new MovieShareError(ExitCode.Network, `The signaling server at ${url} is restarting; try again in a moment.`);
     case 'version':
-      return new MovieShareError(ExitCode.Other, `The signaling server at ${url} speaks a different protocol version (${reply.message}); update movie-share or the server.`);
+      return new MovieShareError(
+        ExitCode.Other,
+        `The signaling server at ${url} speaks a different protocol version (${safeText(reply.message)}); update movie-share or the server.`,
+      );
     default:
-      return new MovieShareError(ExitCode.Other, `The signaling server at ${url} refused the request: ${reply.message}`);
+      return new MovieShareError(ExitCode.Other, `The signaling server at ${url} refused the request: ${safeText(reply.message)}`);
   }
 }
 
@@ -375,7 +379,7 @@ export class SignalClient {
           this.retryRejoin();
           return;
         }
-        this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${reply.message}).`);
+        this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${safeText(reply.message)}).`);
         return;
       }
       this.rejoining = false;
@@ -413,7 +417,7 @@ export class SignalClient {
       if (this.closed) return;
       if (err?.reason === 'expired' && this.room) {
         this.room = null;
-        this.giveUp(`The signaling room expired: ${err.message}`);
+        this.giveUp(`The signaling room expired: ${safeText(String(err.message))}`);
         return;
       }
       if (err?.reason === 'shutting-down') return; // the disconnect that follows is handled below

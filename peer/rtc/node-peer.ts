@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import type { MessageChannel } from '../transfer/channel.js';
 import type { PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
 import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, iceFailureMessage, noRelayMessage, turnLogMark } from './ice.js';
-import { chooseMtu, localLinks, parseNetHint } from './path-mtu.js';
+import { chooseMtu, hintLinks, parseNetHint } from './path-mtu.js';
 import { offerAsDtlsClient } from './dtls-role.js';
 import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
 import { DataChannelTransport } from '../webrtc/datachannel.js';
@@ -99,7 +99,8 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
   let turnMark = turnLogMark();
   return {
     relayOnly,
-    localLinks: () => localLinks(config.bindAddress),
+    // behind TURN our addresses stay here (--relay-only promises it)
+    localLinks: () => hintLinks({ bindAddress: config.bindAddress, relayOnly, turnConfigured: hasTurn(config) }),
     chooseMtu(mine, theirs) {
       const hint = parseNetHint({ type: 'net', links: theirs });
       return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config)) : undefined;

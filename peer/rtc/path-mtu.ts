@@ -21,9 +21,14 @@
  *    there is no shared link, when a TURN server is configured (a relayed path
  *    may be chosen), or when an interface's MTU cannot be read.
  *
- * An explicit `--mtu` / `MOVIE_MTU` wins, except over a browser (a side that
- * lists no links): Chromium stalled receiving at 4096, so 1280 is the most a
- * browser gets. Each side caps the packets *it*
+ * A side that may use a TURN relay (`--relay-only`, or a TURN server
+ * configured) lists no links at all (hintLinks): `--relay-only` promises that
+ * the other side never learns this side's addresses, and over a relay the MTU
+ * is 1280 anyway. The other side then treats it as it treats a browser.
+ *
+ * An explicit `--mtu` / `MOVIE_MTU` wins, except over a side that lists no
+ * links (a browser, or a side behind TURN): Chromium stalled receiving at
+ * 4096, so 1280 is the most a browser gets. Each side caps the packets *it*
  * sends, so it is the host's choice that sets the speed of the file.
  */
 import { readFileSync } from 'node:fs';
@@ -91,6 +96,16 @@ export function localLinks(bindAddress?: string): LinkHint[] {
   return out.slice(0, MAX_LINKS);
 }
 
+/**
+ * The links our sealed net hint lists: none when a TURN relay may carry the
+ * data (`relayOnly`, or `turnConfigured`), so no local address, prefix or MTU
+ * leaves this machine; else localLinks(bindAddress).
+ */
+export function hintLinks(opts: { bindAddress?: string; relayOnly: boolean; turnConfigured: boolean }): LinkHint[] {
+  if (opts.relayOnly || opts.turnConfigured) return [];
+  return localLinks(opts.bindAddress);
+}
+
 /** The other side's hint, checked: it is sealed under the PAKE keys, but it is still input. */
 export function parseNetHint(v: unknown): NetHint | undefined {
   if (typeof v !== 'object' || v === null || (v as { type?: unknown }).type !== 'net') return undefined;
@@ -119,11 +134,15 @@ function inPrefix(address: string, net: LinkHint): boolean {
 
 /** Which MTU our connection uses (see the top of this file). */
 export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs: LinkHint[], turnConfigured: boolean): MtuChoice {
-  // A page cannot read its links, so it lists none (peer/web/browser-peer.ts). Chromium
-  // stalled receiving from us at 4096 and worked at 1280: cap, even over --mtu.
+  // A page cannot read its links, so it lists none (peer/web/browser-peer.ts); nor does a
+  // side behind TURN (hintLinks). Chromium stalled receiving from us at 4096 and worked
+  // at 1280: cap, even over --mtu.
   if (theirs.length === 0) {
     if (explicit !== undefined && explicit <= SAFE_MTU) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
-    return { mtu: SAFE_MTU, reason: `the other side lists no links (a browser)${explicit !== undefined ? `: --mtu ${explicit} capped` : ''}; browsers take at most ${SAFE_MTU}` };
+    return {
+      mtu: SAFE_MTU,
+      reason: `the other side lists no links (a browser, or a side that may use a TURN relay)${explicit !== undefined ? `: --mtu ${explicit} capped` : ''}; such a side gets at most ${SAFE_MTU}`,
+    };
   }
   if (explicit !== undefined) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
   if (turnConfigured) return { mtu: SAFE_MTU, reason: 'a TURN relay may carry the data' };

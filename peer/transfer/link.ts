@@ -6,6 +6,7 @@
  * Every failure ends in exactly one MovieShareError, available as `failure`.
  */
 import type { MessageChannel } from './channel.js';
+import { safeText } from '../../common/terminal.js';
 import { classifyFrame, encodeControl } from '../../common/protocol/framing.js';
 import { ExitCode, MovieShareError, isMovieShareError, networkError } from '../../common/errors.js';
 import { PEER_TIMEOUT_MS, PING_INTERVAL_MS } from '../../common/config.js';
@@ -113,7 +114,7 @@ export class Link<In extends Base, Out extends Base> {
       if (msg.t === 'abort') {
         const a = msg as unknown as Abort;
         this.markGone();
-        this.fail(new MovieShareError(a.code, `The other side stopped: ${a.message}`), false);
+        this.fail(new MovieShareError(a.code, `The other side stopped: ${safeText(a.message)}`), false);
         return;
       }
       if (this.onEager(msg)) return;

@@ -84,6 +84,8 @@ async function relayTransfer(t: { diagnostic(m: string): void }, name: string, u
     assert.ok(c, `${who} printed no connected event`);
     assert.equal(c.candidateType, 'relay', `${who} did not go through the relay: ${JSON.stringify(c)}`);
     assert.equal(c.mtu, 1280, `${who}: a relayed path keeps the safe MTU: ${JSON.stringify(c)}`);
+    // behind TURN the other side's sealed net hint listed none of its addresses
+    assert.match(String(c.mtuReason), /the other side lists no links/, `${who}: ${JSON.stringify(c)}`);
     // the relayed address is coturn's relay address, not a host address
     assert.match(String(c.local), /^relay 127\.0\.0\.2:\d+$/, `${who}: ${JSON.stringify(c)}`);
   }

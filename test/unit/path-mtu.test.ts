@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseMtu, localLinks, parseNetHint, SAFE_MTU, MAX_MTU, type LinkHint } from '../../peer/rtc/path-mtu.js';
+import { chooseMtu, hintLinks, localLinks, parseNetHint, SAFE_MTU, MAX_MTU, type LinkHint } from '../../peer/rtc/path-mtu.js';
 
 const L = (address: string, prefix: number, mtu: number): LinkHint => ({ address, prefix, mtu });
 
@@ -83,4 +83,25 @@ test('a browser (its net hint lists no links): 1280 at most, even over an explic
   assert.equal(chooseMtu(1200, lo, [], false).mtu, 1200);
   // a node peer that lists links still gets what --mtu says
   assert.equal(chooseMtu(4096, lo, lo, false).mtu, 4096);
+});
+
+test('behind TURN (--relay-only, or a TURN server configured) the net hint lists no addresses at all; the other side then uses 1280', () => {
+  const open = hintLinks({ bindAddress: '127.0.0.1', relayOnly: false, turnConfigured: false });
+  assert.deepEqual(open, localLinks('127.0.0.1'));
+  assert.ok(open.length > 0, 'without TURN the loopback link is listed');
+  for (const [relayOnly, turnConfigured] of [
+    [true, true],
+    [true, false],
+    [false, true],
+  ] as const) {
+    for (const bindAddress of [undefined, '127.0.0.1']) {
+      const links = hintLinks({ bindAddress, relayOnly, turnConfigured });
+      assert.deepEqual(links, [], `relayOnly ${relayOnly}, TURN ${turnConfigured}, bind ${bindAddress}`);
+      // what the other side chooses from it: the safe MTU, even over its --mtu
+      const theirs = chooseMtu(undefined, open, links, false);
+      assert.equal(theirs.mtu, SAFE_MTU);
+      assert.match(theirs.reason, /lists no links/);
+      assert.equal(chooseMtu(4096, open, links, false).mtu, SAFE_MTU);
+    }
+  }
 });
