@@ -58,8 +58,9 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     host.send({ kind: 'sdp', data: b64('offer from A') });
     assert.deepEqual(await within(toRecv, 5000, 'A→B relay'), { kind: 'sdp', data: b64('offer from A') });
     const toHost = nextSignal(host);
-    recv.send({ kind: 'sdp', data: b64('answer from B') });
-    assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'sdp', data: b64('answer from B') });
+    // a pake message: the receiver's guess is spent (recorded in Redis), so its leaving ends the pairing for good
+    recv.send({ kind: 'pake', data: b64('share from B') });
+    assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'pake', data: b64('share from B') });
 
     // a third peer on either node: busy
     const third = io(a.url, { transports: ['websocket'], forceNew: true, reconnection: false });
