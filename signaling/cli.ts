@@ -181,7 +181,11 @@ const program = new Command('movie-signal')
       .default(D.maxRoomsPerAddress)
       .argParser(intArg(0, 10_000_000)),
   )
-  .addOption(new Option('--metrics-port <n>', 'serve /metrics on its own HTTP listener on this port instead of the main one (0 = any free port)').env('MOVIE_SIGNAL_METRICS_PORT').argParser(intArg(0, 65535)))
+  .addOption(
+    new Option('--metrics-port <n>', 'serve /metrics on its own HTTP listener on this port instead of the main one (0 = any free port)')
+      .env('MOVIE_SIGNAL_METRICS_PORT')
+      .argParser(intArg(0, 65535)),
+  )
   .addOption(new Option('--metrics-host <addr>', 'address the --metrics-port listener binds').env('MOVIE_SIGNAL_METRICS_HOST').default(D.metricsHost))
   .addOption(
     new Option('--rejoin-grace <seconds>', 'how long a peer whose connection dropped may reclaim its room')

@@ -111,10 +111,7 @@ export interface RoomPolicy {
 }
 
 /** Something a transition wants sent to a member (by socket id, on whatever node it is). */
-export type Effect =
-  | { to: string; event: 'peer-joined' }
-  | { to: string; event: 'peer-left'; reopened?: true }
-  | { to: string; event: 'signal-error'; err: SignalError };
+export type Effect = { to: string; event: 'peer-joined' } | { to: string; event: 'peer-left'; reopened?: true } | { to: string; event: 'signal-error'; err: SignalError };
 
 export interface Fail {
   ok: false;

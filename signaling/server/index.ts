@@ -81,8 +81,8 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     metrics,
     log,
     reply: makeReply(metrics, log),
-    overLimit: limiter.overLimit,
-    joinMissed: limiter.joinMissed,
+    overLimit: (kind, addr) => limiter.overLimit(kind, addr),
+    joinMissed: (addr) => limiter.joinMissed(addr),
     iceFor: (): IceServerConfig[] => (o.turnSecret ? [...o.staticIce, turnRestCredentials(o.turnSecret)] : [...o.staticIce]),
     isClosing,
   };

@@ -125,7 +125,10 @@ function ipv6Groups(a: string): number[] | null {
  * IPv6 address as its /64 (`2001:db8:1:2::/64`).
  */
 export function addrKey(raw: string | undefined): string {
-  const a = (raw ?? '').trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const a = (raw ?? '')
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   if (!a) return 'unknown';
   if (isIP(a) === 4) return a;
   if (isIP(a) !== 6) return a.slice(0, 64);
