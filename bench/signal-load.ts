@@ -253,7 +253,19 @@ export async function runSignalLoad(opts: LoadOptions): Promise<LoadResult> {
     if (errorSamples.length < 10) errorSamples.push(`room #${i}: ${(e as Error)?.message ?? e}`);
   };
   try {
-    const common = ['--rate-limit-creates', '1000000', '--rate-limit-joins', '1000000', '--max-rooms', String(Math.max(10_000, n * 2))];
+    // one address opens every connection and room here: the per-address limits are lifted
+    const common = [
+      '--rate-limit-creates',
+      '1000000',
+      '--rate-limit-joins',
+      '1000000',
+      '--max-sockets-per-address',
+      '0',
+      '--max-rooms-per-address',
+      '0',
+      '--max-rooms',
+      String(Math.max(10_000, n * 2)),
+    ];
     if (nodesWanted === 2) {
       redis = await spawnRedis();
       nodes.push(...(await Promise.all([0, 1].map(() => spawnSignalNode([...common, '--redis', redis!.url])))));

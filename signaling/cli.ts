@@ -98,6 +98,11 @@ interface Flags {
   rateLimitCreates: number;
   rateLimitJoins: number;
   rateLimitWindow: number;
+  rateLimitJoinMissCost: number;
+  maxSocketsPerAddress: number;
+  maxRoomsPerAddress: number;
+  metricsPort?: number;
+  metricsHost: string;
   rejoinGrace: number;
   trustProxy?: boolean;
   tlsCert?: string;
@@ -158,6 +163,30 @@ const program = new Command('movie-signal')
       .default(D.rateLimit.windowMs / 1000)
       .argParser(secondsArg),
   )
+  .addOption(
+    new Option('--rate-limit-join-miss-cost <n>', 'join attempts a join answered "no such room" counts as (1 = no extra cost)')
+      .env('MOVIE_SIGNAL_RATE_LIMIT_JOIN_MISS_COST')
+      .default(D.rateLimit.joinMissCost)
+      .argParser(intArg(1, 1_000_000)),
+  )
+  .addOption(
+    new Option('--max-sockets-per-address <n>', 'connections one client address may hold open on this node (0 = no limit)')
+      .env('MOVIE_SIGNAL_MAX_SOCKETS_PER_ADDRESS')
+      .default(D.maxSocketsPerAddress)
+      .argParser(intArg(0, 10_000_000)),
+  )
+  .addOption(
+    new Option('--max-rooms-per-address <n>', 'rooms one client address may host at once (0 = no limit)')
+      .env('MOVIE_SIGNAL_MAX_ROOMS_PER_ADDRESS')
+      .default(D.maxRoomsPerAddress)
+      .argParser(intArg(0, 10_000_000)),
+  )
+  .addOption(
+    new Option('--metrics-port <n>', 'serve /metrics on its own HTTP listener on this port instead of the main one (0 = any free port)')
+      .env('MOVIE_SIGNAL_METRICS_PORT')
+      .argParser(intArg(0, 65535)),
+  )
+  .addOption(new Option('--metrics-host <addr>', 'address the --metrics-port listener binds').env('MOVIE_SIGNAL_METRICS_HOST').default(D.metricsHost))
   .addOption(
     new Option('--rejoin-grace <seconds>', 'how long a peer whose connection dropped may reclaim its room')
       .env('MOVIE_SIGNAL_REJOIN_GRACE')
@@ -224,7 +253,11 @@ async function main(): Promise<void> {
         windowMs: Math.round(flags.rateLimitWindow * 1000),
         maxCreates: flags.rateLimitCreates,
         maxJoins: flags.rateLimitJoins,
+        joinMissCost: flags.rateLimitJoinMissCost,
       },
+      maxSocketsPerAddress: flags.maxSocketsPerAddress,
+      maxRoomsPerAddress: flags.maxRoomsPerAddress,
+      ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort, metricsHost: flags.metricsHost } : {}),
       rejoinGraceMs: Math.round(flags.rejoinGrace * 1000),
       trustProxy: Boolean(flags.trustProxy),
       ...tls,
@@ -240,6 +273,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   process.stdout.write(`listening on ${server.url}\n`);
+  if (server.metricsUrl) process.stdout.write(`metrics on ${server.metricsUrl}/metrics\n`);
 }
 
 void main();

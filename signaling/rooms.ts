@@ -11,9 +11,15 @@
  *
  * Lifecycle:
  *  - `create` (host): a fresh room id and a secret host token.
- *  - `join` (receiver): pairs; the host gets `peer-joined`. A room that has
- *    ever been paired is never joinable again (one receiver per code): a
- *    second joiner gets `busy`, an unknown id `not-found`.
+ *  - `join` (receiver): pairs; the host gets `peer-joined`. A room whose
+ *    receiver relayed a `pake` message (its one guess at the code) is never
+ *    joinable again (one receiver per code): a second joiner gets `busy`, an
+ *    unknown id `not-found`.
+ *  - a receiver that leaves (or whose connection drops) before it relayed
+ *    any `pake` message spent no guess: the room is waiting again, joinable by
+ *    the next receiver, and the host gets `peer-left` with `{reopened: true}`
+ *    (it keeps waiting). A host's own messages while no receiver is there do
+ *    not keep a room alive.
  *  - a member `leave`s: the other gets `peer-left` at once.
  *  - a member's connection drops: it has `graceMs` to `rejoin` with its token
  *    (a node restart, a network blip). Only if it does not come back in time
@@ -30,7 +36,7 @@ import { constantTimeEqual } from '../common/crypto/mac.js';
 import { utf8 } from '../common/bytes.js';
 import { customAlphabet } from 'nanoid';
 import { ROOM_ALPHABET, ROOM_LENGTH } from '../common/code/room-id.js';
-import type { Role, SignalError, SignalErrorReason } from '../common/protocol/signal-protocol.js';
+import type { Role, SignalError, SignalErrorReason, SignalKind } from '../common/protocol/signal-protocol.js';
 
 export interface Member {
   /** socket id of the member's current connection; null while it is away */
@@ -51,20 +57,28 @@ export interface RoomState {
   /** last activity (create, join, rejoin, relayed messages): idle TTL counts from here */
   activeAt: number;
   host: Member;
-  /** null until a receiver joined; once set the room is paired for good */
+  /** null until a receiver joined; set for good once that receiver relayed a `pake` message */
   receiver: Member | null;
+  /** the receiver relayed a `pake` message: its guess is spent, the room can never be joined again */
+  receiverPake: boolean;
   /** the receiver has left for good (explicit leave, or its grace ran out) */
   receiverLeft: boolean;
 }
 
-export type InsertResult = 'ok' | 'exists' | 'full';
+export type InsertResult = 'ok' | 'exists' | 'full' | 'addr-full';
+
+/** Open rooms per client address: `insert` refuses (`addr-full`) a room when `addr` already hosts `max` (max 0: no limit). */
+export interface AddrQuota {
+  addr: string;
+  max: number;
+}
 export type CasResult = 'ok' | 'conflict';
 
 /** Storage of room state and of the rate-limit counters. */
 export interface RoomStore {
   readonly kind: 'memory' | 'redis';
-  /** insert a new room unless the id is taken (or tombstoned) or `maxRooms` rooms exist */
-  insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult>;
+  /** insert a new room unless the id is taken (or tombstoned), `maxRooms` rooms exist, or the address is over its quota */
+  insert(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): Promise<InsertResult>;
   get(id: string): Promise<RoomState | null>;
   /**
    * Replace (next) or delete (null) the room if its version is still
@@ -77,8 +91,8 @@ export interface RoomStore {
   /** ids of rooms whose deadline (idle TTL or a grace period) is at or before `now` */
   due(now: number, limit: number): Promise<string[]>;
   count(): Promise<number>;
-  /** count one event for a fixed-window rate limit; returns the count in the current window */
-  hit(key: string, windowMs: number, now: number): Promise<number>;
+  /** count `by` (default 1) events for a fixed-window rate limit; returns the count in the current window */
+  hit(key: string, windowMs: number, now: number, by?: number): Promise<number>;
   /** whether the movie-signal node `node` is alive (its Redis subscription exists); always true in memory. `fresh`: no cached answer */
   nodeAlive(node: string, fresh?: boolean): Promise<boolean>;
   /** whether the backing store is usable right now (for /healthz) */
@@ -90,12 +104,14 @@ export interface RoomPolicy {
   ttlMs: number;
   graceMs: number;
   maxRooms: number;
+  /** open rooms one client address may host at once (0 or absent: no limit) */
+  maxRoomsPerAddr?: number;
   /** how long the id of a paired room that ended stays burned (default: ttlMs) */
   tombstoneMs?: number;
 }
 
 /** Something a transition wants sent to a member (by socket id, on whatever node it is). */
-export type Effect = { to: string; event: 'peer-joined' | 'peer-left' } | { to: string; event: 'signal-error'; err: SignalError };
+export type Effect = { to: string; event: 'peer-joined' } | { to: string; event: 'peer-left'; reopened?: true } | { to: string; event: 'signal-error'; err: SignalError };
 
 export interface Fail {
   ok: false;
@@ -109,8 +125,10 @@ export const MESSAGES = {
   busy: 'room is busy: that code has already been used by another receiver.',
   used: 'room is busy: that code has already been used (its transfer is over); ask the sender for a new one.',
   full: 'The signaling server has too many open rooms right now; try again later.',
+  addrFull: 'Too many open rooms from your address; end one (or wait for one to expire) and try again.',
   rejoinNotFound: 'That room no longer exists or the token does not match.',
   expiredIdle: 'The room expired after being idle too long.',
+  notMember: 'This connection is not a member of that room.',
 } as const;
 
 const newRoomId = customAlphabet(ROOM_ALPHABET, ROOM_LENGTH);
@@ -125,6 +143,18 @@ function clone(s: RoomState): RoomState {
     host: { ...s.host },
     receiver: s.receiver ? { ...s.receiver } : null,
   };
+}
+
+/**
+ * The receiver is gone before it relayed any `pake` message: it spent no
+ * guess, so the room waits for a receiver again (joinable, no tombstone) and a
+ * present host is told `peer-left` with `reopened`, to keep waiting.
+ */
+function reopen(s: RoomState): Effect[] {
+  s.receiver = null;
+  s.receiverLeft = false;
+  s.receiverPake = false;
+  return s.host.sid ? [{ to: s.host.sid, event: 'peer-left', reopened: true }] : [];
 }
 
 /** The earliest moment something has to happen to this room by itself. */
@@ -197,7 +227,8 @@ export class RoomManager {
     return changed;
   }
 
-  async create(sid: string, now: number): Promise<Result<{ room: string; token: string }>> {
+  async create(sid: string, now: number, addr?: string): Promise<Result<{ room: string; token: string }>> {
+    const quota = addr !== undefined && this.policy.maxRoomsPerAddr ? { addr, max: this.policy.maxRoomsPerAddr } : undefined;
     for (let i = 0; i < 20; i++) {
       const state: RoomState = {
         id: newRoomId(),
@@ -207,10 +238,12 @@ export class RoomManager {
         host: { sid, token: newToken(), goneAt: null, node: this.nodeId },
         receiver: null,
         receiverLeft: false,
+        receiverPake: false,
       };
-      const r = await this.store.insert(state, this.policy.maxRooms, deadlineOf(state, this.policy));
+      const r = await this.store.insert(state, this.policy.maxRooms, deadlineOf(state, this.policy), quota);
       if (r === 'ok') return { ok: true, room: state.id, token: state.host.token };
       if (r === 'full') return { ok: false, reason: 'too-many-rooms', message: MESSAGES.full };
+      if (r === 'addr-full') return { ok: false, reason: 'rate-limited', message: MESSAGES.addrFull };
       // 'exists': id collision, draw again
     }
     return { ok: false, reason: 'too-many-rooms', message: MESSAGES.full };
@@ -279,6 +312,8 @@ export class RoomManager {
         return { write: true, next: s, result: { ok: true } };
       }
       if (s.receiver && !s.receiverLeft && s.receiver.sid === sid) {
+        // no guess spent (no pake relayed): the room waits for a receiver again
+        if (!s.receiverPake) return { write: true, next: s, result: { ok: true }, effects: reopen(s) };
         if (permanent) {
           s.receiver.sid = null;
           s.receiver.goneAt = null;
@@ -301,7 +336,7 @@ export class RoomManager {
    * null while there is none (not joined yet, or away reconnecting). A Fail
    * when `sid` is not a member.
    */
-  async relayTarget(id: string, sid: string, now: number): Promise<Result<{ to: string | null }>> {
+  async relayTarget(id: string, sid: string, now: number, kind?: SignalKind): Promise<Result<{ to: string | null }>> {
     const s = await this.store.get(id);
     if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) {
       return { ok: false, reason: 'not-in-room', message: 'You are not in a room (it ended or expired).' };
@@ -309,7 +344,7 @@ export class RoomManager {
     let other: Member | null;
     if (s.host.sid === sid) other = s.receiver && !s.receiverLeft ? s.receiver : null;
     else if (s.receiver && !s.receiverLeft && s.receiver.sid === sid) other = s.host;
-    else return { ok: false, reason: 'not-in-room', message: 'This connection is not a member of that room.' };
+    else return { ok: false, reason: 'not-in-room', message: MESSAGES.notMember };
     if (other?.sid && !(await this.connectedOnLiveNode(other))) {
       // the other member's node crashed: it is away (its grace period starts), the sender holds the message
       await this.mutate(id, async (c) => {
@@ -319,8 +354,20 @@ export class RoomManager {
       return { ok: true, to: null };
     }
     const to = other?.sid ?? null;
-    // keep the room alive while it is used; throttled so relays stay read-only most of the time
-    if (now - s.activeAt > Math.min(30_000, this.policy.ttlMs / 10)) {
+    if (to && kind === 'pake' && s.receiver?.sid === sid && !s.receiverPake) {
+      // the receiver's first pake message: its guess is spent, recorded before it is relayed
+      const { result } = await this.mutate<object>(id, (c) => {
+        if (!c || !c.receiver || c.receiverLeft || c.receiver.sid !== sid) return { write: false, result: { ok: false, reason: 'not-in-room', message: MESSAGES.notMember } };
+        c.receiverPake = true;
+        c.activeAt = Math.max(c.activeAt, now);
+        return { write: true, next: c, result: { ok: true } };
+      });
+      if (!result.ok) return result;
+      return { ok: true, to };
+    }
+    // keep the room alive while it is used (only by messages that reach the other member: a host
+    // alone cannot keep its room alive); throttled so relays stay read-only most of the time
+    if (to && now - s.activeAt > Math.min(30_000, this.policy.ttlMs / 10)) {
       void this.mutate(id, (c) => {
         if (!c) return { write: false, result: { ok: true } };
         c.activeAt = Math.max(c.activeAt, now);
@@ -355,6 +402,7 @@ export class RoomManager {
       }
       let effects: Effect[] = [];
       if (s.receiver && !s.receiverLeft && s.receiver.goneAt !== null && now >= s.receiver.goneAt + this.policy.graceMs) {
+        if (!s.receiverPake) return { write: true, next: s, result: { ok: true }, effects: reopen(s) };
         s.receiver.goneAt = null;
         s.receiverLeft = true;
         if (s.host.sid) effects = [{ to: s.host.sid, event: 'peer-left' }];
@@ -374,11 +422,20 @@ export class MemoryRoomStore implements RoomStore {
   private rooms = new Map<string, { state: RoomState; deadline: number }>();
   private counters = new Map<string, { n: number; until: number }>();
   private tombs = new Map<string, number>();
+  /** room ids created per client address; ids of rooms that ended are pruned when counted */
+  private byAddr = new Map<string, Set<string>>();
   private lastPurge = 0;
 
-  async insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult> {
+  async insert(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): Promise<InsertResult> {
     if (this.rooms.has(room.id) || (await this.tombstoned(room.id))) return 'exists';
     if (maxRooms > 0 && this.rooms.size >= maxRooms) return 'full';
+    if (quota) {
+      const mine = this.byAddr.get(quota.addr) ?? new Set<string>();
+      for (const id of mine) if (!this.rooms.has(id)) mine.delete(id);
+      if (quota.max > 0 && mine.size >= quota.max) return 'addr-full';
+      mine.add(room.id);
+      this.byAddr.set(quota.addr, mine);
+    }
     this.rooms.set(room.id, { state: clone(room), deadline });
     return 'ok';
   }
@@ -419,6 +476,10 @@ export class MemoryRoomStore implements RoomStore {
       this.lastPurge = now;
       for (const [k, c] of this.counters) if (c.until <= now) this.counters.delete(k);
       for (const [k, until] of this.tombs) if (until <= now) this.tombs.delete(k);
+      for (const [addr, ids] of this.byAddr) {
+        for (const id of ids) if (!this.rooms.has(id)) ids.delete(id);
+        if (ids.size === 0) this.byAddr.delete(addr);
+      }
     }
     return Promise.resolve(out);
   }
@@ -427,7 +488,7 @@ export class MemoryRoomStore implements RoomStore {
     return Promise.resolve(this.rooms.size);
   }
 
-  hit(key: string, windowMs: number, now: number): Promise<number> {
+  hit(key: string, windowMs: number, now: number, by = 1): Promise<number> {
     const w = Math.floor(now / windowMs);
     const k = `${key}:${w}`;
     let c = this.counters.get(k);
@@ -435,7 +496,8 @@ export class MemoryRoomStore implements RoomStore {
       c = { n: 0, until: (w + 1) * windowMs };
       this.counters.set(k, c);
     }
-    return Promise.resolve(++c.n);
+    c.n += by;
+    return Promise.resolve(c.n);
   }
 
   nodeAlive(): Promise<boolean> {
@@ -450,6 +512,7 @@ export class MemoryRoomStore implements RoomStore {
     this.rooms.clear();
     this.counters.clear();
     this.tombs.clear();
+    this.byAddr.clear();
     return Promise.resolve();
   }
 }

@@ -102,6 +102,10 @@ export type RejoinReply = RejoinOk | SignalError;
 
 export type SignalReply = { ok: true } | SignalError;
 
+export interface PeerLeftInfo {
+  reopened?: boolean;
+}
+
 export interface ClientToServerEvents {
   create: (req: CreateRequest, ack: (reply: CreateReply) => void) => void;
   join: (req: JoinRequest, ack: (reply: JoinReply) => void) => void;
@@ -113,8 +117,12 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   /** to the host: a receiver joined its room; to either member: the other one came back (`rejoin`) */
   'peer-joined': () => void;
-  /** to either: the other member left (explicit `leave`), or its connection dropped and it did not `rejoin` within the grace period */
-  'peer-left': () => void;
+  /**
+   * to either: the other member left (explicit `leave`), or its connection dropped and it did not `rejoin` within the grace period.
+   * (added) `{reopened: true}`, to the host only: the receiver went away before it relayed any `pake` message, so it spent no
+   * guess and the room is waiting for a receiver again; the host keeps waiting (a client that ignores the argument gives up as before)
+   */
+  'peer-left': (info?: PeerLeftInfo) => void;
   signal: (msg: SignalPayload) => void;
   /** an error not tied to an ack (e.g. an event sent without an ack callback) */
   'signal-error': (err: SignalError) => void;

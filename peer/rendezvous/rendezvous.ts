@@ -5,8 +5,8 @@
  *    | create ───────────────────────▶ | room id                     |
  *    |   (prints room-w1-w2-w3)        |                  ◀──────── join room
  *    | ◀──────────── peer-joined       |                             |
- *    | pake: Y_host ──────────────────▶|──────────────────────────▶  |
  *    |  ◀──────────────────────────────|◀──────────────── pake: Y_rcv |
+ *    | pake: Y_host ──────────────────▶|──────────────────────────▶  |
  *    |   both: ISK = CPace(code, room), keys = HKDF(ISK)             |
  *    | pake: MAC_host(Y_h, Y_r) ──────▶|──────────────────────────▶  | check (else exit 4)
  *    | check (else exit 4) ◀───────────|◀────── pake: MAC_rcv(Y_h,Y_r)|
@@ -21,6 +21,11 @@
  * Inbox) until the step that needs it takes it; every step also races the
  * rendezvous' one failure (a timeout, a `bye`, signaling lost, the connection
  * failing), so each await ends in the step's result or in one MovieShareError.
+ *
+ * The host sends its share only once the receiver's has arrived: a joiner
+ * that leaves without sending one (spent no guess; the server makes the room
+ * joinable again and tells the host `reopened`) has learnt nothing, and the
+ * host simply keeps waiting for the next receiver.
  *
  * The server sees the room id and opaque bytes only. A server that injects
  * its own SDP cannot seal it, so the peers reject it (exit 4); a receiver with
@@ -230,7 +235,17 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   signal.onPeerLeft(() => {
     if (!rtc) fail(networkError(host ? 'The receiver left before the transfer started.' : 'The sender left before the transfer started. Ask for a new code.'));
   });
+  // a joiner left before sending its share: no guess was spent and we sent nothing; wait for the next one
+  signal.onReopened(() => {
+    if (!host || finished || failure) return;
+    if (shares > 0) return fail(networkError('The receiver left before the transfer started.'));
+    clearTimeout(connectTimer);
+    connectTimer = undefined;
+    log('a receiver joined and left without checking the code; still waiting for the receiver');
+  });
   const peerJoined = host ? new Promise<void>((resolve) => signal.onPeerJoined(resolve)) : Promise.resolve();
+  // the connect timeout counts from each receiver's arrival (another may come after a reopened room)
+  if (host) signal.onPeerJoined(() => armConnectTimer());
 
   const sendPake = (type: number, body: Uint8Array): void => signal.send({ kind: 'pake', data: toBase64(concatBytes(Uint8Array.of(type), body)) });
   const sendSealed = async (k: SessionKeys, d: SignalData | NetHint): Promise<void> => {
@@ -261,10 +276,11 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     if (host) log('receiver joined; checking the code');
     armConnectTimer();
 
-    // 2. the PAKE: our share always goes out before our confirmation
+    // 2. the PAKE: our share always goes out before our confirmation; the host's only after the receiver's
     const pake = pakeStart({ password: utf8(code.canonical), role, sid: pakeSid(code.room) });
-    sendPake(PAKE_SHARE, pake.message);
+    if (!host) sendPake(PAKE_SHARE, pake.message);
     const theirShare = ((await step(inbox.take('share'))) as { body: Uint8Array }).body;
+    if (host) sendPake(PAKE_SHARE, pake.message);
     const k = (keys = deriveSessionKeys(pake.finish(theirShare)));
     const [hostShare, receiverShare] = host ? [pake.message, theirShare] : [theirShare, pake.message];
     sendPake(PAKE_CONFIRM, pakeConfirmation(k, role, hostShare, receiverShare));

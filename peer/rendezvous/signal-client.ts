@@ -14,7 +14,10 @@
  *   `reconnectTimeoutMs` does `onDisconnect` fire.
  * - `onPeerJoined` fires once per room, when the other peer first appears;
  *   `onPeerLeft` when it left for good (explicit leave, or it did not come
- *   back within the server's grace period).
+ *   back within the server's grace period). A host whose receiver left
+ *   before relaying any PAKE message hears `onReopened` instead: the room
+ *   waits for a receiver again, messages held for the old one are dropped,
+ *   and `onPeerJoined` fires again for the next one.
  * - A `signal` the server refuses (too large, rate-limited, no longer in a
  *   room, …) is never relayed, and the rendezvous cannot complete without
  *   it: the client leaves the room (the other peer hears `peer-left` at once)
@@ -31,6 +34,7 @@ import {
   type CreateReply,
   type JoinOk,
   type JoinReply,
+  type PeerLeftInfo,
   type RejoinReply,
   type ServerToClientEvents,
   type SignalError,
@@ -102,6 +106,7 @@ export class SignalClient {
   private readonly requestTimeoutMs: number;
 
   private room: string | null = null;
+  private role: 'host' | 'receiver' | null = null;
   private token: string | null = null;
   private peerPresent = false;
   /** signals that arrived before any onSignal handler */
@@ -118,6 +123,7 @@ export class SignalClient {
   private readonly signalCbs: ((msg: SignalPayload) => void)[] = [];
   private readonly joinedCbs: (() => void)[] = [];
   private readonly leftCbs: (() => void)[] = [];
+  private readonly reopenedCbs: (() => void)[] = [];
   private readonly disconnectCbs: ((reason: string) => void)[] = [];
   private readonly rejoinedCbs: (() => void)[] = [];
 
@@ -160,8 +166,18 @@ export class SignalClient {
     });
     return new Promise<SignalClient>((resolve, reject) => {
       let lastError = 'no answer';
-      const onError = (e: Error & { description?: unknown }): void => {
+      const onError = (e: Error & { description?: unknown; data?: unknown }): void => {
         lastError = e?.message || String(e);
+        // refused by the server itself (too many connections from this address): no point retrying
+        const reason = (e?.data as { reason?: unknown } | undefined)?.reason;
+        if (reason === 'rate-limited' && !socket.active) {
+          clearTimeout(timer);
+          socket.off('connect', onConnect);
+          socket.off('connect_error', onError);
+          socket.disconnect();
+          reject(describeReason({ ok: false, reason, message: lastError }, url));
+          return;
+        }
         // in Node, the transport's own reason (e.g. "self-signed certificate") rides in `description`
         const detail = (e?.description as { message?: unknown } | undefined)?.message;
         if (typeof detail === 'string' && detail && detail !== lastError) lastError += ` (${detail})`;
@@ -189,6 +205,7 @@ export class SignalClient {
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
     this.token = reply.token;
+    this.role = 'host';
     this.peerPresent = false;
     this.peerEverJoined = false;
     return reply;
@@ -201,6 +218,7 @@ export class SignalClient {
     const reply = await this.request<JoinReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('join', { v: SIGNAL_PROTOCOL_VERSION, room: id }, ack));
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
+    this.role = 'receiver';
     this.token = reply.token ?? null;
     this.peerPresent = reply.peerPresent ?? true;
     this.peerEverJoined = true; // the host was there first
@@ -227,6 +245,11 @@ export class SignalClient {
 
   onPeerLeft(cb: () => void): void {
     this.leftCbs.push(cb);
+  }
+
+  /** Host: the receiver left before it relayed any PAKE message (no guess spent); the room waits for another one. */
+  onReopened(cb: () => void): void {
+    this.reopenedCbs.push(cb);
   }
 
   /**
@@ -406,9 +429,16 @@ export class SignalClient {
     s.on('peer-joined', () => {
       if (!this.closed && this.room) this.peerAppeared();
     });
-    s.on('peer-left', () => {
+    s.on('peer-left', (info?: PeerLeftInfo) => {
       if (this.closed || !this.room) return;
       this.peerPresent = false;
+      if (info?.reopened === true && this.role === 'host') {
+        // what we held was for the receiver that left; the next one starts afresh
+        this.outbox = [];
+        this.peerEverJoined = false;
+        for (const cb of [...this.reopenedCbs]) cb();
+        return;
+      }
       for (const cb of [...this.leftCbs]) cb();
     });
     // what the server refused without an ack to answer through (every request of ours has one, so this

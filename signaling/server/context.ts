@@ -41,6 +41,8 @@ export interface ServerContext {
   reply: Reply;
   /** true once this client address went over its create (or join) allowance for the current window */
   overLimit(kind: 'create' | 'join', addr: string): Promise<boolean>;
+  /** charge this client address the extra cost of a join answered `not-found` */
+  joinMissed(addr: string): Promise<void>;
   /** the ICE servers for a create/join reply (fresh TURN credentials each time) */
   iceFor(): IceServerConfig[];
   /** true from the moment `close()` is called (or listening failed) */
@@ -62,6 +64,7 @@ export interface EventHandler {
 export function emitEffects(io: IO, effects: Effect[]): void {
   for (const e of effects) {
     if (e.event === 'signal-error') io.to(e.to).emit('signal-error', e.err);
+    else if (e.event === 'peer-left' && e.reopened) io.to(e.to).emit('peer-left', { reopened: true });
     else io.to(e.to).emit(e.event);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The HTTP side of a node: `/healthz` (for load balancers and orchestrators),
- * `/metrics` (Prometheus), the browser page at `/` (`page.ts`), 404 for
+ * `/metrics` (Prometheus; on a listener of its own with `metricsPort`), the browser page at `/` (`page.ts`), 404 for
  * anything else; socket.io is attached to the same server (`sockets.ts`).
  * HTTPS instead of HTTP when given a certificate. Also the `listen` that
  * turns a bind failure into a sentence for the operator.
@@ -27,6 +27,36 @@ export interface HttpDeps {
   pageDir: string | undefined;
   /** HTTPS with this certificate and key */
   tls: TlsPem | undefined;
+  /** `/metrics` has its own listener (`createMetricsServer`): not served here */
+  metricsElsewhere: boolean;
+}
+
+/** `/metrics` in Prometheus' text format. */
+function serveMetrics(metrics: SignalMetrics, send: (status: number, type: string, body: string) => void): void {
+  metrics.registry
+    .metrics()
+    .then((text) => send(200, metrics.registry.contentType, text))
+    .catch((e) => send(500, 'text/plain', `metrics error: ${(e as Error).message}\n`));
+}
+
+function sender(req: http.IncomingMessage, res: http.ServerResponse): (status: number, type: string, body: string) => void {
+  return (status, type, body) => {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+}
+
+/**
+ * The separate listener of `metricsPort`: `/metrics` only (plain HTTP), so
+ * the metrics can stay on a private interface while the main listener is public.
+ */
+export function createMetricsServer(metrics: SignalMetrics): http.Server {
+  return http.createServer((req, res) => {
+    const send = sender(req, res);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    if ((req.url ?? '/').split('?')[0] !== '/metrics') return send(404, 'text/plain', 'not found\n');
+    serveMetrics(metrics, send);
+  });
 }
 
 export function createHttpServer(deps: HttpDeps): WebServer {
@@ -34,10 +64,7 @@ export function createHttpServer(deps: HttpDeps): WebServer {
   const page = pageHandler(deps.pageDir);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string): void => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    };
+    const send = sender(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (path === '/healthz') {
       store
@@ -62,13 +89,7 @@ export function createHttpServer(deps: HttpDeps): WebServer {
         .catch(() => send(500, 'text/plain', 'error\n'));
       return;
     }
-    if (path === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((text) => send(200, metrics.registry.contentType, text))
-        .catch((e) => send(500, 'text/plain', `metrics error: ${(e as Error).message}\n`));
-      return;
-    }
+    if (path === '/metrics' && !deps.metricsElsewhere) return serveMetrics(metrics, send);
     page(req, res, path ?? '')
       .then((served) => {
         if (!served) send(404, 'text/plain', 'not found\n');

@@ -28,7 +28,7 @@ import { createMetrics } from '../metrics.js';
 import { turnRestCredentials } from '../turn.js';
 import { resolveOptions, type RunningSignalServer, type SignalServerOptions } from './options.js';
 import type { ServerContext } from './context.js';
-import { createHttpServer, listen, urlHost } from './http.js';
+import { createHttpServer, createMetricsServer, listen, urlHost } from './http.js';
 import { createIo, serveConnections } from './sockets.js';
 import { rateLimiter } from './limits.js';
 import { makeReply } from './reply.js';
@@ -57,37 +57,55 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     redis = await openRedis(o.redisUrl, nodeId, log);
   }
   const store: RoomStore = redis?.store ?? new MemoryRoomStore();
-  const rooms = new RoomManager(store, { ttlMs: o.ttlMs, graceMs: o.graceMs, maxRooms: o.maxRooms }, nodeId);
+  const rooms = new RoomManager(store, { ttlMs: o.ttlMs, graceMs: o.graceMs, maxRooms: o.maxRooms, maxRoomsPerAddr: o.maxRoomsPerAddr }, nodeId);
   const metrics = createMetrics(() => store.count());
   let closing = false;
   const isClosing = (): boolean => closing;
 
-  const httpServer = createHttpServer({ store, metrics, peers: () => io.of('/').sockets.size, isClosing, startedAt: Date.now(), pageDir: o.pageDir, tls: o.tls });
+  const httpServer = createHttpServer({
+    store,
+    metrics,
+    peers: () => io.of('/').sockets.size,
+    isClosing,
+    startedAt: Date.now(),
+    pageDir: o.pageDir,
+    tls: o.tls,
+    metricsElsewhere: o.metricsPort !== undefined,
+  });
+  const metricsServer = o.metricsPort !== undefined ? createMetricsServer(metrics) : undefined;
   const io = createIo(httpServer, redis?.adapter);
+  const limiter = rateLimiter(store, o.rate);
   const ctx: ServerContext = {
     io,
     rooms,
     metrics,
     log,
     reply: makeReply(metrics, log),
-    overLimit: rateLimiter(store, o.rate),
+    overLimit: (kind, addr) => limiter.overLimit(kind, addr),
+    joinMissed: (addr) => limiter.joinMissed(addr),
     iceFor: (): IceServerConfig[] => (o.turnSecret ? [...o.staticIce, turnRestCredentials(o.turnSecret)] : [...o.staticIce]),
     isClosing,
   };
-  serveConnections(ctx, o.trustProxy);
+  serveConnections(ctx, o.trustProxy, o.maxSocketsPerAddr);
   const stopSweeper = startSweeper({ io, store, rooms, metrics, log, isClosing, ttlMs: o.ttlMs, graceMs: o.graceMs });
 
   const cleanup = async (): Promise<void> => {
     stopSweeper();
     await io.close().catch(() => undefined);
     httpServer.closeAllConnections?.();
+    if (metricsServer) {
+      metricsServer.closeAllConnections();
+      await new Promise<void>((r) => metricsServer.close(() => r()));
+    }
     await redis?.close();
     await store.close();
   };
 
   let realPort: number;
+  let metricsUrl: string | undefined;
   try {
     realPort = await listen(httpServer, host, port);
+    if (metricsServer) metricsUrl = `http://${urlHost(o.metricsHost)}:${await listen(metricsServer, o.metricsHost, o.metricsPort!)}`;
   } catch (e) {
     closing = true;
     await cleanup();
@@ -97,6 +115,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
 
   const url = `${o.tls ? 'https' : 'http'}://${urlHost(host)}:${realPort}`;
   const pageDir = pageDirWithIndex(o.pageDir);
+  if (metricsUrl) log(`metrics on ${metricsUrl}/metrics`);
   log(`movie-signal on ${url} (${store.kind} store, room TTL ${Math.round(o.ttlMs / 1000)} s, max ${o.maxRooms} rooms, ${pageDir ? `web page from ${pageDir}` : 'no web page'})`);
 
   let closed: Promise<void> | null = null;
@@ -104,6 +123,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     url,
     port: realPort,
     pageDir,
+    metricsUrl,
     close(): Promise<void> {
       if (closed) return closed;
       closing = true;

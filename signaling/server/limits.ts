@@ -1,11 +1,20 @@
 /**
- * The two limits on what one client may ask of the server:
+ * The limits on what one client may ask of the server:
  *  - flood control, per connection: events per window, in this process only;
  *    above `max` they are refused, above `kick` the connection is closed;
  *  - rate limits, per client address: rooms created and join attempts per
  *    window, counted in the room store (so shared by all nodes on Redis), which
- *    is what makes guessing room codes expensive.
+ *    is what makes guessing room codes expensive. A join answered `not-found`
+ *    (a wrong guess) costs `joinMissCost` attempts, so an address that keeps
+ *    guessing runs out of its allowance after a few tries;
+ *  - open connections per address, on this node (`socketGate`); open rooms
+ *    per address are checked by the store when a room is created.
+ *
+ * "Address" is `addrKey` below: an IPv4 address, or the /64 of an IPv6 one
+ * (one subscriber usually holds a whole /64, so counting each /128 apart
+ * would give one host billions of addresses).
  */
+import { isIP } from 'node:net';
 import type { RoomStore } from '../rooms.js';
 import { fail, REPLIES } from './reply.js';
 import type { Reply } from './context.js';
@@ -41,18 +50,97 @@ export function floodGate(sock: Sock, ack: Ack | undefined, now: number, reply: 
   return true;
 }
 
-/** `overLimit(kind, addr)`: count one create (or join) for this address; true when it is over the allowance of the current window. */
-export function rateLimiter(store: RoomStore, rate: { windowMs: number; maxCreates: number; maxJoins: number }): (kind: 'create' | 'join', addr: string) => Promise<boolean> {
-  return async (kind, addr) => {
-    const max = kind === 'create' ? rate.maxCreates : rate.maxJoins;
-    const n = await store.hit(`${kind}:${addr}`, rate.windowMs, Date.now());
-    return n > max;
+export interface RateLimits {
+  windowMs: number;
+  maxCreates: number;
+  maxJoins: number;
+  /** what a join answered `not-found` costs, in join attempts (1: no extra cost) */
+  joinMissCost: number;
+}
+
+export interface RateLimiter {
+  /** count one create (or join) for this address; true when it is over the allowance of the current window */
+  overLimit(kind: 'create' | 'join', addr: string): Promise<boolean>;
+  /** a join from this address was answered `not-found`: charge the extra cost of a wrong guess */
+  joinMissed(addr: string): Promise<void>;
+}
+
+export function rateLimiter(store: RoomStore, rate: RateLimits): RateLimiter {
+  return {
+    async overLimit(kind, addr) {
+      const max = kind === 'create' ? rate.maxCreates : rate.maxJoins;
+      const n = await store.hit(`${kind}:${addr}`, rate.windowMs, Date.now());
+      return n > max;
+    },
+    async joinMissed(addr) {
+      const extra = Math.floor(rate.joinMissCost) - 1;
+      if (extra > 0) await store.hit(`join:${addr}`, rate.windowMs, Date.now(), extra);
+    },
   };
 }
 
-function normalizeAddr(a: string | undefined): string {
+/**
+ * Open connections per address on this node: `full` when `addr` already holds
+ * `max` (0: no limit); `add` when one connects, `release` when it closes.
+ */
+export function socketGate(max: number): { full(addr: string): boolean; add(addr: string): void; release(addr: string): void } {
+  const open = new Map<string, number>();
+  return {
+    full: (addr) => max > 0 && (open.get(addr) ?? 0) >= max,
+    add(addr) {
+      open.set(addr, (open.get(addr) ?? 0) + 1);
+    },
+    release(addr) {
+      const n = (open.get(addr) ?? 0) - 1;
+      if (n > 0) open.set(addr, n);
+      else open.delete(addr);
+    },
+  };
+}
+
+/** The 8 groups of an IPv6 address (text form, without zone), or null if it is not one. */
+function ipv6Groups(a: string): number[] | null {
+  let s = a;
+  // a trailing dotted IPv4 part (::ffff:1.2.3.4, 64:ff9b::1.2.3.4): two groups
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    if (isIP(v4[2]!) !== 4) return null;
+    const [b0, b1, b2, b3] = v4[2]!.split('.').map(Number) as [number, number, number, number];
+    s = `${v4[1]}${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const parse = (h: string | undefined): number[] => (h ? h.split(':').map((g) => parseInt(g, 16)) : []);
+  const head = parse(halves[0]);
+  const tail = parse(halves[1]);
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (fill < 0) return null;
+  const groups = [...head, ...Array<number>(fill).fill(0), ...tail];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+/**
+ * The key every per-address limit counts against: an IPv4 address as is; an
+ * IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as that IPv4 address; any other
+ * IPv6 address as its /64 (`2001:db8:1:2::/64`).
+ */
+export function addrKey(raw: string | undefined): string {
+  const a = (raw ?? '')
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   if (!a) return 'unknown';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+  if (isIP(a) === 4) return a;
+  if (isIP(a) !== 6) return a.slice(0, 64);
+  const g = ipv6Groups(a.toLowerCase());
+  if (!g) return a.slice(0, 64);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    return [g[6]! >> 8, g[6]! & 0xff, g[7]! >> 8, g[7]! & 0xff].join('.');
+  }
+  return `${g
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(':')}::/64`;
 }
 
 /** The address rate limits count against: the peer's, or with `trustProxy` the one our own proxy put in X-Forwarded-For. */
@@ -61,7 +149,7 @@ export function clientAddr(sock: Sock, trustProxy: boolean): string {
     // the last entry is the one our own proxy added (earlier ones are whatever the client sent)
     const xff = sock.handshake.headers['x-forwarded-for'];
     const last = (Array.isArray(xff) ? xff[xff.length - 1] : xff)?.split(',').pop()?.trim().slice(0, 64);
-    if (last) return normalizeAddr(last);
+    if (last) return addrKey(last);
   }
-  return normalizeAddr(sock.handshake.address);
+  return addrKey(sock.handshake.address);
 }

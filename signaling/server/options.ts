@@ -6,6 +6,7 @@
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
 import type { TlsPem } from './tls.js';
 import { defaultPageDir } from './page.js';
+import type { RateLimits } from './limits.js';
 
 export interface SignalServerOptions {
   host?: string; // default '0.0.0.0'
@@ -15,7 +16,16 @@ export interface SignalServerOptions {
   turnSecret?: { secret: string; urls: string[]; ttlSeconds?: number }; // coturn use-auth-secret REST creds minted per client
   roomTtlMs?: number; // idle TTL, default 10 min
   maxRooms?: number; // default 10000
-  rateLimit?: { windowMs: number; maxCreates: number; maxJoins: number }; // per client address
+  /** per client address (an IPv4 address, or an IPv6 /64); `joinMissCost` defaults to SIGNAL_DEFAULTS.rateLimit.joinMissCost */
+  rateLimit?: { windowMs: number; maxCreates: number; maxJoins: number; joinMissCost?: number };
+  /** socket.io connections one client address may hold open on this node; 0 = no limit; default 64 */
+  maxSocketsPerAddress?: number;
+  /** rooms one client address may host at once (all nodes); 0 = no limit; default 32 */
+  maxRoomsPerAddress?: number;
+  /** serve `/metrics` on its own plain-HTTP listener on this port (0 = any free one) instead of on the main one */
+  metricsPort?: number;
+  /** the address the metrics listener binds; default 127.0.0.1 */
+  metricsHost?: string;
   log?: (line: string) => void;
   /** how long a member whose connection dropped may `rejoin` before it counts as gone; default 30 s */
   rejoinGraceMs?: number;
@@ -36,6 +46,8 @@ export interface RunningSignalServer {
   port: number;
   /** the folder the browser page is served from, when it held an `index.html` at start */
   pageDir: string | undefined;
+  /** `http://HOST:PORT` of the separate metrics listener, when `metricsPort` was given */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -45,8 +57,21 @@ export const SIGNAL_DEFAULTS = {
   roomTtlMs: 10 * 60_000,
   maxRooms: 10_000,
   rejoinGraceMs: 30_000,
-  /** per client address: generous enough for a 1000-room load test from one address, small enough to stop code-burning floods */
-  rateLimit: { windowMs: 60_000, maxCreates: 1200, maxJoins: 1200 },
+  /**
+   * Per client address (an IPv4 address, or an IPv6 /64), per window. A join
+   * ends the code it names, so joins are what an attacker burning codes
+   * spends: 20 a minute is far above what a person typing codes needs, and a
+   * join answered `not-found` (a wrong guess) costs 5, so an address that
+   * keeps guessing gets 4 guesses a minute (about 40 per 10-minute room TTL).
+   * Creates stay generous: a room costs the server little and ends by itself.
+   * Load tests raise both (bench/signal-load.ts).
+   */
+  rateLimit: { windowMs: 60_000, maxCreates: 1200, maxJoins: 20, joinMissCost: 5 },
+  /** open connections per address per node: a person needs one or two; 64 leaves room for a NAT full of them */
+  maxSocketsPerAddress: 64,
+  /** rooms one address hosts at once: a sender shares a few files at a time, not 32 */
+  maxRoomsPerAddress: 32,
+  metricsHost: '127.0.0.1',
   /** socket.io / engine.io frame limit; a sealed SDP (the largest message) is < 90 KiB */
   maxHttpBufferSize: 128 * 1024,
 } as const;
@@ -59,7 +84,12 @@ export interface ResolvedOptions {
   ttlMs: number;
   graceMs: number;
   maxRooms: number;
-  rate: { windowMs: number; maxCreates: number; maxJoins: number };
+  rate: RateLimits;
+  maxSocketsPerAddr: number;
+  maxRoomsPerAddr: number;
+  /** undefined: /metrics on the main listener */
+  metricsPort: number | undefined;
+  metricsHost: string;
   staticIce: IceServerConfig[];
   turnSecret: SignalServerOptions['turnSecret'];
   redisUrl: string | undefined;
@@ -78,7 +108,11 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
     ttlMs: opts.roomTtlMs ?? SIGNAL_DEFAULTS.roomTtlMs,
     graceMs: opts.rejoinGraceMs ?? SIGNAL_DEFAULTS.rejoinGraceMs,
     maxRooms: opts.maxRooms ?? SIGNAL_DEFAULTS.maxRooms,
-    rate: opts.rateLimit ?? SIGNAL_DEFAULTS.rateLimit,
+    rate: { joinMissCost: SIGNAL_DEFAULTS.rateLimit.joinMissCost, ...(opts.rateLimit ?? SIGNAL_DEFAULTS.rateLimit) },
+    maxSocketsPerAddr: opts.maxSocketsPerAddress ?? SIGNAL_DEFAULTS.maxSocketsPerAddress,
+    maxRoomsPerAddr: opts.maxRoomsPerAddress ?? SIGNAL_DEFAULTS.maxRoomsPerAddress,
+    metricsPort: opts.metricsPort,
+    metricsHost: opts.metricsHost ?? SIGNAL_DEFAULTS.metricsHost,
     staticIce: opts.iceServers ?? [],
     turnSecret: opts.turnSecret,
     redisUrl: opts.redisUrl,
@@ -88,6 +122,9 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
   };
   if (!(r.ttlMs > 0) || !(r.graceMs >= 0) || !(r.maxRooms > 0) || !(r.rate.windowMs > 0)) {
     throw new Error('Invalid signaling server options: TTL, max rooms and rate-limit window must be positive.');
+  }
+  if (!(r.rate.joinMissCost >= 1) || !(r.maxSocketsPerAddr >= 0) || !(r.maxRoomsPerAddr >= 0)) {
+    throw new Error('Invalid signaling server options: the join-miss cost must be at least 1, the per-address limits 0 (none) or more.');
   }
   return r;
 }

@@ -5,13 +5,16 @@
  * Layout (all keys share the hash tag `{ms}` so a future Redis Cluster keeps
  * them in one slot and the Lua scripts stay legal):
  *   <prefix>{ms}:room:<id>     hash: ver, created, active, hsid, htok, hgone,
- *                              hasr, rsid, rtok, rgone, rleft; PEXPIRE'd as a
- *                              safety net (the sweeper normally ends rooms)
+ *                              hasr, rsid, rtok, rgone, rleft, rpake; PEXPIRE'd
+ *                              as a safety net (the sweeper normally ends rooms)
  *   <prefix>{ms}:used:<id>     tombstone of a paired room that ended (PX): the
  *                              id stays burned, joins get `busy`
  *   <prefix>{ms}:deadlines     sorted set: room id -> next deadline (ms epoch)
  *                              (idle TTL / grace); its size is the room count
- *   <prefix>{ms}:rl:<key>:<w>  INCR counter per rate-limit window, PEXPIRE'd
+ *   <prefix>{ms}:rl:<key>:<w>  INCRBY counter per rate-limit window, PEXPIRE'd
+ *   <prefix>{ms}:by:<address>  set of the room ids an address created (for the
+ *                              open-rooms-per-address limit); ids whose room
+ *                              is gone are pruned whenever it is checked
  *   <prefix>node:<id>          pub/sub channel each node subscribes to: a node
  *                              is alive while PUBSUB NUMSUB counts it (Redis
  *                              drops the subscription the moment a crashed
@@ -22,15 +25,25 @@
  */
 import { createHash } from 'node:crypto';
 import type { createClient } from 'redis';
-import type { CasResult, InsertResult, RoomState, RoomStore } from '../rooms.js';
+import type { AddrQuota, CasResult, InsertResult, RoomState, RoomStore } from '../rooms.js';
 
 type Client = ReturnType<typeof createClient>;
 
+// KEYS[4] (optional): the address's set of room ids; ARGV[5]: its limit (0: none), ARGV[6]: the room key prefix
 const INSERT = `
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 'exists' end
 local max = tonumber(ARGV[1])
 if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then return 'full' end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if KEYS[4] then
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    if redis.call('EXISTS', ARGV[6] .. id) == 0 then redis.call('SREM', KEYS[4], id) end
+  end
+  local amax = tonumber(ARGV[5])
+  if amax > 0 and redis.call('SCARD', KEYS[4]) >= amax then return 'addr-full' end
+  redis.call('SADD', KEYS[4], ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 return 'ok'
@@ -65,8 +78,8 @@ return out
 `;
 
 const HIT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `;
 
@@ -104,6 +117,8 @@ function toFields(s: RoomState): string[] {
     s.receiver?.node ?? '',
     'rleft',
     s.receiverLeft ? '1' : '0',
+    'rpake',
+    s.receiverPake ? '1' : '0',
   ];
 }
 
@@ -118,6 +133,7 @@ function fromFields(id: string, h: Record<string, string>): RoomState | null {
     host: { sid: h.hsid || null, token: h.htok ?? '', goneAt: num(h.hgone), node: h.hnode ?? '' },
     receiver: h.hasr === '1' ? { sid: h.rsid || null, token: h.rtok ?? '', goneAt: num(h.rgone), node: h.rnode ?? '' } : null,
     receiverLeft: h.rleft === '1',
+    receiverPake: h.rpake === '1',
   };
 }
 
@@ -127,6 +143,7 @@ export class RedisRoomStore implements RoomStore {
   private readonly usedPrefix: string;
   private readonly deadlinesKey: string;
   private readonly rlPrefix: string;
+  private readonly byAddrPrefix: string;
 
   private readonly nodePrefix: string;
   private readonly alive = new Map<string, { alive: boolean; until: number }>();
@@ -141,6 +158,7 @@ export class RedisRoomStore implements RoomStore {
     this.usedPrefix = `${prefix}{ms}:used:`;
     this.deadlinesKey = `${prefix}{ms}:deadlines`;
     this.rlPrefix = `${prefix}{ms}:rl:`;
+    this.byAddrPrefix = `${prefix}{ms}:by:`;
   }
 
   private async script(src: string, keys: string[], args: string[]): Promise<unknown> {
@@ -157,13 +175,10 @@ export class RedisRoomStore implements RoomStore {
     return String(Math.max(0, deadline - Date.now()) + SAFETY_MS);
   }
 
-  async insert(room: RoomState, maxRooms: number, deadline: number): Promise<InsertResult> {
-    const r = await this.script(
-      INSERT,
-      [this.roomPrefix + room.id, this.deadlinesKey, this.usedPrefix + room.id],
-      [String(maxRooms), String(deadline), this.px(deadline), room.id, ...toFields(room)],
-    );
-    return r === 'ok' || r === 'full' ? r : 'exists';
+  async insert(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): Promise<InsertResult> {
+    const keys = [this.roomPrefix + room.id, this.deadlinesKey, this.usedPrefix + room.id, ...(quota ? [this.byAddrPrefix + quota.addr] : [])];
+    const r = await this.script(INSERT, keys, [String(maxRooms), String(deadline), this.px(deadline), room.id, String(quota?.max ?? 0), this.roomPrefix, ...toFields(room)]);
+    return r === 'ok' || r === 'full' || r === 'addr-full' ? r : 'exists';
   }
 
   async get(id: string): Promise<RoomState | null> {
@@ -193,9 +208,9 @@ export class RedisRoomStore implements RoomStore {
     return Number(await this.client.zCard(this.deadlinesKey));
   }
 
-  async hit(key: string, windowMs: number, now: number): Promise<number> {
+  async hit(key: string, windowMs: number, now: number, by = 1): Promise<number> {
     const w = Math.floor(now / windowMs);
-    const r = await this.script(HIT, [`${this.rlPrefix}${key}:${w}`], [String(windowMs + 1000)]);
+    const r = await this.script(HIT, [`${this.rlPrefix}${key}:${w}`], [String(windowMs + 1000), String(Math.max(1, Math.floor(by)))]);
     return Number(r);
   }
 

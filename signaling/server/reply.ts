@@ -20,6 +20,7 @@ export const REPLIES = {
   alreadyInOtherRoom: 'This connection is already in another room; leave it first.',
   tooManyCreates: 'Too many rooms created from your address; wait a minute and try again.',
   tooManyJoins: 'Too many join attempts from your address; wait a minute and try again.',
+  tooManySockets: 'Too many connections from your address; close some and try again.',
   tooManyMessages: 'Too many messages on this connection; slow down.',
   notInRoom: 'Create or join a room before sending signals.',
   peerAbsent: 'The other peer is not connected to this room right now.',

@@ -8,7 +8,7 @@ import { Server, type ServerOptions } from 'socket.io';
 import { SIGNAL_DEFAULTS } from './options.js';
 import type { WebServer } from './http.js';
 import type { Ack, EventHandler, IO, ServerContext, Sock } from './context.js';
-import { clientAddr, floodGate } from './limits.js';
+import { clientAddr, floodGate, socketGate } from './limits.js';
 import { fail, REPLIES } from './reply.js';
 import { create } from './handlers/create.js';
 import { join } from './handlers/join.js';
@@ -55,12 +55,32 @@ async function handle(ctx: ServerContext, sock: Sock, event: string, h: EventHan
   return h.run(ctx, sock, args[0], ack, now);
 }
 
-/** Serve every connection `ctx.io` accepts. */
-export function serveConnections(ctx: ServerContext, trustProxy: boolean): void {
+/**
+ * Serve every connection `ctx.io` accepts. Beyond `maxSocketsPerAddr` open
+ * connections from one address (on this node) a new one is refused before it
+ * connects, with a `rate-limited` connect error (`data.reason`).
+ */
+export function serveConnections(ctx: ServerContext, trustProxy: boolean, maxSocketsPerAddr: number): void {
   const { io, log, metrics, reply } = ctx;
+  const gate = socketGate(maxSocketsPerAddr);
+  // checked here, counted on 'connection': socket.io connects an admitted socket on the next tick, before
+  // any other handshake is read, so the check and the count cannot be split by another connection
+  io.use((socket: Sock, next) => {
+    const addr = clientAddr(socket, trustProxy);
+    if (gate.full(addr)) {
+      metrics.reject('rate-limited');
+      const err = new Error(REPLIES.tooManySockets) as Error & { data?: unknown };
+      err.data = { reason: 'rate-limited' };
+      return next(err);
+    }
+    socket.data = { ...socket.data, addr };
+    next();
+  });
   io.on('connection', (socket: Sock) => {
+    const addr = socket.data.addr;
+    gate.add(addr);
     socket.data = {
-      addr: clientAddr(socket, trustProxy),
+      addr,
       room: null,
       role: null,
       chain: Promise.resolve(),
@@ -87,6 +107,7 @@ export function serveConnections(ctx: ServerContext, trustProxy: boolean): void 
     });
 
     socket.on('disconnect', () => {
+      gate.release(addr);
       metrics.peersConnected.dec();
       // while shutting down, keep room state: members reconnect (to this node restarted, or another) and rejoin
       if (ctx.isClosing()) return;

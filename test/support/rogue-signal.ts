@@ -106,6 +106,8 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       receiver = socket;
       ack({ ok: true, room: ROGUE_ROOM, iceServers: [], peerPresent: true });
       host?.emit('peer-joined');
+      // an honest host sends its share only after the receiver's: posing as the receiver, we go first
+      if (mode === 'pake-mitm') host?.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), mitm.host.message]).toString('base64') });
       if (mode === 'terminate') {
         terminate(receiver, 'receiver');
         if (host) terminate(host, 'host');
@@ -126,7 +128,7 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
           const victimShare = bytes.subarray(1);
           const keys = deriveSessionKeys(ours.finish(victimShare));
           const [hs, rs] = from === 'host' ? [victimShare, ours.message] : [ours.message, victimShare];
-          socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), ours.message]).toString('base64') });
+          if (from === 'receiver') socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), ours.message]).toString('base64') });
           const conf = pakeConfirmation(keys, from === 'host' ? 'receiver' : 'host', hs, rs);
           socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([2]), conf]).toString('base64') });
           return;

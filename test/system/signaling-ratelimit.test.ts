@@ -83,7 +83,7 @@ test('a flood of joins from one address is rate-limited; the server stays up; a 
 });
 
 test('the rate-limit window resets', async (t) => {
-  const s = await startSignalServer({ host: '127.0.0.1', port: 0, rateLimit: { windowMs: 400, maxCreates: 1, maxJoins: 2 } });
+  const s = await startSignalServer({ host: '127.0.0.1', port: 0, rateLimit: { windowMs: 400, maxCreates: 1, maxJoins: 2, joinMissCost: 1 } });
   t.after(() => s.close());
   const sockets = new Set<Socket>();
   t.after(() => sockets.forEach((x) => x.disconnect()));

@@ -58,8 +58,9 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     host.send({ kind: 'sdp', data: b64('offer from A') });
     assert.deepEqual(await within(toRecv, 5000, 'A→B relay'), { kind: 'sdp', data: b64('offer from A') });
     const toHost = nextSignal(host);
-    recv.send({ kind: 'sdp', data: b64('answer from B') });
-    assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'sdp', data: b64('answer from B') });
+    // a pake message: the receiver's guess is spent (recorded in Redis), so its leaving ends the pairing for good
+    recv.send({ kind: 'pake', data: b64('share from B') });
+    assert.deepEqual(await within(toHost, 5000, 'B→A relay'), { kind: 'pake', data: b64('share from B') });
 
     // a third peer on either node: busy
     const third = io(a.url, { transports: ['websocket'], forceNew: true, reconnection: false });
@@ -122,7 +123,7 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
 
   await t.test('rate limits and room counts are shared by the nodes', async () => {
     // --trust-proxy + X-Forwarded-For gives this test its own client address (Redis also holds earlier counters)
-    const shared = ['--redis', redis.url, '--rate-limit-joins', '10', '--rate-limit-window', '60', '--trust-proxy'];
+    const shared = ['--redis', redis.url, '--rate-limit-joins', '10', '--rate-limit-window', '60', '--rate-limit-join-miss-cost', '1', '--trust-proxy'];
     const [c, d] = await Promise.all([spawnSignalNode(shared), spawnSignalNode(shared)]);
     nodes.push(c, d);
     const as = { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { 'x-forwarded-for': '192.0.2.77' } };
@@ -138,5 +139,67 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     assert.equal(reasons.filter((r) => r === 'rate-limited').length, 6);
     const text = await (await fetch(`${d.url}/metrics`)).text();
     assert.match(text, /^movie_signal_rooms_open \d+$/m);
+  });
+
+  await t.test('the cost of a wrong guess, open rooms per address (an IPv6 /64) and reopened rooms are shared by the nodes', async () => {
+    // a window so long that no run straddles two: the counts are exact
+    const common = ['--redis', redis.url, '--rate-limit-window', String(2 ** 30), '--trust-proxy'];
+    const [c, d] = await Promise.all([spawnSignalNode([...common, '--max-rooms-per-address', '2']), spawnSignalNode([...common, '--max-rooms-per-address', '2'])]);
+    nodes.push(c, d);
+    const from = async (url: string, addr: string): Promise<Socket> => {
+      const s = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { 'x-forwarded-for': addr } });
+      sockets.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('connect_error', reject);
+      });
+      return s;
+    };
+    const reason = async (s: Socket, ev: string, arg: object): Promise<string> => ((await s.emitWithAck(ev, { v: V, ...arg })) as { reason?: string }).reason ?? 'ok';
+
+    // 20 joins, a wrong guess costs 5: four guesses across both nodes, the fifth is refused
+    const g1 = await from(c.url, '192.0.2.88');
+    const g2 = await from(d.url, '192.0.2.88');
+    const guesses: string[] = [];
+    for (let i = 0; i < 5; i++) guesses.push(await reason(i % 2 ? g2 : g1, 'join', { room: 'zzzz' }));
+    assert.deepEqual(guesses, ['not-found', 'not-found', 'not-found', 'not-found', 'rate-limited']);
+
+    // two open rooms per address, counted across nodes, and two addresses of one /64 are one address
+    const h1 = await from(c.url, '2001:db8:5:6::1');
+    const h2 = await from(d.url, '2001:db8:5:6::2');
+    const h3 = await from(c.url, '2001:db8:5:6:ffff::3');
+    assert.equal(await reason(h1, 'create', {}), 'ok');
+    assert.equal(await reason(h2, 'create', {}), 'ok');
+    assert.equal(await reason(h3, 'create', {}), 'rate-limited');
+    h1.emit('leave');
+    let third = 'rate-limited';
+    for (let i = 0; i < 50 && third !== 'ok'; i++) {
+      third = await reason(h3, 'create', {});
+      if (third !== 'ok') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(third, 'ok', 'the room that ended freed its place');
+
+    // a joiner on the other node that drops without a pake message: the host keeps its room, the next joiner pairs
+    // (raw sockets with addresses of their own: 127.0.0.1 may still host rooms of the earlier subtests)
+    const host = await from(c.url, '198.51.100.8');
+    const { room } = (await host.emitWithAck('create', { v: V })) as { room: string };
+    const next = <T>(ev: string): Promise<T> => within(new Promise<T>((r) => host.once(ev, r)), 5000, ev);
+    const squatter = await from(d.url, '198.51.100.9');
+    const reopened = next<unknown>('peer-left');
+    assert.equal(await reason(squatter, 'join', { room }), 'ok');
+    squatter.disconnect();
+    assert.deepEqual(await reopened, { reopened: true });
+    const recv = await from(d.url, '198.51.100.10');
+    const joined = next<unknown>('peer-joined');
+    assert.equal(await reason(recv, 'join', { room }), 'ok');
+    await joined;
+    const toHost = next<SignalPayload>('signal');
+    assert.equal(await reason(recv, 'signal', { kind: 'pake', data: b64('share') }), 'ok');
+    assert.equal((await toHost).data, b64('share'));
+    const left = next<unknown>('peer-left');
+    recv.emit('leave');
+    assert.equal(await left, undefined, 'a plain peer-left: the guess was spent');
+    const late = await from(d.url, '198.51.100.11');
+    assert.equal(await reason(late, 'join', { room }), 'busy');
   });
 });

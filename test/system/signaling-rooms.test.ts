@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
-import { startSignalServer, type RunningSignalServer, type SignalServerOptions } from '../../signaling/server/index.js';
+import { SIGNAL_DEFAULTS, startSignalServer, type RunningSignalServer, type SignalServerOptions } from '../../signaling/server/index.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { SIGNAL_PROTOCOL_VERSION as V, type SignalPayload } from '../../common/protocol/signal-protocol.js';
@@ -99,8 +99,8 @@ test('create, join, relay both ways verbatim, peer-left on leave', async (t) => 
   host.send(sdp);
   assert.deepEqual(await atRecv, sdp);
   const atHost = once<SignalPayload>((cb) => host.onSignal(cb), 3000, 'signal at host');
-  recv.send({ kind: 'candidate', data: b64('candidate:1 1 udp 1 127.0.0.1 9 typ host') });
-  assert.deepEqual(await atHost, { kind: 'candidate', data: b64('candidate:1 1 udp 1 127.0.0.1 9 typ host') });
+  recv.send({ kind: 'pake', data: b64('a share') });
+  assert.deepEqual(await atHost, { kind: 'pake', data: b64('a share') });
 
   const left = once((cb) => host.onPeerLeft(cb), 2000, 'peer-left');
   recv.close();
@@ -114,6 +114,10 @@ test('third peer gets busy; a paired code can never be joined again', async (t) 
   const { room } = await host.createRoom();
   const r1 = await client(t, s.url);
   await r1.joinRoom(room);
+  // r1 makes its guess (a pake message): from then on the code is spent
+  const atHost = once<SignalPayload>((cb) => host.onSignal(cb), 3000, 'pake at host');
+  r1.send({ kind: 'pake', data: b64('a share') });
+  await atHost;
 
   const r2 = await raw(t, s.url);
   const busy = await r2.emitWithAck('join', { v: V, room });
@@ -138,7 +142,8 @@ test('third peer gets busy; a paired code can never be joined again', async (t) 
 });
 
 test('unknown or malformed room ids are not-found; the client says so in one sentence (exit 4)', async (t) => {
-  const s = await server(t);
+  // wrong guesses at no extra cost, so that six of them stay within the join allowance
+  const s = await server(t, { rateLimit: { ...SIGNAL_DEFAULTS.rateLimit, joinMissCost: 1 } });
   const r = await raw(t, s.url);
   for (const room of ['zzzz', 'ZZ!!', '1111', 'abcde']) {
     const reply = await r.emitWithAck('join', { v: V, room });

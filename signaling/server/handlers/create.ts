@@ -16,7 +16,7 @@ export const create: EventHandler = {
     if (!p.ok) return ctx.reply(sock, ack, p);
     if (await alreadyInRoom(ctx, sock)) return ctx.reply(sock, ack, fail('bad-request', REPLIES.alreadyInRoom));
     if (await ctx.overLimit('create', d.addr)) return ctx.reply(sock, ack, fail('rate-limited', REPLIES.tooManyCreates));
-    const r = await ctx.rooms.create(sock.id, now);
+    const r = await ctx.rooms.create(sock.id, now, d.addr);
     if (!r.ok) return ctx.reply(sock, ack, r);
     d.room = r.room;
     d.role = 'host';

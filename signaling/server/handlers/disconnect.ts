@@ -2,7 +2,8 @@
  * A connection dropped (socket.io's own `disconnect`, not a client event):
  * the member only counts as away, and has the grace period to `rejoin`; the
  * sweeper (`signaling/server/sweeper.ts`) tells the other member if it does
- * not come back.
+ * not come back. A receiver that had not relayed any `pake` message is gone
+ * at once: its room waits for a receiver again (see `RoomManager.depart`).
  */
 import { emitEffects, type ServerContext, type Sock } from '../context.js';
 

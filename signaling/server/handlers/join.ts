@@ -1,7 +1,8 @@
 /**
  * `join`: a receiver pairs with a waiting room. Every attempt counts against
- * the address's join allowance, valid or not, so guessing codes stays
- * expensive. The host is told (`peer-joined`) after the receiver's reply.
+ * the address's join allowance, valid or not, and one answered `not-found` (a
+ * wrong guess) costs extra, so guessing codes stays expensive. The host is
+ * told (`peer-joined`) after the receiver's reply.
  */
 import { parseJoin } from '../../validate.js';
 import { alreadyInRoom, emitEffects, type EventHandler } from '../context.js';
@@ -15,10 +16,16 @@ export const join: EventHandler = {
     const d = sock.data;
     const p = parseJoin(arg);
     if (await ctx.overLimit('join', d.addr)) return ctx.reply(sock, ack, fail('rate-limited', REPLIES.tooManyJoins));
-    if (!p.ok) return ctx.reply(sock, ack, p);
+    if (!p.ok) {
+      if (p.reason === 'not-found') await ctx.joinMissed(d.addr);
+      return ctx.reply(sock, ack, p);
+    }
     if (await alreadyInRoom(ctx, sock)) return ctx.reply(sock, ack, fail('bad-request', REPLIES.alreadyInRoom));
     const { result, effects } = await ctx.rooms.join(p.value.room, sock.id, now);
-    if (!result.ok) return ctx.reply(sock, ack, result);
+    if (!result.ok) {
+      if (result.reason === 'not-found') await ctx.joinMissed(d.addr);
+      return ctx.reply(sock, ack, result);
+    }
     d.room = p.value.room;
     d.role = 'receiver';
     ctx.metrics.pairings.inc();

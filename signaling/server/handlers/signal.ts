@@ -16,7 +16,7 @@ export const signal: EventHandler = {
     const p = parseSignal(arg);
     if (!p.ok) return ctx.reply(sock, ack, p);
     if (!d.room) return ctx.reply(sock, ack, fail('not-in-room', REPLIES.notInRoom));
-    const t = await ctx.rooms.relayTarget(d.room, sock.id, now);
+    const t = await ctx.rooms.relayTarget(d.room, sock.id, now, p.value.kind);
     if (!t.ok) return ctx.reply(sock, ack, t);
     if (!t.to) return ctx.reply(sock, ack, fail('peer-absent', REPLIES.peerAbsent));
     // relayed verbatim (only the two validated fields, nothing else the client attached)
