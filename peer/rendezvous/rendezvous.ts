@@ -53,8 +53,13 @@ type SignalData = { type: 'offer' | 'answer'; sdp: string } | { type: 'candidate
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
 const CONFIRM_LABEL = utf8('movie-share signaling key-confirmation');
-/** messages the other side (or the server) may queue before the step that takes them */
-const MAX_EARLY_MESSAGES = 256;
+/**
+ * Messages the other side (or the server) may queue before the step that
+ * takes them; and candidates the peer may send in all (simple-peer holds those
+ * that precede the description, unbounded, and a real peer has a few dozen).
+ */
+export const MAX_EARLY_MESSAGES = 256;
+export const FLOOD_SENTENCE = 'The other side (or the signaling server) sent more messages than a handshake needs; start again with a new code.';
 
 export interface RendezvousOptions<P extends WebRtcPeer> {
   role: Role;
@@ -164,9 +169,8 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   let wedged = false;
 
   // ── the one failure: every step races it ──────────────────────────────
-  const inbox = new Inbox<Incoming['kind'], Incoming>(MAX_EARLY_MESSAGES, () =>
-    networkError('The other side (or the signaling server) sent more messages than a handshake needs; start again with a new code.'),
-  );
+  const flood = (): MovieShareError => networkError(FLOOD_SENTENCE);
+  const inbox = new Inbox<Incoming['kind'], Incoming>(MAX_EARLY_MESSAGES, flood);
   let failure: MovieShareError | undefined;
   let rejectFailed!: (e: MovieShareError) => void;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
@@ -309,6 +313,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
 
     // the other side's candidates, applied as they come (simple-peer holds
     // those that precede the description); a repeated description is dropped
+    let candidates = 0;
     const pump = async (kind: 'sdp' | 'candidate'): Promise<void> => {
       for (;;) {
         const d = await takeSealed(k, kind);
@@ -318,6 +323,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
           log(`ignored a repeated ${d.type}`);
           continue;
         }
+        if (++candidates > MAX_EARLY_MESSAGES) throw flood();
         try {
           // simple-peer types a candidate as the DOM's RTCIceCandidate; it only reads these three fields
           r.peer.signal(d as SimplePeer.SignalData);

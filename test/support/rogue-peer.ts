@@ -7,7 +7,8 @@
  *
  *  - 'candidates-first': every candidate before the offer, a garbage candidate
  *    line and a candidate that is not even an object, the offer twice;
- *  - 'wrong-description': an answer where the receiver expects an offer.
+ *  - 'wrong-description': an answer where the receiver expects an offer;
+ *  - 'candidate-flood': more well-formed candidates than the receiver takes, before the offer.
  *
  * Its WebRTC side is the product's own (peer/rtc/node-peer.ts), so a receiver that
  * survives the misbehaviour connects to it.
@@ -27,7 +28,7 @@ import './node-crypto.js';
 type SignalData = SimplePeer.SignalData;
 import { splitCandidates } from '../../peer/rendezvous/sdp.js';
 
-export type RoguePeerMode = 'candidates-first' | 'wrong-description';
+export type RoguePeerMode = 'candidates-first' | 'wrong-description' | 'candidate-flood';
 
 export interface RoguePeer {
   code: string;
@@ -62,6 +63,14 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
       if (data.type !== 'offer' || !data.sdp) return;
       if (mode === 'wrong-description') return sendSealed(k, { type: 'answer', sdp: data.sdp }, 'sdp');
       const split = splitCandidates(data.sdp);
+      if (mode === 'candidate-flood') {
+        // one more than the receiver takes, paced under the server's flood control (300 events per 10 s, 64 in flight)
+        for (let i = 0; i < 257; i++) {
+          sendSealed(k, { type: 'candidate', candidate: { candidate: `candidate:${i} 1 UDP 1 127.0.0.1 ${10000 + i} typ host`, sdpMid: '0' } }, 'candidate');
+          sending = sending.then(() => new Promise((r) => setTimeout(r, 5)));
+        }
+        return sendSealed(k, { type: 'offer', sdp: split.sdp }, 'sdp');
+      }
       for (const c of split.candidates) sendSealed(k, { type: 'candidate', candidate: c }, 'candidate');
       sendSealed(k, { type: 'candidate', candidate: { candidate: 'garbage that is no candidate', sdpMid: '0' } }, 'candidate');
       sendSealed(k, { type: 'candidate', candidate: 42 }, 'candidate');

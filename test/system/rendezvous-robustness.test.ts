@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { Server } from 'socket.io';
 import { cleanup, type RtcConfig } from 'node-datachannel';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { parsePeerSignal, rendezvous } from '../../peer/rendezvous/rendezvous.js';
+import { FLOOD_SENTENCE, parsePeerSignal, rendezvous } from '../../peer/rendezvous/rendezvous.js';
 import { parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
 import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../../common/errors.js';
@@ -86,6 +86,15 @@ test('a description of the wrong kind from an authenticated peer ends in one sen
   const { get, out } = await receiverAgainst('wrong-description');
   assert.equal(await get.exited, ExitCode.Auth, get.stderr());
   assert.ok(get.stderr().includes(AUTH_FAILURE_SENTENCE), get.stderr());
+  assert.doesNotMatch(get.stderr(), /at .*\.js:\d+/, 'no stack trace');
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.part`), false);
+});
+
+test('a flood of candidates from an authenticated peer ends in the flood sentence, exit 5, nothing written', { timeout: 60_000 }, async () => {
+  const { get, out } = await receiverAgainst('candidate-flood');
+  assert.equal(await get.exited, ExitCode.Network, get.stderr());
+  assert.ok(get.stderr().includes(FLOOD_SENTENCE), get.stderr());
   assert.doesNotMatch(get.stderr(), /at .*\.js:\d+/, 'no stack trace');
   assert.equal(existsSync(out), false);
   assert.equal(existsSync(`${out}.part`), false);
