@@ -34,7 +34,7 @@ import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCo
 import type { ParsedCode } from '../../common/code/code.js';
 import { constantTimeEqual, hmacSha256 } from '../../common/crypto/mac.js';
 import { pakeStart } from '../../common/crypto/pake.js';
-import { open as openSealed, seal } from '../../common/crypto/seal.js';
+import { open as openSealed, seal, sealedSeq } from '../../common/crypto/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
 import type { Role, SignalKind } from '../../common/protocol/signal-protocol.js';
 import { sdpFingerprint } from '../../common/crypto/transcript.js';
@@ -92,9 +92,9 @@ export function pakeSid(room: string): Uint8Array {
   return utf8(`movie-share/v1/${room}`);
 }
 
-/** The associated data that binds a sealed signal to its kind, room and sender. */
+/** The associated data that binds a sealed signal to its kind, room and sender (seal() adds its number). */
 export function sealAad(kind: SignalKind, room: string, from: Role): Uint8Array {
-  return utf8(`movie-share signal v1|${room}|${from}|${kind}`);
+  return utf8(`movie-share signal v2|${room}|${from}|${kind}`);
 }
 
 /** A `bye` the other side sent: why it gave up. */
@@ -237,16 +237,32 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   const peerJoined = host ? new Promise<void>((resolve) => signal.onPeerJoined(resolve)) : Promise.resolve();
 
   const sendPake = (type: number, body: Uint8Array): void => signal.send({ kind: 'pake', data: toBase64(concatBytes(Uint8Array.of(type), body)) });
-  const sendSealed = async (k: SessionKeys, d: SignalData | NetHint): Promise<void> => {
+  // Sealed signals are numbered per direction and envelope kind (0, 1, 2, …),
+  // the number bound into the AEAD: each side takes the other's in exactly the
+  // order they were sent. A number already taken is a replay (or the signaling
+  // client's resend of a message that did arrive): dropped. Any other number
+  // does not open (exit 4). Per kind, since the inbox hands out each kind on its own.
+  const sentSeq = { sdp: 0, candidate: 0 };
+  const takenSeq = { sdp: 0, candidate: 0 };
+  /** sealing is asynchronous: the sends go out in the order of their numbers */
+  let sending: Promise<void> = Promise.resolve();
+  const sendSealed = (k: SessionKeys, d: SignalData | NetHint): Promise<void> => {
     const kind: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
     log(`sending sealed ${d.type}`);
-    const data = await seal(host ? k.sealHostToReceiver : k.sealReceiverToHost, utf8(JSON.stringify(d)), sealAad(kind, code.room, role));
-    signal.send({ kind, data });
+    const sealed = seal(host ? k.sealHostToReceiver : k.sealReceiverToHost, utf8(JSON.stringify(d)), sealAad(kind, code.room, role), sentSeq[kind]++);
+    sealed.catch(() => undefined); // reported through `sending`
+    sending = sending.then(async () => signal.send({ kind, data: await sealed }));
+    return sending;
   };
   /** the next sealed signal of envelope `kind`, opened and checked */
   const takeSealed = async (k: SessionKeys, kind: 'sdp' | 'candidate'): Promise<SignalData | NetHint | 'ignore'> => {
-    const m = (await step(inbox.take(kind))) as { data: string };
-    const plain = await openSealed(host ? k.sealReceiverToHost : k.sealHostToReceiver, m.data, sealAad(kind, code.room, other));
+    let m = (await step(inbox.take(kind))) as { data: string };
+    for (let n = sealedSeq(m.data); n !== undefined && n < takenSeq[kind]; n = sealedSeq(m.data)) {
+      log(`ignored a replayed sealed ${kind} signal (number ${n})`);
+      m = (await step(inbox.take(kind))) as { data: string };
+    }
+    const plain = await openSealed(host ? k.sealReceiverToHost : k.sealHostToReceiver, m.data, sealAad(kind, code.room, other), takenSeq[kind]);
+    takenSeq[kind]++;
     let data: unknown;
     try {
       data = JSON.parse(fromUtf8(plain));

@@ -6,7 +6,8 @@
  * order, or of a shape, that an honest host never would:
  *
  *  - 'candidates-first': every candidate before the offer, a garbage candidate
- *    line and a candidate that is not even an object, the offer twice;
+ *    line and a candidate that is not even an object, the offer twice, and
+ *    then the second offer's sealed bytes once more (a replay);
  *  - 'wrong-description': an answer where the receiver expects an offer;
  *  - 'candidate-flood': more well-formed candidates than the receiver takes, before the offer.
  *
@@ -18,7 +19,6 @@ import { makeCode } from '../../common/code/code.js';
 import { pakeStart } from '../../common/crypto/pake.js';
 import { open, seal } from '../../common/crypto/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
-import type { SignalKind } from '../../common/protocol/signal-protocol.js';
 import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous/rendezvous.js';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
 import type SimplePeer from 'simple-peer';
@@ -50,10 +50,18 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   const sendPake = (type: number, body: Uint8Array): void => signal.send({ kind: 'pake', data: Buffer.concat([Buffer.from([type]), body]).toString('base64') });
   // sealing is asynchronous: a chain keeps the sends in the order they were made
   let sending = Promise.resolve();
-  const sendSealed = (k: SessionKeys, d: unknown, kind: SignalKind): void => {
-    const sealed = seal(k.sealHostToReceiver, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kind, room, 'host'));
+  // numbered per kind, as the real rendezvous numbers them (docs/PROTOCOL.md §4)
+  const sentSeq = { sdp: 0, candidate: 0 };
+  const takenSeq = { sdp: 0, candidate: 0 };
+  const sendSealed = (k: SessionKeys, d: unknown, kind: 'sdp' | 'candidate'): void => {
+    const sealed = seal(k.sealHostToReceiver, Buffer.from(JSON.stringify(d), 'utf8'), sealAad(kind, room, 'host'), sentSeq[kind]++);
     sending = sending.then(async () => signal.send({ kind, data: await sealed }));
+    replayLast = () => {
+      sending = sending.then(async () => signal.send({ kind, data: await sealed }));
+    };
   };
+  /** sends the last sealed message again, byte for byte (as a replaying server would) */
+  let replayLast = (): void => undefined;
 
   const startWebRtc = (k: SessionKeys): void => {
     rtc = createNodePeer(true, rtcConfig);
@@ -77,6 +85,7 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
       sendSealed(k, { type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: '0' } }, 'candidate');
       sendSealed(k, { type: 'offer', sdp: split.sdp }, 'sdp');
       sendSealed(k, { type: 'offer', sdp: split.sdp }, 'sdp');
+      replayLast();
     });
   };
 
@@ -94,10 +103,10 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
       startWebRtc(keys);
       return;
     }
-    if (!keys || !rtc) return;
+    if (!keys || !rtc || (m.kind !== 'sdp' && m.kind !== 'candidate')) return;
     let d: { type?: string };
     try {
-      const plain = await open(keys.sealReceiverToHost, m.data, sealAad(m.kind as SignalKind, room, 'receiver'));
+      const plain = await open(keys.sealReceiverToHost, m.data, sealAad(m.kind, room, 'receiver'), takenSeq[m.kind]++);
       d = JSON.parse(Buffer.from(plain).toString('utf8')) as { type?: string };
     } catch {
       return;

@@ -57,7 +57,7 @@ async function receiverAgainst(mode: RoguePeerMode): Promise<{ rogue: Proc; get:
   return { rogue, get, out };
 }
 
-test('candidates before the offer, garbage candidates and a repeated offer: the receiver queues, drops, and connects', { timeout: 90_000 }, async () => {
+test('candidates before the offer, garbage candidates, a repeated offer and a replayed one: the receiver queues, drops, and connects', { timeout: 90_000 }, async () => {
   let run = await receiverAgainst('candidates-first');
   let outcome = (await run.get.waitFor(CONNECTED_OR_STALLED, 40_000))[0];
   if (outcome !== 'Connected to the sender') {
@@ -73,6 +73,7 @@ test('candidates before the offer, garbage candidates and a repeated offer: the 
   const log = run.get.stderr();
   assert.match(log, /ignored a malformed candidate/, both());
   assert.match(log, /ignored a repeated offer/, both());
+  assert.match(log, /ignored a replayed sealed sdp signal \(number 2\)/, both());
   // the first candidate arrived before the offer (it waited in simple-peer's queue)
   const firstCandidate = log.indexOf('received sealed candidate');
   const offer = log.indexOf('received sealed offer');
