@@ -5,9 +5,11 @@
  *    | create ───────────────────────▶ | room id                     |
  *    |   (prints room-w1-w2-w3)        |                  ◀──────── join room
  *    | ◀──────────── peer-joined       |                             |
+ *    | pake: nonce_host ──────────────▶|──────────────────────────▶  |
+ *    |  ◀──────────────────────────────|◀────────────── pake: nonce_rcv
  *    | pake: Y_host ──────────────────▶|──────────────────────────▶  |
  *    |  ◀──────────────────────────────|◀──────────────── pake: Y_rcv |
- *    |   both: ISK = CPace(code, room), keys = HKDF(ISK)             |
+ *    |   both: ISK = CPace(code, sid(room, nonces)), keys = HKDF(ISK)|
  *    | pake: MAC_host(Y_h, Y_r) ──────▶|──────────────────────────▶  | check (else exit 4)
  *    | check (else exit 4) ◀───────────|◀────── pake: MAC_rcv(Y_h,Y_r)|
  *    | net: our links, sealed ◀───────▶|◀──────────────────────────▶ | both choose the MTU
@@ -33,7 +35,8 @@
 import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCode } from '../../common/errors.js';
 import type { ParsedCode } from '../../common/code/code.js';
 import { constantTimeEqual, hmacSha256 } from '../../common/crypto/mac.js';
-import { pakeStart } from '../../common/crypto/pake.js';
+import { pakeStart, SID_NONCE_BYTES, sessionId } from '../../common/crypto/pake.js';
+import { cryptoBackend } from '../../common/crypto/backend.js';
 import { open as openSealed, seal, sealedSeq } from '../../common/crypto/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
 import type { Role, SignalKind } from '../../common/protocol/signal-protocol.js';
@@ -52,6 +55,8 @@ type SignalData = { type: 'offer' | 'answer'; sdp: string } | { type: 'candidate
 
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
+/** sent first: this side's random contribution to the CPace session id */
+const PAKE_NONCE = 3;
 const CONFIRM_LABEL = utf8('movie-share signaling key-confirmation');
 /**
  * Messages the other side (or the server) may queue before the step that
@@ -88,9 +93,13 @@ export function pakeConfirmation(k: SessionKeys, from: Role, hostShare: Uint8Arr
   return hmacSha256(from === 'host' ? k.confirmHost : k.confirmReceiver, CONFIRM_LABEL, hostShare, receiverShare);
 }
 
-export function pakeSid(room: string): Uint8Array {
-  return utf8(`movie-share/v1/${room}`);
+/** The CPace sid of this run: from the room and both sides' nonces (common/crypto/pake.ts). */
+export function pakeSid(room: string, nonceHost: Uint8Array, nonceReceiver: Uint8Array): Uint8Array {
+  return sessionId(room, nonceHost, nonceReceiver);
 }
+
+/** A share that comes before the other side's nonce: a movie-share from before nonces (peers keep their order). */
+const OLD_PEER_SENTENCE = 'The other side runs an older movie-share, whose key exchange differs from this one; update both and start again with a new code.';
 
 /** The associated data that binds a sealed signal to its kind, room and sender (seal() adds its number). */
 export function sealAad(kind: SignalKind, room: string, from: Role): Uint8Array {
@@ -145,8 +154,8 @@ export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint
   throw authError(AUTH_FAILURE_SENTENCE);
 }
 
-/** What waits in the inbox: the two PAKE messages by type, and sealed signals by envelope kind. */
-type Incoming = { kind: 'share' | 'confirm'; body: Uint8Array } | { kind: 'sdp' | 'candidate'; data: string };
+/** What waits in the inbox: the three PAKE messages by type, and sealed signals by envelope kind. */
+type Incoming = { kind: 'nonce' | 'share' | 'confirm'; body: Uint8Array } | { kind: 'sdp' | 'candidate'; data: string };
 
 /** Ends a background loop once the rendezvous is over (not an error). */
 const FINISHED = new Error('rendezvous finished');
@@ -214,16 +223,17 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   };
 
   // ── what signaling delivers, whenever it comes ─────────────────────────
-  let shares = 0;
-  let confirmations = 0;
+  const seen = { nonce: 0, share: 0, confirm: 0 };
   signal.onSignal((m) => {
     if (finished || failure) return;
     if (m.kind === 'bye') return fail(byeError(isBase64(m.data) ? fromUtf8(fromBase64(m.data)) : ''));
     if (m.kind === 'sdp' || m.kind === 'candidate') return inbox.push({ kind: m.kind, data: m.data });
-    // pake: our share, then our confirmation; one of each per code
+    // pake: the nonce, the share, then the confirmation; one of each per code
     const bytes = isBase64(m.data) ? fromBase64(m.data) : new Uint8Array(0);
-    const type = bytes[0] === PAKE_SHARE ? 'share' : bytes[0] === PAKE_CONFIRM ? 'confirm' : undefined;
-    if (!type || (type === 'share' ? ++shares : ++confirmations) > 1) return fail(authError(AUTH_FAILURE_SENTENCE));
+    const type = bytes[0] === PAKE_NONCE ? 'nonce' : bytes[0] === PAKE_SHARE ? 'share' : bytes[0] === PAKE_CONFIRM ? 'confirm' : undefined;
+    if (type === 'share' && seen.nonce === 0) return fail(new MovieShareError(ExitCode.Other, OLD_PEER_SENTENCE));
+    if (!type || ++seen[type] > 1) return fail(authError(AUTH_FAILURE_SENTENCE));
+    if (type === 'nonce' && bytes.length !== 1 + SID_NONCE_BYTES) return fail(authError(AUTH_FAILURE_SENTENCE));
     inbox.push({ kind: type, body: bytes.subarray(1) });
   });
   // signaling lost for good (server gone beyond the client's reconnect bound,
@@ -281,8 +291,14 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     if (host) log('receiver joined; checking the code');
     armConnectTimer();
 
-    // 2. the PAKE: our share always goes out before our confirmation
-    const pake = pakeStart({ password: utf8(code.canonical), role, sid: pakeSid(code.room) });
+    // 2. the PAKE: our nonce, then our share, then our confirmation; the sid is made of both nonces
+    const myNonce = cryptoBackend().randomBytes(SID_NONCE_BYTES);
+    sendPake(PAKE_NONCE, myNonce);
+    const theirNonce = ((await step(inbox.take('nonce'))) as { body: Uint8Array }).body;
+    // our own nonce back (reflected by the server) would make both contributions ours
+    if (constantTimeEqual(myNonce, theirNonce)) throw authError(AUTH_FAILURE_SENTENCE);
+    const sid = host ? pakeSid(code.room, myNonce, theirNonce) : pakeSid(code.room, theirNonce, myNonce);
+    const pake = pakeStart({ password: utf8(code.canonical), role, sid });
     sendPake(PAKE_SHARE, pake.message);
     const theirShare = ((await step(inbox.take('share'))) as { body: Uint8Array }).body;
     const k = (keys = deriveSessionKeys(pake.finish(theirShare)));

@@ -16,7 +16,8 @@
  */
 import type { RtcConfig } from 'node-datachannel';
 import { makeCode } from '../../common/code/code.js';
-import { pakeStart } from '../../common/crypto/pake.js';
+import { randomBytes } from 'node:crypto';
+import { pakeStart, SID_NONCE_BYTES, type PakeStart } from '../../common/crypto/pake.js';
 import { open, seal } from '../../common/crypto/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
 import { pakeConfirmation, pakeSid, sealAad } from '../../peer/rendezvous/rendezvous.js';
@@ -41,7 +42,8 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
   const signal = await SignalClient.connect({ url, connectTimeoutMs: 5000 });
   const { room } = await signal.createRoom();
   const code = makeCode(room);
-  const pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'host', sid: pakeSid(room) });
+  const myNonce = randomBytes(SID_NONCE_BYTES);
+  let pake: PakeStart | undefined;
   let keys: SessionKeys | undefined;
   let rtc: NodeRtcPeer | undefined;
   let resolveConnected!: () => void;
@@ -89,13 +91,18 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
     });
   };
 
-  signal.onPeerJoined(() => sendPake(1, pake.message));
+  signal.onPeerJoined(() => sendPake(3, myNonce));
   signal.onSignal((m) => void onSignal(m));
   const onSignal = async (m: { kind: string; data: string }): Promise<void> => {
     if (m.kind === 'pake') {
       // the receiver's share; its confirmation is not checked (this host is the attacker)
       const bytes = Buffer.from(m.data, 'base64');
-      if (bytes[0] !== 1 || keys) return;
+      if (bytes[0] === 3 && !pake) {
+        // the receiver's nonce: now the sid is known, and our share can go
+        pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'host', sid: pakeSid(room, myNonce, Uint8Array.from(bytes.subarray(1))) });
+        return sendPake(1, pake.message);
+      }
+      if (bytes[0] !== 1 || keys || !pake) return;
       const theirs = Uint8Array.from(bytes.subarray(1));
       keys = deriveSessionKeys(pake.finish(theirs));
       sendPake(2, pakeConfirmation(keys, 'host', pake.message, theirs));

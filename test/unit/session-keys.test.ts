@@ -7,7 +7,7 @@ import { open, seal, sealedSeq } from '../../common/crypto/seal.js';
 import { constantTimeEqual, hmacSha256, lengthPrefixed } from '../../common/crypto/mac.js';
 import { bytesToHex, fromUtf8 } from '../../common/bytes.js';
 import '../support/node-crypto.js';
-import { pakeStart } from '../../common/crypto/pake.js';
+import { pakeStart, SID_NONCE_BYTES, sessionId } from '../../common/crypto/pake.js';
 import { parseCode } from '../../common/code/code.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -49,7 +49,7 @@ test('deriveSessionKeys rejects a short ISK', () => {
 
 test('after a real PAKE both peers derive identical session keys and verification strings', async () => {
   const code = parseCode('k7pq-apple-river-violin');
-  const sid = utf8('movie-share/v1/' + code.room);
+  const sid = sessionId(code.room, randomBytes(SID_NONCE_BYTES), randomBytes(SID_NONCE_BYTES));
   const host = pakeStart({ password: utf8(code.canonical), role: 'host', sid });
   const recv = pakeStart({ password: utf8(code.canonical), role: 'receiver', sid });
   const kh = deriveSessionKeys(host.finish(recv.message));
@@ -60,7 +60,7 @@ test('after a real PAKE both peers derive identical session keys and verificatio
 });
 
 test('wrong code: keys differ and the peer cannot open sealed payloads', async () => {
-  const sid = utf8('movie-share/v1/k7pq');
+  const sid = sessionId('k7pq', randomBytes(SID_NONCE_BYTES), randomBytes(SID_NONCE_BYTES));
   const host = pakeStart({ password: utf8('k7pq-apple-river-violin'), role: 'host', sid });
   const recv = pakeStart({ password: utf8('k7pq-apple-river-viola'), role: 'receiver', sid });
   const kh = deriveSessionKeys(host.finish(recv.message));
