@@ -4,7 +4,7 @@
  */
 
 /** Version of the data-channel protocol (docs/PROTOCOL.md). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const DEFAULT_SIGNAL_URL = 'http://localhost:8080';
 export const SIGNAL_URL_ENV = 'MOVIE_SIGNAL_URL';

@@ -167,11 +167,28 @@ export function intermediateSessionKey(sid: Uint8Array, K: Uint8Array, transcrip
   return sha512(concat(lvCat(DSI_ISK, sid, K), transcript));
 }
 
+/** Bytes of the random nonce each side contributes to the session id. */
+export const SID_NONCE_BYTES = 32;
+const SID_LABEL: Uint8Array = utf8('movie-share/v2/sid');
+
+/**
+ * The CPace session id of one rendezvous: H(lv_cat("movie-share/v2/sid",
+ * room, nonce_host, nonce_receiver)) with H = SHA-512, the suite's hash. Each
+ * side contributes a fresh random nonce (in a message before its share), so
+ * the sid is unique to this run even though the room id is short and
+ * public, as the draft asks of a sid: both sides compute the same one
+ * only from both nonces as sent.
+ */
+export function sessionId(room: string, nonceHost: Uint8Array, nonceReceiver: Uint8Array): Uint8Array {
+  if (nonceHost.length !== SID_NONCE_BYTES || nonceReceiver.length !== SID_NONCE_BYTES) throw new RangeError(`sid nonces are ${SID_NONCE_BYTES} bytes`);
+  return sha512(lvCat(SID_LABEL, utf8(room), nonceHost, nonceReceiver));
+}
+
 export interface PakeOptions {
   /** PRS: the shared password, movie-share passes UTF-8 of ParsedCode.canonical. */
   password: Uint8Array;
   role: PakeRole;
-  /** Public session id both sides know; movie-share passes UTF-8 of "movie-share/v1/" + room. */
+  /** Public session id both sides know; movie-share passes sessionId(room, nonce_host, nonce_receiver). */
   sid: Uint8Array;
   /** Channel identifier, secret-or-public context both sides share (default empty). */
   ci?: Uint8Array;

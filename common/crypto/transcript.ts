@@ -44,10 +44,12 @@ export interface ConfirmTerms {
   have: readonly number[];
   /** bytes per second the receiver wants at most; 0: no cap */
   maxRate: number;
+  /** SHA-256 (hex) of the bytes of the `have` chunks, concatenated in file order (of nothing when `have` is empty) */
+  kept: string;
 }
 
 export function receiverMac(confirmReceiver: Uint8Array, transcript: Uint8Array, terms: ConfirmTerms): Uint8Array {
-  return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(terms.maxRate), u32(terms.have.length), ...terms.have.map(u64));
+  return hmacSha256(confirmReceiver, RECEIVER_LABEL, transcript, u64(terms.maxRate), u32(terms.have.length), ...terms.have.map(u64), utf8(terms.kept));
 }
 
 /** Constant-time check; throws the authentication error (exit 4) on mismatch. */

@@ -9,7 +9,7 @@ import { fromBase64, fromUtf8, isBase64, toBase64, utf8 } from '../bytes.js';
 /** Receiver (movie-get) → host (movie-share). */
 export type ReceiverMessage =
   | { t: 'hello'; v: number; rsaPublicKey: string }
-  | { t: 'confirm'; mac: string; have: ChunkRanges; maxRate: number }
+  | { t: 'confirm'; mac: string; have: ChunkRanges; maxRate: number; kept: string }
   | { t: 'ack'; written: number }
   | { t: 'want'; offset: number; length: number }
   | { t: 'done'; sha256: string }
@@ -26,7 +26,17 @@ export type ChunkRanges = number[];
 export const MAX_HAVE_RANGES = 1024;
 
 /** Host (movie-share) → receiver (movie-get). */
-export type HostMessage = { t: 'key'; v: number; encryptedKey: string; mac: string } | { t: 'end' } | { t: 'ping' } | { t: 'abort'; code: ExitCode; message: string };
+export type HostMessage =
+  | { t: 'key'; v: number; encryptedKey: string; mac: string }
+  /**
+   * The host's answer to the confirm, before any chunk: `resume` true when the
+   * kept chunks hash as its file's do (it sends only the others), false when
+   * they do not (it sends every chunk; the receiver drops what it kept).
+   */
+  | { t: 'start'; resume: boolean }
+  | { t: 'end' }
+  | { t: 'ping' }
+  | { t: 'abort'; code: ExitCode; message: string };
 
 const MAX_B64 = 8192;
 const MAX_MESSAGE = 2048;
@@ -79,6 +89,12 @@ function ranges(o: Json, k: string): ChunkRanges {
   return v as number[];
 }
 
+function sha256Hex(o: Json, k: string): string {
+  const v = str(o, k, 64);
+  if (!/^[0-9a-f]{64}$/.test(v)) throw protocolError(`field ${k}`);
+  return v;
+}
+
 function abortOf(o: Json): { t: 'abort'; code: ExitCode; message: string } {
   const code = o['code'];
   if (typeof code !== 'number' || !EXIT_CODES.has(code)) throw protocolError('abort code');
@@ -91,7 +107,7 @@ export function parseReceiverMessage(json: string): ReceiverMessage {
     case 'hello':
       return { t: 'hello', v: uint(o, 'v'), rsaPublicKey: b64(o, 'rsaPublicKey') };
     case 'confirm':
-      return { t: 'confirm', mac: b64(o, 'mac'), have: ranges(o, 'have'), maxRate: uint(o, 'maxRate') };
+      return { t: 'confirm', mac: b64(o, 'mac'), have: ranges(o, 'have'), maxRate: uint(o, 'maxRate'), kept: sha256Hex(o, 'kept') };
     case 'ack':
       return { t: 'ack', written: uint(o, 'written') };
     case 'want': {
@@ -99,11 +115,8 @@ export function parseReceiverMessage(json: string): ReceiverMessage {
       if (length === 0) throw protocolError('field length');
       return { t: 'want', offset: uint(o, 'offset'), length };
     }
-    case 'done': {
-      const sha256 = str(o, 'sha256', 64);
-      if (!/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('field sha256');
-      return { t: 'done', sha256 };
-    }
+    case 'done':
+      return { t: 'done', sha256: sha256Hex(o, 'sha256') };
     case 'ping':
       return { t: 'ping' };
     case 'abort':
@@ -118,6 +131,9 @@ export function parseHostMessage(json: string): HostMessage {
   switch (o['t']) {
     case 'key':
       return { t: 'key', v: uint(o, 'v'), encryptedKey: b64(o, 'encryptedKey'), mac: b64(o, 'mac') };
+    case 'start':
+      if (typeof o['resume'] !== 'boolean') throw protocolError('field resume');
+      return { t: 'start', resume: o['resume'] };
     case 'end':
       return { t: 'end' };
     case 'ping':

@@ -69,6 +69,11 @@ export class NodeFileSink implements FileSink {
     return { v: 2 as const, ...this.file!, have: [...this.have] };
   }
 
+  discardKept(): void {
+    this.have = [];
+    writeSidecar(this.out, this.sidecar()).catch(() => undefined);
+  }
+
   write(offset: number, bytes: Uint8Array): void {
     this.writer!.write(offset, bytes);
   }

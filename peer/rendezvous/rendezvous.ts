@@ -5,9 +5,11 @@
  *    | create ───────────────────────▶ | room id                     |
  *    |   (prints room-w1-w2-w3)        |                  ◀──────── join room
  *    | ◀──────────── peer-joined       |                             |
+ *    |  ◀──────────────────────────────|◀────────────── pake: nonce_rcv
+ *    | pake: nonce_host ──────────────▶|──────────────────────────▶  |
  *    |  ◀──────────────────────────────|◀──────────────── pake: Y_rcv |
  *    | pake: Y_host ──────────────────▶|──────────────────────────▶  |
- *    |   both: ISK = CPace(code, room), keys = HKDF(ISK)             |
+ *    |   both: ISK = CPace(code, sid(room, nonces)), keys = HKDF(ISK)|
  *    | pake: MAC_host(Y_h, Y_r) ──────▶|──────────────────────────▶  | check (else exit 4)
  *    | check (else exit 4) ◀───────────|◀────── pake: MAC_rcv(Y_h,Y_r)|
  *    | net: our links, sealed ◀───────▶|◀──────────────────────────▶ | both choose the MTU
@@ -38,8 +40,9 @@
 import { authError, AUTH_FAILURE_SENTENCE, networkError, MovieShareError, ExitCode } from '../../common/errors.js';
 import type { ParsedCode } from '../../common/code/code.js';
 import { constantTimeEqual, hmacSha256 } from '../../common/crypto/mac.js';
-import { pakeStart } from '../../common/crypto/pake.js';
-import { open as openSealed, seal } from '../../common/crypto/seal.js';
+import { pakeStart, SID_NONCE_BYTES, sessionId } from '../../common/crypto/pake.js';
+import { cryptoBackend } from '../../common/crypto/backend.js';
+import { open as openSealed, seal, sealedSeq } from '../../common/crypto/seal.js';
 import { deriveSessionKeys, type SessionKeys } from '../../common/crypto/session-keys.js';
 import type { Role, SignalKind } from '../../common/protocol/signal-protocol.js';
 import { sdpFingerprint } from '../../common/crypto/transcript.js';
@@ -57,9 +60,16 @@ type SignalData = { type: 'offer' | 'answer'; sdp: string } | { type: 'candidate
 
 const PAKE_SHARE = 1;
 const PAKE_CONFIRM = 2;
+/** sent first: this side's random contribution to the CPace session id */
+const PAKE_NONCE = 3;
 const CONFIRM_LABEL = utf8('movie-share signaling key-confirmation');
-/** messages the other side (or the server) may queue before the step that takes them */
-const MAX_EARLY_MESSAGES = 256;
+/**
+ * Messages the other side (or the server) may queue before the step that
+ * takes them; and candidates the peer may send in all (simple-peer holds those
+ * that precede the description, unbounded, and a real peer has a few dozen).
+ */
+export const MAX_EARLY_MESSAGES = 256;
+export const FLOOD_SENTENCE = 'The other side (or the signaling server) sent more messages than a handshake needs; start again with a new code.';
 
 export interface RendezvousOptions<P extends WebRtcPeer> {
   role: Role;
@@ -88,13 +98,17 @@ export function pakeConfirmation(k: SessionKeys, from: Role, hostShare: Uint8Arr
   return hmacSha256(from === 'host' ? k.confirmHost : k.confirmReceiver, CONFIRM_LABEL, hostShare, receiverShare);
 }
 
-export function pakeSid(room: string): Uint8Array {
-  return utf8(`movie-share/v1/${room}`);
+/** The CPace sid of this run: from the room and both sides' nonces (common/crypto/pake.ts). */
+export function pakeSid(room: string, nonceHost: Uint8Array, nonceReceiver: Uint8Array): Uint8Array {
+  return sessionId(room, nonceHost, nonceReceiver);
 }
 
-/** The associated data that binds a sealed signal to its kind, room and sender. */
+/** A share that comes before the other side's nonce: a movie-share from before nonces (peers keep their order). */
+const OLD_PEER_SENTENCE = 'The other side runs an older movie-share, whose key exchange differs from this one; update both and start again with a new code.';
+
+/** The associated data that binds a sealed signal to its kind, room and sender (seal() adds its number). */
 export function sealAad(kind: SignalKind, room: string, from: Role): Uint8Array {
-  return utf8(`movie-share signal v1|${room}|${from}|${kind}`);
+  return utf8(`movie-share signal v2|${room}|${from}|${kind}`);
 }
 
 /** A `bye` the other side sent: why it gave up. */
@@ -145,8 +159,8 @@ export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint
   throw authError(AUTH_FAILURE_SENTENCE);
 }
 
-/** What waits in the inbox: the two PAKE messages by type, and sealed signals by envelope kind. */
-type Incoming = { kind: 'share' | 'confirm'; body: Uint8Array } | { kind: 'sdp' | 'candidate'; data: string };
+/** What waits in the inbox: the three PAKE messages by type, and sealed signals by envelope kind. */
+type Incoming = { kind: 'nonce' | 'share' | 'confirm'; body: Uint8Array } | { kind: 'sdp' | 'candidate'; data: string };
 
 /** Ends a background loop once the rendezvous is over (not an error). */
 const FINISHED = new Error('rendezvous finished');
@@ -169,9 +183,8 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   let wedged = false;
 
   // ── the one failure: every step races it ──────────────────────────────
-  const inbox = new Inbox<Incoming['kind'], Incoming>(MAX_EARLY_MESSAGES, () =>
-    networkError('The other side (or the signaling server) sent more messages than a handshake needs; start again with a new code.'),
-  );
+  const flood = (): MovieShareError => networkError(FLOOD_SENTENCE);
+  const inbox = new Inbox<Incoming['kind'], Incoming>(MAX_EARLY_MESSAGES, flood);
   let failure: MovieShareError | undefined;
   let rejectFailed!: (e: MovieShareError) => void;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
@@ -215,16 +228,17 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   };
 
   // ── what signaling delivers, whenever it comes ─────────────────────────
-  let shares = 0;
-  let confirmations = 0;
+  const seen = { nonce: 0, share: 0, confirm: 0 };
   signal.onSignal((m) => {
     if (finished || failure) return;
     if (m.kind === 'bye') return fail(byeError(isBase64(m.data) ? fromUtf8(fromBase64(m.data)) : ''));
     if (m.kind === 'sdp' || m.kind === 'candidate') return inbox.push({ kind: m.kind, data: m.data });
-    // pake: our share, then our confirmation; one of each per code
+    // pake: the nonce, the share, then the confirmation; one of each per code
     const bytes = isBase64(m.data) ? fromBase64(m.data) : new Uint8Array(0);
-    const type = bytes[0] === PAKE_SHARE ? 'share' : bytes[0] === PAKE_CONFIRM ? 'confirm' : undefined;
-    if (!type || (type === 'share' ? ++shares : ++confirmations) > 1) return fail(authError(AUTH_FAILURE_SENTENCE));
+    const type = bytes[0] === PAKE_NONCE ? 'nonce' : bytes[0] === PAKE_SHARE ? 'share' : bytes[0] === PAKE_CONFIRM ? 'confirm' : undefined;
+    if (type === 'share' && seen.nonce === 0) return fail(new MovieShareError(ExitCode.Other, OLD_PEER_SENTENCE));
+    if (!type || ++seen[type] > 1) return fail(authError(AUTH_FAILURE_SENTENCE));
+    if (type === 'nonce' && bytes.length !== 1 + SID_NONCE_BYTES) return fail(authError(AUTH_FAILURE_SENTENCE));
     inbox.push({ kind: type, body: bytes.subarray(1) });
   });
   // signaling lost for good (server gone beyond the client's reconnect bound,
@@ -235,10 +249,10 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   signal.onPeerLeft(() => {
     if (!rtc) fail(networkError(host ? 'The receiver left before the transfer started.' : 'The sender left before the transfer started. Ask for a new code.'));
   });
-  // a joiner left before sending its share: no guess was spent and we sent nothing; wait for the next one
+  // a joiner left before sending a PAKE message: no guess was spent and we sent nothing; wait for the next one
   signal.onReopened(() => {
     if (!host || finished || failure) return;
-    if (shares > 0) return fail(networkError('The receiver left before the transfer started.'));
+    if (seen.nonce + seen.share + seen.confirm > 0) return fail(networkError('The receiver left before the transfer started.'));
     clearTimeout(connectTimer);
     connectTimer = undefined;
     log('a receiver joined and left without checking the code; still waiting for the receiver');
@@ -248,16 +262,32 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
   if (host) signal.onPeerJoined(() => armConnectTimer());
 
   const sendPake = (type: number, body: Uint8Array): void => signal.send({ kind: 'pake', data: toBase64(concatBytes(Uint8Array.of(type), body)) });
-  const sendSealed = async (k: SessionKeys, d: SignalData | NetHint): Promise<void> => {
+  // Sealed signals are numbered per direction and envelope kind (0, 1, 2, …),
+  // the number bound into the AEAD: each side takes the other's in exactly the
+  // order they were sent. A number already taken is a replay (or the signaling
+  // client's resend of a message that did arrive): dropped. Any other number
+  // does not open (exit 4). Per kind, since the inbox hands out each kind on its own.
+  const sentSeq = { sdp: 0, candidate: 0 };
+  const takenSeq = { sdp: 0, candidate: 0 };
+  /** sealing is asynchronous: the sends go out in the order of their numbers */
+  let sending: Promise<void> = Promise.resolve();
+  const sendSealed = (k: SessionKeys, d: SignalData | NetHint): Promise<void> => {
     const kind: SignalKind = d.type === 'candidate' ? 'candidate' : 'sdp';
     log(`sending sealed ${d.type}`);
-    const data = await seal(host ? k.sealHostToReceiver : k.sealReceiverToHost, utf8(JSON.stringify(d)), sealAad(kind, code.room, role));
-    signal.send({ kind, data });
+    const sealed = seal(host ? k.sealHostToReceiver : k.sealReceiverToHost, utf8(JSON.stringify(d)), sealAad(kind, code.room, role), sentSeq[kind]++);
+    sealed.catch(() => undefined); // reported through `sending`
+    sending = sending.then(async () => signal.send({ kind, data: await sealed }));
+    return sending;
   };
   /** the next sealed signal of envelope `kind`, opened and checked */
   const takeSealed = async (k: SessionKeys, kind: 'sdp' | 'candidate'): Promise<SignalData | NetHint | 'ignore'> => {
-    const m = (await step(inbox.take(kind))) as { data: string };
-    const plain = await openSealed(host ? k.sealReceiverToHost : k.sealHostToReceiver, m.data, sealAad(kind, code.room, other));
+    let m = (await step(inbox.take(kind))) as { data: string };
+    for (let n = sealedSeq(m.data); n !== undefined && n < takenSeq[kind]; n = sealedSeq(m.data)) {
+      log(`ignored a replayed sealed ${kind} signal (number ${n})`);
+      m = (await step(inbox.take(kind))) as { data: string };
+    }
+    const plain = await openSealed(host ? k.sealReceiverToHost : k.sealHostToReceiver, m.data, sealAad(kind, code.room, other), takenSeq[kind]);
+    takenSeq[kind]++;
     let data: unknown;
     try {
       data = JSON.parse(fromUtf8(plain));
@@ -276,8 +306,16 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     if (host) log('receiver joined; checking the code');
     armConnectTimer();
 
-    // 2. the PAKE: our share always goes out before our confirmation; the host's only after the receiver's
-    const pake = pakeStart({ password: utf8(code.canonical), role, sid: pakeSid(code.room) });
+    // 2. the PAKE: our nonce, then our share, then our confirmation; the sid is made of both
+    //    nonces. The host answers each of the receiver's messages and sends nothing first.
+    const myNonce = cryptoBackend().randomBytes(SID_NONCE_BYTES);
+    if (!host) sendPake(PAKE_NONCE, myNonce);
+    const theirNonce = ((await step(inbox.take('nonce'))) as { body: Uint8Array }).body;
+    if (host) sendPake(PAKE_NONCE, myNonce);
+    // our own nonce back (reflected by the server) would make both contributions ours
+    if (constantTimeEqual(myNonce, theirNonce)) throw authError(AUTH_FAILURE_SENTENCE);
+    const sid = host ? pakeSid(code.room, myNonce, theirNonce) : pakeSid(code.room, theirNonce, myNonce);
+    const pake = pakeStart({ password: utf8(code.canonical), role, sid });
     if (!host) sendPake(PAKE_SHARE, pake.message);
     const theirShare = ((await step(inbox.take('share'))) as { body: Uint8Array }).body;
     if (host) sendPake(PAKE_SHARE, pake.message);
@@ -325,6 +363,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
 
     // the other side's candidates, applied as they come (simple-peer holds
     // those that precede the description); a repeated description is dropped
+    let candidates = 0;
     const pump = async (kind: 'sdp' | 'candidate'): Promise<void> => {
       for (;;) {
         const d = await takeSealed(k, kind);
@@ -334,6 +373,7 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
           log(`ignored a repeated ${d.type}`);
           continue;
         }
+        if (++candidates > MAX_EARLY_MESSAGES) throw flood();
         try {
           // simple-peer types a candidate as the DOM's RTCIceCandidate; it only reads these three fields
           r.peer.signal(d as SimplePeer.SignalData);

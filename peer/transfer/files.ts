@@ -34,6 +34,13 @@ export interface FileSink {
    * acks, so the host never runs ahead of the disk).
    */
   open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }>;
+  /**
+   * The host does not vouch for the ranges open() returned (they do not hash
+   * as its file does there): forget them, so that only what write() writes
+   * from now on counts as written (for a later resume too). Every chunk comes
+   * again and is written over them. A sink that never resumes needs none.
+   */
+  discardKept?(): void;
   /** Authenticated bytes for [offset, offset + length), in any order, each range once. */
   write(offset: number, bytes: Uint8Array): void;
   /**

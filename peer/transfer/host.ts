@@ -17,7 +17,7 @@ import { encryptKeyMessage, importReceiverPublicKey } from '../../common/crypto/
 import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
-import { fromBase64, toBase64 } from '../../common/bytes.js';
+import { bytesToHex, fromBase64, toBase64 } from '../../common/bytes.js';
 import type { FileSource } from './files.js';
 import { ChunkSet } from './chunk-set.js';
 import { FlowControl } from './flow-control.js';
@@ -88,8 +88,13 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     const confirm = await link.expect('confirm');
     checkMac(receiverMac(session.confirmReceiver, transcript, confirm), fromBase64(confirm.mac));
     const count = chunkCount(file.size, chunkSize);
-    const have = confirm.have;
-    if (have.length > 0 && have[have.length - 1]! > count) throw new MovieShareError(ExitCode.Other, 'The receiver claims pieces past the end of the file.');
+    if (confirm.have.length > 0 && confirm.have[confirm.have.length - 1]! > count)
+      throw new MovieShareError(ExitCode.Other, 'The receiver claims pieces past the end of the file.');
+    // what the receiver kept must be what this file holds there: bytes an earlier
+    // (malicious or broken) sender left would otherwise only fail the final hash
+    const resume = confirm.have.length === 0 || (await link.guard(hashRanges(file, chunkSize, confirm.have))) === confirm.kept;
+    const have = resume ? confirm.have : [];
+    link.sendControl({ t: 'start', resume });
     const schedule = new Schedule(count, ChunkSet.fromRanges(count, have));
     const chunkLength = (i: number): number => (i === count - 1 ? file.size - i * chunkSize : chunkSize);
     let from = 0;
@@ -178,4 +183,20 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     await link.linger(); // let an abort we sent reach the receiver before the CLI closes the channel
     throw err;
   }
+}
+
+/** SHA-256 (hex) of the file's bytes in the chunk ranges `ranges` ([s0, e0, …], sorted), concatenated in order. */
+export async function hashRanges(file: FileSource, chunkSize: number, ranges: readonly number[]): Promise<string> {
+  const hash = cryptoBackend().sha256();
+  for (let r = 0; r + 1 < ranges.length; r += 2) {
+    const [from, to] = [ranges[r]! * chunkSize, Math.min(ranges[r + 1]! * chunkSize, file.size)];
+    let at = from;
+    for await (const slice of file.chunks(from, chunkSize)) {
+      const take = Math.min(slice.length, to - at);
+      hash.update(take === slice.length ? slice : slice.subarray(0, take));
+      at += take;
+      if (at >= to) break;
+    }
+  }
+  return bytesToHex(hash.digest());
 }

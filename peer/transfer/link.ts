@@ -14,6 +14,13 @@ import { PEER_TIMEOUT_MS, PING_INTERVAL_MS } from '../../common/config.js';
 type Abort = { t: 'abort'; code: ExitCode; message: string };
 /** The channel closed or refused a send before the transfer ended: resuming is the way on. */
 const CONNECTION_LOST = 'The connection to the other side was lost. Run both commands again to resume.';
+/**
+ * Control messages waiting for next() at most: the protocol never has more
+ * than a few in flight, so a peer that queues more is flooding (bounded memory).
+ */
+export const MAX_QUEUED_MESSAGES = 256;
+/** The flood's sentence (exit 5), as the rendezvous says it. */
+export const FLOOD_SENTENCE = 'The other side sent more messages than the transfer needs; start again with a new code.';
 /** linger(): how long our last message gets on the wire, once our send queue is empty */
 const LINGER_GRACE_MS = 300;
 type Base = { t: string };
@@ -122,6 +129,8 @@ export class Link<In extends Base, Out extends Base> {
         const w = this.waiting;
         this.waiting = undefined;
         w(msg);
+      } else if (this.queue.length >= MAX_QUEUED_MESSAGES) {
+        this.fail(networkError(FLOOD_SENTENCE));
       } else {
         this.queue.push(msg);
       }

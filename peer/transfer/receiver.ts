@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION } from '../../common/config.js';
 import { ExitCode, MovieShareError, integrityError } from '../../common/errors.js';
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { constantTimeEqual } from '../../common/crypto/mac.js';
-import { fromBase64, hexToBytes, toBase64 } from '../../common/bytes.js';
+import { bytesToHex, fromBase64, hexToBytes, toBase64 } from '../../common/bytes.js';
 import { CHUNK_OVERHEAD, chunkCount, decodeChunk, MAX_CHUNKS, type OpenedChunk } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { MAX_HAVE_RANGES, parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
@@ -47,6 +47,9 @@ export interface ReceiveResult {
   /** bytes that were already here from an earlier run */
   resumedFrom: number;
 }
+
+/** how much of the kept part hashKept reads at a time */
+const READ_BACK_BYTES = 1024 * 1024;
 
 interface Waiter {
   start: number;
@@ -100,20 +103,18 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     const resume = await link.guard(sink.open(payload, onWritten));
     opened = true;
     sink.failure.catch((e: unknown) => link.fail(e));
-    const present = haveChunks(count, chunkSize, size, resume.have);
-    let received = 0;
-    for (let i = 0; i < count; i++) {
-      if (present.has(i)) received += chunkLength(i);
-      else needBytes += chunkLength(i);
-    }
-    const resumedFrom = received;
-    const hash = new OrderedHash(cryptoBackend().sha256(), present, chunkSize, size, (o, l) => sink.read(o, l));
-    hash.catchUp();
-    opts.onStart?.({ name: payload.name, size, resumeFrom: resumedFrom, notice: resume.notice });
+    const kept = haveChunks(count, chunkSize, size, resume.have);
+    // the confirm carries the SHA-256 of the kept bytes: the host resumes only if its file holds the same there
+    const keptHash = await link.guard(hashKept(kept, chunkSize, size, (o, l) => sink.read(o, l)));
 
+    let present = kept;
+    let received = 0;
+    let resumedFrom = 0;
+    let hash: OrderedHash | undefined;
     let resolveAll!: () => void;
     const allHere = new Promise<void>((r) => (resolveAll = r));
-    if (present.complete) resolveAll();
+    let resolveStarted!: () => void;
+    const started = new Promise<void>((r) => (resolveStarted = r));
 
     /** an authenticated chunk: length check, disk, hash, waiting readers */
     const accept = ({ index, plaintext }: OpenedChunk): void => {
@@ -122,7 +123,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
         throw integrityError('The file arrived with the wrong length; nothing was saved. Try the transfer again.');
       }
       sink.write(index * chunkSize, plaintext);
-      hash.arrived(index, plaintext);
+      hash!.arrived(index, plaintext);
       received += plaintext.length;
       progress.update(received);
       for (const w of waiters) {
@@ -135,18 +136,50 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     };
     /** chunks still being opened by an asynchronous backend, in arrival order */
     let opening: Promise<void> | undefined;
-    link.onChunk = (frame) => {
-      const chunk = decodeChunk(payload.key, payload.transferId, count, frame);
-      if (!opening && !isPromise(chunk)) return accept(chunk);
-      if (isPromise(chunk)) chunk.catch(() => undefined); // handled in order below
-      opening = (opening ?? Promise.resolve())
-        .then(async () => accept(await chunk))
-        .catch((e: unknown) => {
-          link.fail(e);
-        });
+    /**
+     * The host's `start`: it vouches for the kept chunks (resume), or not, and
+     * then every chunk comes and what was kept is dropped (overwritten, and
+     * never read into the hash). Synchronous: chunks may follow at once.
+     */
+    const begin = (resumeKept: boolean): void => {
+      if (!resumeKept) {
+        if (kept.size > 0) sink.discardKept?.();
+        present = new ChunkSet(count);
+      }
+      needBytes = 0;
+      for (let i = 0; i < count; i++) {
+        if (present.has(i)) received += chunkLength(i);
+        else needBytes += chunkLength(i);
+      }
+      resumedFrom = received;
+      hash = new OrderedHash(cryptoBackend().sha256(), present, chunkSize, size, (o, l) => sink.read(o, l));
+      hash.catchUp();
+      const notice = resumeKept || kept.size === 0 ? resume.notice : 'The part already here does not match the sender’s file; receiving it all again.';
+      opts.onStart?.({ name: payload.name, size, resumeFrom: resumedFrom, notice });
+      progress.start(size, resumedFrom);
+      if (present.complete) resolveAll();
+      link.onChunk = (frame) => {
+        const chunk = decodeChunk(payload.key, payload.transferId, count, frame);
+        if (!opening && !isPromise(chunk)) return accept(chunk);
+        if (isPromise(chunk)) chunk.catch(() => undefined); // handled in order below
+        opening = (opening ?? Promise.resolve())
+          .then(async () => accept(await chunk))
+          .catch((e: unknown) => {
+            link.fail(e);
+          });
+      };
+      resolveStarted();
     };
+    let hostStarted = false;
     link.onEager = (m) => {
+      if (m.t === 'start') {
+        if (hostStarted) throw new MovieShareError(ExitCode.Other, 'The other side sent "start" twice; it may be running an incompatible version.');
+        hostStarted = true;
+        begin(m.resume);
+        return true;
+      }
       if (m.t !== 'end') return false;
+      if (!hostStarted) throw new MovieShareError(ExitCode.Other, 'The other side sent "end" before "start"; it may be running an incompatible version.');
       // chunks still being decrypted are counted once they are opened
       void (opening ?? Promise.resolve()).then(() => {
         if (!present.complete) link.fail(integrityError('The file ended early (pieces are missing); nothing was saved. Try the transfer again.'));
@@ -154,10 +187,10 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
       return true;
     };
 
-    progress.start(size, resumedFrom);
-    // the confirm goes before the reader is given: a want sent before it would reach a host still waiting for the confirm
-    const terms = { have: present.ranges(MAX_HAVE_RANGES), maxRate: opts.maxRate ?? 0 };
+    const terms = { have: kept.ranges(MAX_HAVE_RANGES), maxRate: opts.maxRate ?? 0, kept: keptHash };
     link.sendControl({ t: 'confirm', mac: toBase64(receiverMac(session.confirmReceiver, transcript, terms)), ...terms });
+    // the reader is given once the host has started: a want sent before would reach a host still waiting for the confirm
+    await link.guard(started);
 
     if (opts.onReader) {
       const readerFailed = link.failure.catch((e: unknown) => {
@@ -190,7 +223,7 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
     await link.guard(allHere);
     await link.guard(opening ?? Promise.resolve());
     await link.guard(sink.finish());
-    const digest = await link.guard(hash.digest());
+    const digest = await link.guard(hash!.digest());
     if (!constantTimeEqual(digest, hexToBytes(payload.sha256))) {
       throw integrityError("The received file does not match the sender's SHA-256; nothing was saved. Try the transfer again.");
     }
@@ -226,4 +259,21 @@ function haveChunks(count: number, chunkSize: number, size: number, byteRanges: 
   }
   if (size === 0) return new ChunkSet(count); // nothing to keep: the one empty chunk is sent
   return ChunkSet.fromRanges(count, all.ranges(MAX_HAVE_RANGES));
+}
+
+/** SHA-256 (hex) of the kept chunks' bytes, concatenated in file order, read back from the sink. */
+async function hashKept(kept: ChunkSet, chunkSize: number, size: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<string> {
+  const hash = cryptoBackend().sha256();
+  const ranges = kept.ranges(MAX_HAVE_RANGES);
+  for (let r = 0; r + 1 < ranges.length; r += 2) {
+    const to = Math.min(ranges[r + 1]! * chunkSize, size);
+    for (let at = ranges[r]! * chunkSize; at < to;) {
+      const n = Math.min(to - at, READ_BACK_BYTES);
+      const bytes = await read(at, n);
+      if (bytes.length !== n) throw new MovieShareError(ExitCode.Other, 'The part of the file kept from an earlier run could not be read back.');
+      hash.update(bytes);
+      at += n;
+    }
+  }
+  return bytesToHex(hash.digest());
 }

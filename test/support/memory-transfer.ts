@@ -4,7 +4,7 @@ import { DEFAULT_TUNING, type TransportTuning } from '../../common/config.js';
 import { generateReceiverKeyPair, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { MovieShareError } from '../../common/errors.js';
 import { memoryChannelPair, type FrameHook } from './memory-channel.js';
-import { receiveFile, type ReceiveResult } from '../../peer/transfer/receiver.js';
+import { receiveFile, type ReceiveOptions, type ReceiveResult } from '../../peer/transfer/receiver.js';
 import { sendFile, type SendResult } from '../../peer/transfer/host.js';
 import { inspectFile, hashFile, nodeFileSource } from '../../peer/node/file-source.js';
 import { NodeFileSink } from '../../peer/node/file-sink.js';
@@ -37,6 +37,8 @@ export interface MemoryRunOptions {
   peerTimeoutMs?: number;
   /** announce this SHA-256 instead of the file's real one */
   senderSha256?: string;
+  /** receiveFile's onStart */
+  onStart?: ReceiveOptions['onStart'];
   /** the receiver's reader for a player (receiveFile's onReader) */
   onReader?: (reader: TransferReader) => void;
   /** rate caps in bytes/s (0 or absent: none) of the host (--max-rate) and of the receiver (sent in its confirm) */
@@ -76,6 +78,7 @@ export async function runMemoryTransfer(src: string, out: string, opts: MemoryRu
       link,
       maxRate: opts.receiverMaxRate,
       onReader: opts.onReader,
+      onStart: opts.onStart,
     }).catch(asErr),
   ]);
   a.close();

@@ -16,7 +16,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { PeerConnection, cleanup, type DataChannel } from 'node-datachannel';
-import { pakeStart } from '../../common/crypto/pake.js';
+import { randomBytes } from 'node:crypto';
+import { pakeStart, SID_NONCE_BYTES, type PakeStart } from '../../common/crypto/pake.js';
 import { pakeConfirmation, pakeSid } from '../../peer/rendezvous/rendezvous.js';
 import { deriveSessionKeys } from '../../common/crypto/session-keys.js';
 import { WORDS } from '../../common/code/wordlist.js';
@@ -92,10 +93,10 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
   }
 
   const guessed = `${ROGUE_ROOM}-${WORDS[1]}-${WORDS[2]}-${WORDS[3]}`;
-  const mitm = {
-    host: pakeStart({ password: Buffer.from(guessed), role: 'receiver', sid: pakeSid(ROGUE_ROOM) }),
-    receiver: pakeStart({ password: Buffer.from(guessed), role: 'host', sid: pakeSid(ROGUE_ROOM) }),
-  };
+  // one CPace run with each victim, the rogue in the other role; each sid is made
+  // of the victim's nonce and the rogue's own (the victim's peer never sees either)
+  const mitm: Partial<Record<'host' | 'receiver', PakeStart>> = {};
+  const rogueNonce = randomBytes(SID_NONCE_BYTES);
 
   io.on('connection', (socket) => {
     socket.on('create', (_req: unknown, ack: (r: unknown) => void) => {
@@ -106,8 +107,8 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       receiver = socket;
       ack({ ok: true, room: ROGUE_ROOM, iceServers: [], peerPresent: true });
       host?.emit('peer-joined');
-      // an honest host sends its share only after the receiver's: posing as the receiver, we go first
-      if (mode === 'pake-mitm') host?.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), mitm.host.message]).toString('base64') });
+      // an honest host answers the receiver's PAKE messages and sends nothing first: posing as the receiver, we go first
+      if (mode === 'pake-mitm') host?.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([3]), rogueNonce]).toString('base64') });
       if (mode === 'terminate') {
         terminate(receiver, 'receiver');
         if (host) terminate(host, 'host');
@@ -120,15 +121,23 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
       const to = from === 'host' ? receiver : host;
       if (msg.kind === 'pake') {
         const bytes = Buffer.from(msg.data, 'base64');
+        if (mode === 'pake-mitm' && bytes[0] === 3) {
+          // the victim's nonce: answer with ours (the host had it at join), then our share
+          const victimNonce = Uint8Array.from(bytes.subarray(1));
+          const sid = from === 'host' ? pakeSid(ROGUE_ROOM, victimNonce, rogueNonce) : pakeSid(ROGUE_ROOM, rogueNonce, victimNonce);
+          const ours = (mitm[from] = pakeStart({ password: Buffer.from(guessed), role: from === 'host' ? 'receiver' : 'host', sid }));
+          if (from === 'receiver') socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([3]), rogueNonce]).toString('base64') });
+          socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), ours.message]).toString('base64') });
+          return;
+        }
         if (mode === 'pake-mitm' && bytes[0] === 1) {
-          // answer the victim's share with our own, made from a guessed code
-          // answer the victim's share with our own, made from a guessed code, and
-          // confirm our side of that session as an honest peer would
+          // the victim's share: confirm our side of that session (our share, made
+          // from a guessed code, went out with our nonce) as an honest peer would
           const ours = mitm[from];
+          if (!ours) return;
           const victimShare = bytes.subarray(1);
           const keys = deriveSessionKeys(ours.finish(victimShare));
           const [hs, rs] = from === 'host' ? [victimShare, ours.message] : [ours.message, victimShare];
-          if (from === 'receiver') socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([1]), ours.message]).toString('base64') });
           const conf = pakeConfirmation(keys, from === 'host' ? 'receiver' : 'host', hs, rs);
           socket.emit('signal', { kind: 'pake', data: Buffer.concat([Buffer.from([2]), conf]).toString('base64') });
           return;

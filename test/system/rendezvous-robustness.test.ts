@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { Server } from 'socket.io';
 import { cleanup, type RtcConfig } from 'node-datachannel';
 import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { parsePeerSignal, rendezvous } from '../../peer/rendezvous/rendezvous.js';
+import { FLOOD_SENTENCE, parsePeerSignal, rendezvous } from '../../peer/rendezvous/rendezvous.js';
 import { parseCode } from '../../common/code/code.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
 import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../../common/errors.js';
@@ -57,7 +57,7 @@ async function receiverAgainst(mode: RoguePeerMode): Promise<{ rogue: Proc; get:
   return { rogue, get, out };
 }
 
-test('candidates before the offer, garbage candidates and a repeated offer: the receiver queues, drops, and connects', { timeout: 90_000 }, async () => {
+test('candidates before the offer, garbage candidates, a repeated offer and a replayed one: the receiver queues, drops, and connects', { timeout: 90_000 }, async () => {
   let run = await receiverAgainst('candidates-first');
   let outcome = (await run.get.waitFor(CONNECTED_OR_STALLED, 40_000))[0];
   if (outcome !== 'Connected to the sender') {
@@ -73,6 +73,7 @@ test('candidates before the offer, garbage candidates and a repeated offer: the 
   const log = run.get.stderr();
   assert.match(log, /ignored a malformed candidate/, both());
   assert.match(log, /ignored a repeated offer/, both());
+  assert.match(log, /ignored a replayed sealed sdp signal \(number 2\)/, both());
   // the first candidate arrived before the offer (it waited in simple-peer's queue)
   const firstCandidate = log.indexOf('received sealed candidate');
   const offer = log.indexOf('received sealed offer');
@@ -86,6 +87,15 @@ test('a description of the wrong kind from an authenticated peer ends in one sen
   const { get, out } = await receiverAgainst('wrong-description');
   assert.equal(await get.exited, ExitCode.Auth, get.stderr());
   assert.ok(get.stderr().includes(AUTH_FAILURE_SENTENCE), get.stderr());
+  assert.doesNotMatch(get.stderr(), /at .*\.js:\d+/, 'no stack trace');
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.part`), false);
+});
+
+test('a flood of candidates from an authenticated peer ends in the flood sentence, exit 5, nothing written', { timeout: 60_000 }, async () => {
+  const { get, out } = await receiverAgainst('candidate-flood');
+  assert.equal(await get.exited, ExitCode.Network, get.stderr());
+  assert.ok(get.stderr().includes(FLOOD_SENTENCE), get.stderr());
   assert.doesNotMatch(get.stderr(), /at .*\.js:\d+/, 'no stack trace');
   assert.equal(existsSync(out), false);
   assert.equal(existsSync(`${out}.part`), false);

@@ -213,10 +213,12 @@ test('transcript MACs change with every bound field', () => {
     assert.notDeepEqual(hostMac(k, transcriptBytes({ ...base, ...change })), ref, JSON.stringify(change));
   }
   const t = transcriptBytes(base);
-  const terms = { have: [], maxRate: 0 };
-  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [], maxRate: 1 }));
-  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [0, 1], maxRate: 0 }));
-  assert.notDeepEqual(receiverMac(k, t, { have: [0, 2], maxRate: 0 }), receiverMac(k, t, { have: [0, 1], maxRate: 0 }));
+  const k0 = '0'.repeat(64);
+  const terms = { have: [], maxRate: 0, kept: k0 };
+  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [], maxRate: 1, kept: k0 }));
+  assert.notDeepEqual(receiverMac(k, t, terms), receiverMac(k, t, { have: [0, 1], maxRate: 0, kept: k0 }));
+  assert.notDeepEqual(receiverMac(k, t, { have: [0, 2], maxRate: 0, kept: k0 }), receiverMac(k, t, { have: [0, 1], maxRate: 0, kept: k0 }));
+  assert.notDeepEqual(receiverMac(k, t, { have: [0, 1], maxRate: 0, kept: k0 }), receiverMac(k, t, { have: [0, 1], maxRate: 0, kept: '1'.repeat(64) }));
   assert.notDeepEqual(receiverMac(k, t, terms), hostMac(k, t));
 });
 

@@ -17,7 +17,10 @@ import {
   scalarMult,
   scalarMultVfy,
   transcriptIr,
+  SID_NONCE_BYTES,
+  sessionId,
 } from '../../common/crypto/pake.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 import '../support/node-crypto.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -129,7 +132,10 @@ test('draft B.3.10 / B.3.11: scalar_mult_vfy valid input, invalid encoding and i
 // Protocol behaviour with movie-share's own inputs.
 // ---------------------------------------------------------------------------
 const pw = (code: string): Uint8Array => utf8(code);
-const sidFor = (room: string): Uint8Array => utf8('movie-share/v1/' + room);
+/** fixed nonces, so that two calls give the same sid */
+const NONCE_H = new Uint8Array(SID_NONCE_BYTES).fill(1);
+const NONCE_R = new Uint8Array(SID_NONCE_BYTES).fill(2);
+const sidFor = (room: string, nh = NONCE_H, nr = NONCE_R): Uint8Array => sessionId(room, nh, nr);
 
 function run(pwA: string, pwB: string, sidA = sidFor('k7pq'), sidB = sidFor('k7pq')): { a: Uint8Array; b: Uint8Array } {
   const host = pakeStart({ password: pw(pwA), role: 'host', sid: sidA });
@@ -164,6 +170,27 @@ test('different passwords give different ISKs', () => {
 test('different sid gives different ISKs', () => {
   const r = run('k7pq-apple-river-violin', 'k7pq-apple-river-violin', sidFor('k7pq'), sidFor('k7pr'));
   assert.notDeepEqual(r.a, r.b);
+});
+
+test('the sid is made of the room and both nonces, in their roles: any difference gives different ISKs', () => {
+  const other = new Uint8Array(SID_NONCE_BYTES).fill(3);
+  const sid = sidFor('k7pq');
+  assert.equal(sid.length, 64);
+  assert.deepEqual(sidFor('k7pq'), sid, 'deterministic');
+  for (const [name, s] of [
+    ['another room', sidFor('k7pr')],
+    ["another host's nonce", sidFor('k7pq', other, NONCE_R)],
+    ["another receiver's nonce", sidFor('k7pq', NONCE_H, other)],
+    ['the nonces swapped', sidFor('k7pq', NONCE_R, NONCE_H)],
+  ] as const) {
+    assert.notDeepEqual(s, sid, name);
+    const r = run('k7pq-apple-river-violin', 'k7pq-apple-river-violin', sid, s);
+    assert.notDeepEqual(r.a, r.b, name);
+  }
+  // the sid is the SHA-512 of lv_cat(label, room, nonce_host, nonce_receiver)
+  assert.deepEqual(sid, sha512(lvCat(utf8('movie-share/v2/sid'), utf8('k7pq'), NONCE_H, NONCE_R)));
+  assert.throws(() => sessionId('k7pq', new Uint8Array(16), NONCE_R), RangeError);
+  assert.throws(() => sessionId('k7pq', NONCE_H, new Uint8Array(33)), RangeError);
 });
 
 test('different ci gives different ISKs; same ci agrees', () => {

@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { FRAME_CHUNK, FRAME_CONTROL, encodeControl } from '../../common/protocol/framing.js';
 import { generateReceiverKeyPair } from '../../common/crypto/key-transport.js';
-import type { FrameHook } from '../support/memory-channel.js';
+import { memoryChannelPair, type FrameHook } from '../support/memory-channel.js';
+import { FLOOD_SENTENCE, Link, MAX_QUEUED_MESSAGES } from '../../peer/transfer/link.js';
 import { readSidecar } from '../../peer/node/resume.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { errorText, runMemoryTransfer, sharedKeyPair } from '../support/memory-transfer.js';
@@ -219,4 +220,52 @@ test('resume state of a different file is discarded and the transfer starts over
   assert.ok(!(r.send instanceof Error), errorText(r.send));
   assert.equal(r.send.resumedFrom, 0);
   assert.deepEqual(await readFile(out), await readFile(src));
+});
+
+/** A hook that delivers the first control message `t` from `from` once more than the link's bound allows. */
+function flood(from: 'host' | 'receiver', t: string, copies: number): FrameHook {
+  let done = false;
+  return (frame, by) => {
+    if (by !== from || done || frame[0] !== FRAME_CONTROL) return [frame];
+    const m = JSON.parse(Buffer.from(frame.subarray(1)).toString()) as { t: string };
+    if (m.t !== t) return [frame];
+    done = true;
+    return Array.from({ length: copies }, () => frame);
+  };
+}
+
+for (const [from, t] of [
+  ['receiver', 'hello'],
+  ['host', 'key'],
+] as const) {
+  test(`flood: the ${from} sends its ${t} ${MAX_QUEUED_MESSAGES + 2} times → the other side stops (exit 5, the flood sentence), no chunk sent`, async () => {
+    const out = outPath();
+    const r = await runMemoryTransfer(src, out, { hook: flood(from, t, MAX_QUEUED_MESSAGES + 2) });
+    const victim = from === 'receiver' ? r.send : r.receive;
+    const peer = from === 'receiver' ? r.receive : r.send;
+    assertFailed(victim, ExitCode.Network);
+    assert.equal((victim as MovieShareError).message, FLOOD_SENTENCE);
+    assertFailed(peer, ExitCode.Network);
+    assert.equal(r.chunkFramesSent, 0);
+    assert.equal(existsSync(out), false, 'OUT must not exist');
+  });
+}
+
+test(`the link queues up to ${MAX_QUEUED_MESSAGES} control messages nobody has taken yet; one more ends it with exit 5`, async () => {
+  const [a, b] = memoryChannelPair();
+  const link = new Link<{ t: string }, { t: string }>(b, (json) => JSON.parse(json) as { t: string }, { peerTimeoutMs: 60_000, pingIntervalMs: 60_000 });
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  for (let i = 0; i < MAX_QUEUED_MESSAGES; i++) a.send(encodeControl(JSON.stringify({ t: 'x', i })));
+  await tick();
+  assert.equal(link.failed, undefined, 'at the bound: still fine');
+  assert.deepEqual(await link.next(), { t: 'x', i: 0 });
+  a.send(encodeControl(JSON.stringify({ t: 'x' })));
+  await tick();
+  assert.equal(link.failed, undefined, 'one was taken: room for one more');
+  a.send(encodeControl(JSON.stringify({ t: 'x' })));
+  await tick();
+  const failed = (link as { failed: MovieShareError | undefined }).failed; // read again: the asserts above narrowed it
+  assertFailed(failed, ExitCode.Network);
+  assert.equal(failed?.message, FLOOD_SENTENCE);
+  a.close();
 });

@@ -1,5 +1,5 @@
 /**
- * Protocol v2 over an in-memory channel: a player's read jumps the queue
+ * Protocol v3 over an in-memory channel: a player's read jumps the queue
  * (want) and the host then sends every chunk exactly once; a resume with
  * holes sends only what is missing; wants and confirms that lie are
  * rejected, and the confirm's terms are under the receiver's MAC; the
@@ -179,15 +179,68 @@ test('resume with holes: only the missing chunks go on the wire, once each, and 
   }
 });
 
-test('resume with holes whose bytes are wrong: exit 3 on the final hash, nothing at OUT', async () => {
+test('resume with holes whose bytes are junk (left by an earlier sender): the host sends every chunk, OUT is identical, no exit 3', async () => {
   const out = outPath();
   await stageResume(out, [0, 10 * CHUNK, 30 * CHUNK, 45 * CHUNK], randomBytes(SIZE));
   const rec = recorder();
+  let notice: string | undefined;
+  const r = await runMemoryTransfer(src, out, { hook: rec.hook, onStart: (i) => (notice = i.notice) });
+  assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+  assert.ok(!(r.send instanceof Error), errorText(r.send));
+  assert.deepEqual(rec.wire, range(0, COUNT), 'every chunk, in file order, once');
+  assert.equal(r.send.sentBytes, SIZE);
+  assert.equal(r.send.resumedFrom, 0);
+  assert.equal(r.receive.resumedFrom, 0);
+  assert.match(notice ?? '', /does not match/);
+  assert.ok(await sameBytes(src, out), 'OUT is identical');
+  assert.equal(existsSync(`${out}.part.json`), false);
+});
+
+test('resume where only one kept chunk is junk: still every chunk goes, and OUT is identical', async () => {
+  const out = outPath();
+  const bytes = Buffer.from(srcBytes);
+  bytes.writeUInt8(bytes.readUInt8(31 * CHUNK + 5) ^ 0xff, 31 * CHUNK + 5);
+  await stageResume(out, [0, 10 * CHUNK, 30 * CHUNK, 45 * CHUNK], bytes);
+  const rec = recorder();
   const r = await runMemoryTransfer(src, out, { hook: rec.hook });
-  assertFailed(r.receive, ExitCode.Integrity, /SHA-256/);
-  assertFailed(r.send, ExitCode.Integrity);
-  assert.equal(rec.wire.length, COUNT - 25, 'the chunks themselves authenticated; only the whole-file hash differs');
+  assert.ok(!(r.receive instanceof Error), errorText(r.receive));
+  assert.ok(!(r.send instanceof Error), errorText(r.send));
+  assert.deepEqual(rec.wire, range(0, COUNT));
+  assert.ok(await sameBytes(src, out), 'OUT is identical');
+});
+
+test('a transfer of junk-kept chunks interrupted after the restart resumes only from what this run wrote', async () => {
+  const out = outPath();
+  await stageResume(out, [0, 40 * CHUNK], randomBytes(SIZE));
+  // the host falls silent after the first 5 chunks of the new run: the receiver times out (exit 5, keeps what it wrote)
+  let chunks = 0;
+  const hook: FrameHook = (frame, from) => {
+    if (from !== 'host') return [frame];
+    if (frame[0] === FRAME_CHUNK) chunks++;
+    return chunks > 5 ? [] : [frame];
+  };
+  const r1 = await runMemoryTransfer(src, out, { hook, peerTimeoutMs: 1000 });
+  assertFailed(r1.receive, ExitCode.Network);
+  const sidecar = JSON.parse(await readFile(`${out}.part.json`, 'utf8')) as { have: number[] };
+  assert.deepEqual(sidecar.have, [0, 5 * CHUNK], 'the junk ranges are forgotten; the 5 written chunks are kept');
+  const rec = recorder();
+  const r2 = await runMemoryTransfer(src, out, { hook: rec.hook });
+  assert.ok(!(r2.receive instanceof Error), errorText(r2.receive));
+  assert.deepEqual(rec.wire, range(5, COUNT), 'the genuine kept chunks are not sent again');
+  assert.ok(await sameBytes(src, out));
+});
+
+test('the host aborts with an integrity code: the receiver keeps nothing for a resume', async () => {
+  const out = outPath();
+  let chunks = 0;
+  const hook: FrameHook = (frame, from) => {
+    if (from !== 'host' || frame[0] !== FRAME_CHUNK || ++chunks !== 10) return [frame];
+    return [frame, encodeControl(JSON.stringify({ t: 'abort', code: ExitCode.Integrity, message: 'bad' }))];
+  };
+  const r = await runMemoryTransfer(src, out, { hook });
+  assertFailed(r.receive, ExitCode.Integrity);
   await assertNothingAtOut(out);
+  assert.equal(existsSync(`${out}.part.json`), false, 'no resume state');
 });
 
 test('a want past the end of the file: the host stops with exit 1 and the receiver is told', async () => {
@@ -233,12 +286,13 @@ const mitm: [string, MemoryRunOptions, (m: Record<string, unknown>) => void][] =
   ['drops the chunks the receiver has (have → [])', {}, (m) => (m.have = [])],
   ['lifts the rate cap (maxRate → 0)', { receiverMaxRate: 1024 * 1024 }, (m) => (m.maxRate = 0)],
   ['sets a rate cap (maxRate 0 → 1)', {}, (m) => (m.maxRate = 1)],
+  ['changes the hash of the kept bytes', {}, (m) => (m.kept = 'f'.repeat(64))],
 ];
 
 for (const [name, opts, f] of mitm) {
   test(`MITM rewrites the confirm: ${name} → exit 4 on both sides, no file bytes sent`, async () => {
     const out = outPath();
-    if (name.includes('drops')) await stageResume(out, [0, 10 * CHUNK]);
+    if (name.includes('drops') || name.includes('kept')) await stageResume(out, [0, 10 * CHUNK]);
     const r = await runMemoryTransfer(src, out, { ...opts, hook: rewriteConfirm(f) });
     assertFailed(r.send, ExitCode.Auth);
     assertFailed(r.receive, ExitCode.Auth);
