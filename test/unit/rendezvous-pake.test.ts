@@ -41,6 +41,7 @@ class FakeSignal {
     setImmediate(cb);
   }
   onPeerLeft(): void {}
+  onReopened(): void {}
   onDisconnect(cb: (reason: string) => void): void {
     this.disconnectCb = cb;
   }
