@@ -10,32 +10,15 @@
  *
  * stdout: {"code":"..."} once the room exists, {"aborted":true} once the abort is sent.
  */
-import './node-crypto.js';
-import { makeCode, parseCode } from '../../common/code/code.js';
-import { DEFAULT_TUNING } from '../../common/config.js';
 import { ExitCode } from '../../common/errors.js';
 import { encodeControl } from '../../common/protocol/framing.js';
-import { rendezvous } from '../../peer/rendezvous/rendezvous.js';
-import { SignalClient } from '../../peer/rendezvous/signal-client.js';
-import { buildRtcConfig } from '../../peer/rtc/ice.js';
-import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
+import { hostSession } from './test-host.js';
 
 const ROGUE_ABORT = 'disk on fire\x1b]0;pwned\x07 \x1b[2J\u009b31m\b\rmovie-get: Received everything\nSHA-256 verified ✓';
 
 const [url] = process.argv.slice(2) as [string];
-const signal = await SignalClient.connect({ url });
-const room = await signal.createRoom();
-const code = makeCode(room.room);
-process.stdout.write(`${JSON.stringify({ code })}\n`);
-const rz = await rendezvous({
-  role: 'host',
-  code: parseCode(code),
-  signal,
-  factory: nodePeerFactory(buildRtcConfig({ stun: [], turn: [], relayOnly: false, bindAddress: '127.0.0.1' }, room.iceServers)),
-  lowWaterMark: DEFAULT_TUNING.lowWaterMark,
-});
-signal.close();
-const channel = rz.session.channel;
+const session = await hostSession(url);
+const channel = session.channel;
 let sent = false;
 channel.onMessage(() => {
   if (sent) return;
