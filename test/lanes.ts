@@ -3,7 +3,8 @@
  * file at a time (node --test --test-concurrency=1).
  *
  * Lane B holds files that mostly wait (rate-capped playback transfers, the
- * signaling server's timeouts and windows) and none that uses the default
+ * signaling server's timeouts and windows, peers killed mid-transfer, pages
+ * waiting for a host) and none that uses the default
  * port 8080 (the embedded-server tests, in lane A, must find it free), so
  * together the lanes take little more CPU than lane A alone and finish a few
  * minutes sooner. Lane A's report is printed as it runs, lane B's after it;
@@ -14,6 +15,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const LANE_B = new Set([
+  'reliability-transfer.test.js',
+  'browser-receive.test.js',
   'play-cli.test.js',
   'browser-play.test.js',
   'reliability-signal.test.js',
