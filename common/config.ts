@@ -70,5 +70,21 @@ export const CONNECT_TIMEOUT_MS = 30_000;
  * otherwise the native stack is taken to be stuck (peer/rtc/dtls-role.ts).
  */
 export const DTLS_TIMEOUT_MS = 12_000;
+/**
+ * The DTLS client's shorter bound: it cannot be caught in the lock cycle
+ * (peer/rtc/dtls-role.ts), so it gives up this soon and tries again
+ * (peer/rendezvous/handshake.ts); a handshake needs a few round trips.
+ */
+export const DTLS_STALL_MS = 3_000;
+/**
+ * An attempt on the direct path while a TURN relay waits as the fallback:
+ * ICE must connect this soon after both descriptions are applied (on real
+ * paths it takes well under a second), or the next attempt goes relayed.
+ */
+export const DIRECT_ATTEMPT_MS = 5_000;
+/** A reconnection attempt (meeting room, nonces, ICE, DTLS) ends after this long. */
+export const ATTEMPT_TIMEOUT_MS = 20_000;
+/** How long the peers keep trying to reconnect after their connection is lost (--patience). */
+export const DEFAULT_PATIENCE_MS = 120_000;
 /** The receiver records its progress for resume at least every this many bytes. */
 export const SIDECAR_EVERY_BYTES = 2 * 1024 * 1024;

@@ -15,10 +15,17 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class MovieShareError extends Error {
   readonly exitCode: ExitCode;
-  constructor(exitCode: ExitCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * The connection between the peers failed, as this side saw it (it closed,
+   * went silent, or never opened), not by anyone's decision: the peers may
+   * reconnect and go on (peer/rendezvous/heal.ts) instead of ending.
+   */
+  readonly recoverable: boolean;
+  constructor(exitCode: ExitCode, message: string, options?: { cause?: unknown; recoverable?: boolean }) {
     super(message, options);
     this.name = 'MovieShareError';
     this.exitCode = exitCode;
+    this.recoverable = options?.recoverable ?? false;
   }
 }
 
@@ -26,6 +33,8 @@ export const usageError = (msg: string): MovieShareError => new MovieShareError(
 export const integrityError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Integrity, msg);
 export const authError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Auth, msg);
 export const networkError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Network, msg);
+/** The connection failed on its own (exit 5 if it cannot be healed): see `recoverable`. */
+export const connectionError = (msg: string): MovieShareError => new MovieShareError(ExitCode.Network, msg, { recoverable: true });
 
 /**
  * The sentence both peers print when key confirmation fails: a mistyped code

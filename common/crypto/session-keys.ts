@@ -4,7 +4,8 @@
  * direction, as the CPace draft recommends (§10.3: run ISK through a KDF).
  */
 import { cryptoBackend } from './backend.js';
-import { utf8 } from '../bytes.js';
+import { concatBytes, u32, utf8 } from '../bytes.js';
+import { prependLen } from './pake.js';
 
 export interface SessionKeys {
   /** 32-byte AES-256-GCM key: signaling payloads sealed by the host for the receiver. */
@@ -17,6 +18,11 @@ export interface SessionKeys {
   confirmReceiver: Uint8Array;
   /** Twelve digits, "1234 5678 9012" (about 40 bits); equal on both sides iff their ISKs are equal. */
   verification: string;
+  /**
+   * 32-byte secret for reconnecting (peer/rendezvous/meeting.ts): the meeting
+   * room's id and each reconnection attempt's keys come from it.
+   */
+  reconnect: Uint8Array;
 }
 
 const SALT = utf8('movie-share/v1 session keys');
@@ -26,6 +32,9 @@ const LABEL = {
   confirmHost: 'movie-share/v1 confirm host',
   confirmReceiver: 'movie-share/v1 confirm receiver',
   verification: 'movie-share/v1 verification',
+  reconnect: 'movie-share/v1 reconnect',
+  meetingRoom: 'movie-share/v1 meeting room',
+  attempt: 'movie-share/v1 reconnection attempt',
 } as const;
 
 function expand(isk: Uint8Array, label: string, length: number): Uint8Array {
@@ -48,5 +57,37 @@ export function deriveSessionKeys(isk: Uint8Array): SessionKeys {
     confirmHost: expand(isk, LABEL.confirmHost, 32),
     confirmReceiver: expand(isk, LABEL.confirmReceiver, 32),
     verification: `${digits.slice(0, 4)} ${digits.slice(4, 8)} ${digits.slice(8)}`,
+    reconnect: expand(isk, LABEL.reconnect, 32),
   };
+}
+
+/** RFC 4648 base32's alphabet, lower case: what a meeting room id is written in. */
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+/** characters of a meeting room id after its `m` (5 bits each: 130 bits) */
+export const MEETING_ID_CHARS = 26;
+
+/**
+ * The meeting room of a session: `m` and 26 base32 characters (130 bits)
+ * derived from the session's reconnect secret. Both peers compute it, nobody
+ * else can; the server learns it, but everything said there is sealed.
+ */
+export function meetingRoomId(reconnect: Uint8Array): string {
+  const bytes = cryptoBackend().hkdfSha256(reconnect, SALT, utf8(LABEL.meetingRoom), 17);
+  let id = 'm';
+  for (let i = 0; i < MEETING_ID_CHARS; i++) {
+    const bit = i * 5;
+    const word = (bytes[bit >> 3]! << 8) | bytes[(bit >> 3) + 1]!;
+    id += BASE32[(word >> (11 - (bit & 7))) & 31];
+  }
+  return id;
+}
+
+/**
+ * The keys of reconnection attempt `attempt`: from the session's reconnect
+ * secret and both sides' fresh nonces (the host's first), so nothing sealed in
+ * another attempt (or another session) opens in this one.
+ */
+export function deriveAttemptKeys(reconnect: Uint8Array, attempt: number, nonceHost: Uint8Array, nonceReceiver: Uint8Array): SessionKeys {
+  const info = concatBytes(utf8(LABEL.attempt), u32(attempt), prependLen(nonceHost), prependLen(nonceReceiver));
+  return deriveSessionKeys(cryptoBackend().hkdfSha256(reconnect, SALT, info, 64));
 }

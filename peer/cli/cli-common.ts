@@ -4,13 +4,14 @@
  * sentence on stderr and an exit code.
  */
 import { Command, Option } from 'commander';
-import { DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../../common/config.js';
+import { DEFAULT_PATIENCE_MS, DEFAULT_SIGNAL_URL, DEFAULT_TUNING, SIGNAL_URL_ENV, type TransportTuning } from '../../common/config.js';
 import { ExitCode, isMovieShareError, usageError } from '../../common/errors.js';
 import { parseRate } from '../../common/format.js';
 import { defaultIceOptions, validateIceOptions, type IceOptions } from '../rtc/ice.js';
 import { jsonEvent, printLine, type OutputMode } from './progress.js';
 import type { PairInfo } from '../rtc/candidate-pair.js';
 import type { MtuChoice } from '../rendezvous/peer-factory.js';
+import type { ProgressSink } from '../transfer/session.js';
 
 export interface CommonFlags {
   signal?: string;
@@ -28,6 +29,7 @@ export interface CommonFlags {
   chunkSize?: string;
   window?: string;
   maxRate?: string;
+  patience?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -46,6 +48,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--relay-only', 'only use the TURN relay (env MOVIE_RELAY_ONLY=1)')
     .option('--bind-address <addr>', 'bind ICE to this local address (env MOVIE_BIND_ADDRESS)')
     .option('--max-rate <rate>', 'send or receive at most this many bytes per second, e.g. 500K, 5M, 1.5MiB (K, M, G: powers of 1000; Ki, Mi, Gi: of 1024)')
+    .option('--patience <seconds>', `when the connection to the other side is lost, keep trying to reconnect this long (default ${DEFAULT_PATIENCE_MS / 1000})`)
     .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
     .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
@@ -103,6 +106,15 @@ export function iceOptions(f: CommonFlags): IceOptions {
   return ice;
 }
 
+/** `--patience`: milliseconds. */
+export function patienceMs(f: CommonFlags): number {
+  const v = f.patience;
+  if (v === undefined) return DEFAULT_PATIENCE_MS;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !Number.isFinite(n) || n > 86_400) throw usageError(`--patience must be a number of seconds (0 to 86400), not "${v}".`);
+  return Math.round(n * 1000);
+}
+
 /** `--max-rate`: bytes per second, 0 when not given. */
 export function maxRate(f: CommonFlags): number {
   const v = f.maxRate;
@@ -147,6 +159,17 @@ export class Output {
     this.info(`Connected to the ${other} (${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
     this.verbose(`connected (${pair.summary}; MTU ${mtu.mtu}: ${mtu.reason})`);
     this.event('connected', { candidateType: pair.type, local: pair.local, remote: pair.remote, mtu: mtu.mtu, mtuReason: mtu.reason });
+  }
+  /** The connection was lost (or an attempt failed): trying again. */
+  reconnecting(attempt: number, reason: string, progress: ProgressSink): void {
+    this.verbose(`reconnecting (attempt ${attempt}): ${reason}`);
+    this.event('reconnecting', { attempt, reason });
+    if (this.mode === 'human') progress.note?.(`reconnecting (attempt ${attempt})…`);
+  }
+  /** A new connection carries the transfer on. */
+  reconnected(pair: PairInfo, other: string, attempt: number): void {
+    this.info(`Reconnected to the ${other} (attempt ${attempt}, ${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
+    this.event('reconnected', { attempt, candidateType: pair.type, local: pair.local, remote: pair.remote });
   }
 }
 

@@ -58,6 +58,8 @@ export interface EmbeddedSignal {
   publicUrl: string;
   /** whether the server serves the browser page (it is built in, or `MOVIE_PAGE_DIR` names one) */
   servesPage: boolean;
+  /** another connection to it, as `client` was made (for the meeting room when reconnecting) */
+  connect: () => Promise<SignalClient>;
 }
 
 /** Start the server on 0.0.0.0 (port 8080, else any free port) and connect to it. `pageDir` overrides the page's folder (`MOVIE_PAGE_DIR`). */
@@ -73,8 +75,9 @@ export async function startEmbeddedSignal(tls: TlsFiles | undefined, pageDir: st
   }
   try {
     const scheme = tls ? 'https' : 'http';
-    const client = await SignalClient.connect({ url: `${scheme}://127.0.0.1:${server.port}`, ...(tls ? { tls: trustOwnCertificate(tls) } : {}) });
-    return { server, client, publicUrl: `${scheme}://${publicHost(lanAddress(), tls)}:${server.port}`, servesPage: server.pageDir !== undefined };
+    const connect = (): Promise<SignalClient> => SignalClient.connect({ url: `${scheme}://127.0.0.1:${server.port}`, ...(tls ? { tls: trustOwnCertificate(tls) } : {}) });
+    const client = await connect();
+    return { server, client, publicUrl: `${scheme}://${publicHost(lanAddress(), tls)}:${server.port}`, servesPage: server.pageDir !== undefined, connect };
   } catch (e) {
     await server.close();
     throw e;

@@ -18,11 +18,12 @@ import { dirname, resolve } from 'node:path';
 import { parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
-import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
+import { healingTransfer } from '../rendezvous/heal.js';
 import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import { nodePeerFactory } from '../rtc/node-peer.js';
@@ -71,6 +72,8 @@ let play: PlayServer | undefined;
 /** set once the verified file is being served (--play): Ctrl-C then ends with exit 0 */
 let stopServing: (() => void) | undefined;
 const cancel = new AbortController();
+/** between connections: a Ctrl-C leaves the part received for a later run */
+let reconnecting = false;
 
 async function checkOutput(out: string, force: boolean): Promise<void> {
   const st = await stat(out).catch(() => null);
@@ -129,6 +132,7 @@ void runMain(
     const ice = iceOptions(flags);
     const tune = tuning(flags);
     const rate = maxRate(flags);
+    const patience = patienceMs(flags);
     const port = playPort(flags.playPort);
     if (flags.play) play = await PlayServer.listen(port);
     const keyPair = receiverKeyPair();
@@ -140,27 +144,18 @@ void runMain(
     onInterrupt(() => {
       if (stopServing) stopServing();
       else if (closeChannel) cancel.abort();
-      else {
+      else if (reconnecting) {
+        printLine('movie-get: cancelled while reconnecting. Run both commands again to resume.');
+        process.exit(1);
+      } else {
         printLine('movie-get: cancelled.');
         signal?.close();
         process.exit(1);
       }
     });
 
-    const rz = await rendezvous({
-      role: 'receiver',
-      code,
-      signal,
-      factory: nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine),
-      lowWaterMark: tune.lowWaterMark,
-      onVerified: (v) => out.verification(v, Boolean(flags.verify), 'sender'),
-      log: (l) => out.verbose(l),
-    });
-    closeChannel = () => rz.session.channel.close();
-    out.connected(rz.rtc.pair(), 'sender', rz.mtu);
-    signal.close();
-
-    const t0 = Date.now();
+    const factory = nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine);
+    let t0 = Date.now();
     const bar = createProgress(mode, 'receiving');
     let firstByte = false;
     const progress: typeof bar = {
@@ -173,26 +168,65 @@ void runMain(
         bar.update(done);
       },
       finish: () => bar.finish(),
+      note: (text) => bar.note?.(text),
     };
     const where = toStdout ? 'stdout' : outPath;
-    const res = await receiveFile(rz.session, {
-      sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath, Boolean(flags.force)),
-      keyPair,
-      tuning: tune,
-      maxRate: rate,
-      progress,
-      link: { cancel: cancel.signal, lingerMs: LINGER_MS },
-      onStart: (i) => {
-        if (i.notice) out.info(i.notice);
-        out.verbose(`receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where}`);
+    let playing = false;
+    const res = await healingTransfer({
+      role: 'receiver',
+      first: () =>
+        rendezvous({
+          role: 'receiver',
+          code,
+          signal: signal!,
+          factory,
+          lowWaterMark: tune.lowWaterMark,
+          onVerified: (v) => out.verification(v, Boolean(flags.verify), 'sender'),
+          log: (l) => out.verbose(l),
+        }),
+      run: (c) => {
+        closeChannel = () => c.session.channel.close();
+        return receiveFile(c.session, {
+          sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath, Boolean(flags.force)),
+          keyPair,
+          tuning: tune,
+          maxRate: rate,
+          progress,
+          link: { cancel: cancel.signal, lingerMs: LINGER_MS },
+          onStart: (i) => {
+            if (i.notice) out.info(i.notice);
+            out.verbose(`receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where}`);
+          },
+          onReader: play
+            ? (reader) => {
+                const url = play!.serve(reader.name, reader);
+                if (playing) return; // a reconnection: the player goes on at the same address
+                playing = true;
+                if (mode !== 'json') printLine(`Playing: ${url}`); // also with --quiet: it is what --play is for
+                out.event('play', { url });
+              }
+            : undefined,
+        });
       },
-      onReader: play
-        ? (reader) => {
-            const url = play!.serve(reader.name, reader);
-            if (mode !== 'json') printLine(`Playing: ${url}`); // also with --quiet: it is what --play is for
-            out.event('play', { url });
-          }
-        : undefined,
+      factory,
+      lowWaterMark: tune.lowWaterMark,
+      connectSignal: () => SignalClient.connect({ url }),
+      // stdout cannot take back what it wrote, so a new connection could not resume there
+      patienceMs: toStdout ? 0 : patience,
+      onConnected: (c, attempt) => {
+        reconnecting = false;
+        if (attempt === 1) {
+          out.connected(c.rtc.pair(), 'sender', c.mtu);
+          t0 = Date.now();
+        } else out.reconnected(c.rtc.pair(), 'sender', attempt);
+        signal?.close();
+      },
+      onReconnecting: (attempt, why) => {
+        closeChannel = undefined;
+        reconnecting = true;
+        out.reconnecting(attempt, why, progress);
+      },
+      log: (l) => out.verbose(l),
     }).catch((e: unknown) => {
       throw stdoutSentence(e);
     });
@@ -200,7 +234,7 @@ void runMain(
     out.event('done', { path: where, name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs, ...(play ? { url: play.url } : {}) });
     out.info(`Received ${formatBytes(res.size)} into ${where} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
     if (play) {
-      closeChannel();
+      closeChannel?.();
       closeChannel = undefined;
       await play.useFile(outPath);
       if (mode !== 'json') printLine(`Verified and saved; the player can go on at ${play.url} until you press Ctrl-C.`);

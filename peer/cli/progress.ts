@@ -120,26 +120,33 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
     const bar = new cliProgress.SingleBar(
       {
         stream: stream as NodeJS.WritableStream,
-        format: `${verb} {bar} {percentage}% | {doneH} / {totalH} | {speed}/s | ETA {etaH}`,
+        format: `${verb} {bar} {percentage}% | {doneH} / {totalH} | {speed}/s | ETA {etaH}{note}`,
         hideCursor: true,
         fps: 5,
         barsize: 30,
       },
       cliProgress.Presets.shades_classic,
     );
-    const fields = (done: number) => {
+    let last = 0;
+    const fields = (done: number, note = '') => {
       const rate = meter.rate(done);
-      return { doneH: formatBytes(done), totalH: formatBytes(total), speed: formatBytes(rate), etaH: formatEta((total - done) / rate) };
+      return { doneH: formatBytes(done), totalH: formatBytes(total), speed: formatBytes(rate), etaH: formatEta((total - done) / rate), note };
     };
     return {
       start(t, already) {
         total = t;
         meter.reset(already);
+        last = already;
         bar.start(Math.max(t, 1), already, fields(already));
         liveBar = bar;
       },
       update(done) {
+        last = done;
         bar.update(done, fields(done));
+      },
+      note(text) {
+        if (liveBar === bar) bar.update(last, fields(last, ` | ${text}`));
+        else printLine(`${verb}: ${text}`, stream);
       },
       finish() {
         // once endProgressLine() stopped the bar, both calls do nothing
@@ -166,5 +173,8 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
     },
     // the CLI's closing sentence ("Received …" / "Sent …") reports the end
     finish() {},
+    note(text) {
+      stream.write(`${verb}: ${text}\n`);
+    },
   };
 }

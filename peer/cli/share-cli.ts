@@ -8,7 +8,7 @@ import { makeCode, parseCode } from '../../common/code/code.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
-import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
@@ -17,6 +17,7 @@ import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
+import { healingTransfer } from '../rendezvous/heal.js';
 import { sendFile } from '../transfer/host.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import { browserLink, NO_BROWSER_LINK } from './browser-link.js';
@@ -36,9 +37,11 @@ const flags = program.opts<CommonFlags & { tlsCert?: string; tlsKey?: string }>(
 const file = program.args[0]!;
 
 let signal: SignalClient | undefined;
-let embedded: RunningSignalServer | undefined;
+let embedded: (RunningSignalServer & { connect: () => Promise<SignalClient> }) | undefined;
 let closeChannel: (() => void) | undefined;
 const cancel = new AbortController();
+/** between connections: a Ctrl-C leaves the part received for a later run */
+let reconnecting = false;
 
 function shellQuote(s: string): string {
   return /^[\w.,+@%=:/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -57,7 +60,7 @@ async function connectSignal(out: Output, tls: TlsFiles | undefined): Promise<{ 
     out.verbose(`no signaling server at ${url}; starting one in this process`);
   } else out.verbose('starting a signaling server with HTTPS in this process');
   const started = await startEmbeddedSignal(tls, process.env.MOVIE_PAGE_DIR || undefined);
-  embedded = started.server;
+  embedded = Object.assign(started.server, { connect: started.connect });
   if (tls?.leaf.checkIssued(tls.leaf)) out.verbose(`the certificate is self-signed: movie-get needs NODE_EXTRA_CA_CERTS=${flags.tlsCert}, and a browser asks to accept it`);
   return { client: started.client, publicUrl: started.publicUrl, servesPage: started.servesPage };
 }
@@ -71,6 +74,7 @@ void runMain(
     const ice = iceOptions(flags);
     const tune = tuning(flags);
     const rate = maxRate(flags);
+    const patience = patienceMs(flags);
     const tls = await readShareTls(flags.tlsCert, flags.tlsKey, signalUrl(flags).explicit);
     const info = await inspectFile(file);
     const hashing = hashFile(info.path);
@@ -96,7 +100,10 @@ void runMain(
     }
     onInterrupt(() => {
       if (closeChannel) cancel.abort();
-      else {
+      else if (reconnecting) {
+        printLine('movie-share: cancelled while reconnecting. Run both commands again to resume.');
+        process.exit(ExitCode.Other);
+      } else {
         printLine('movie-share: cancelled before anyone connected; the code is no longer valid.');
         signal?.close();
         void embedded?.close();
@@ -104,30 +111,52 @@ void runMain(
       }
     });
 
-    const rz = await rendezvous({
-      role: 'host',
-      code: parseCode(code),
-      signal: client,
-      factory: nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine),
-      lowWaterMark: tune.lowWaterMark,
-      onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
-      log: (l) => out.verbose(l),
-    });
-    closeChannel = () => rz.session.channel.close();
-    out.connected(rz.rtc.pair(), 'receiver', rz.mtu);
-    if (!publicUrl) signal.close();
-
-    const t0 = Date.now();
+    const factory = nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine);
     const progress = createProgress(mode, 'sending');
-    const res = await sendFile(rz.session, {
-      file: nodeFileSource(info, hashing), // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
-      tuning: tune,
-      maxRate: rate,
-      progress,
-      link: { cancel: cancel.signal, lingerMs: LINGER_MS },
-      onAuthenticated: (from) => {
-        if (from > 0) out.info(`Resuming at ${formatBytes(from)} of ${formatBytes(info.size)}.`);
+    let t0 = Date.now();
+    const res = await healingTransfer({
+      role: 'host',
+      first: () =>
+        rendezvous({
+          role: 'host',
+          code: parseCode(code),
+          signal: client,
+          factory,
+          lowWaterMark: tune.lowWaterMark,
+          onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
+          log: (l) => out.verbose(l),
+        }),
+      run: (c) => {
+        closeChannel = () => c.session.channel.close();
+        return sendFile(c.session, {
+          file: nodeFileSource(info, hashing), // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
+          tuning: tune,
+          maxRate: rate,
+          progress,
+          link: { cancel: cancel.signal, lingerMs: LINGER_MS },
+          onAuthenticated: (from) => {
+            if (from > 0) out.info(`Resuming at ${formatBytes(from)} of ${formatBytes(info.size)}.`);
+          },
+        });
       },
+      factory,
+      lowWaterMark: tune.lowWaterMark,
+      connectSignal: () => (embedded ? embedded.connect() : SignalClient.connect({ url: signalUrl(flags).url })),
+      patienceMs: patience,
+      onConnected: (c, attempt) => {
+        reconnecting = false;
+        if (attempt === 1) {
+          out.connected(c.rtc.pair(), 'receiver', c.mtu);
+          t0 = Date.now();
+        } else out.reconnected(c.rtc.pair(), 'receiver', attempt);
+        if (!publicUrl) signal?.close();
+      },
+      onReconnecting: (attempt, why) => {
+        closeChannel = undefined;
+        reconnecting = true;
+        out.reconnecting(attempt, why, progress);
+      },
+      log: (l) => out.verbose(l),
     });
     const secs = (Date.now() - t0) / 1000;
     const sha256 = await hashing;

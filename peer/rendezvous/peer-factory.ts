@@ -36,6 +36,14 @@ export interface GatherCheck {
   fatal: boolean;
 }
 
+/**
+ * Which path an attempt may take (peer/rendezvous/handshake.ts, pathPlan):
+ * `any` candidates; `direct` only (no relay candidates); or `relay`ed (a side
+ * with a TURN server gathers relay candidates only, and the host's offer
+ * makes the host the DTLS client).
+ */
+export type PathPlan = 'any' | 'direct' | 'relay';
+
 /** One WebRTC connection: simple-peer, plus what simple-peer does not expose. */
 export interface WebRtcPeer {
   readonly peer: SimplePeer.Instance;
@@ -51,17 +59,19 @@ export interface WebRtcPeer {
 export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   /** only relayed connections are allowed */
   readonly relayOnly: boolean;
+  /** a TURN server is configured: this side can gather relay candidates */
+  readonly hasTurn: boolean;
   /** our links for the sealed net hint */
   localLinks(): LinkHint[];
   /** the MTU from both sides' links; undefined when the other side's hint is malformed */
   chooseMtu(mine: LinkHint[], theirs: unknown): MtuChoice | undefined;
-  /** one line for --verbose: the ICE servers and policy */
-  describe(): string;
-  /** a connection for this side; the host makes the offer */
-  create(host: boolean, mtu: number): P;
-  /** the host's offer as it is sent (the host may fix its DTLS role there) */
-  prepareOffer(sdp: string): string;
-  checkGathered(sdp: string): GatherCheck;
+  /** one line for --verbose: the ICE servers and policy of an attempt with this plan */
+  describe(plan: PathPlan): string;
+  /** a connection for this side, on this plan; the host makes the offer */
+  create(host: boolean, mtu: number, plan: PathPlan): P;
+  /** the host's offer as it is sent (the host fixes its DTLS role there on a relayed plan) */
+  prepareOffer(sdp: string, plan: PathPlan): string;
+  checkGathered(sdp: string, plan: PathPlan): GatherCheck;
   /** the sentence for ICE that failed, or did not connect within `timeoutMs` */
   failureMessage(kind: 'failed' | 'timeout', detail?: string, timeoutMs?: number): string;
 }

@@ -7,6 +7,7 @@
 import { initLogger, type IceServer, type RtcConfig } from 'node-datachannel';
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
 import { usageError } from '../../common/errors.js';
+import type { PathPlan } from '../rendezvous/peer-factory.js';
 
 export interface IceOptions {
   /** stun:HOST[:PORT] URLs */
@@ -113,7 +114,20 @@ export function describeIce(cfg: RtcConfig): string {
 }
 
 /** A TURN server is among the configuration's ICE servers (a relayed path is possible). */
-export const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some((s) => (typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType)));
+const isTurn = (s: string | IceServer): boolean => (typeof s === 'string' ? /^turns?:/.test(s) : Boolean(s.relayType));
+export const hasTurn = (cfg: RtcConfig): boolean => (cfg.iceServers ?? []).some(isTurn);
+
+/**
+ * The configuration of one attempt on `plan` (peer/rendezvous/peer-factory.ts):
+ * `direct` leaves the TURN servers out, `relay` takes relayed candidates only
+ * where a TURN server is configured (a side without one offers its own
+ * candidates to the other's relay).
+ */
+export function planConfig(cfg: RtcConfig, plan: PathPlan): RtcConfig {
+  if (plan === 'direct') return { ...cfg, iceServers: (cfg.iceServers ?? []).filter((s) => !isTurn(s)), iceTransportPolicy: 'all' };
+  if (plan === 'relay' && hasTurn(cfg)) return { ...cfg, iceTransportPolicy: 'relay' };
+  return cfg;
+}
 
 /*
  * TURN diagnostics. libjuice reports a refused TURN allocation only through

@@ -23,7 +23,7 @@ import { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate } from 'node-
 import { randomBytes } from 'node:crypto';
 import type { MessageChannel } from '../transfer/channel.js';
 import type { PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
-import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, iceFailureMessage, noRelayMessage, turnLogMark } from './ice.js';
+import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, iceFailureMessage, noRelayMessage, planConfig, turnLogMark } from './ice.js';
 import { chooseMtu, hintLinks, parseNetHint } from './path-mtu.js';
 import { offerAsDtlsClient } from './dtls-role.js';
 import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
@@ -105,18 +105,20 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
       const hint = parseNetHint({ type: 'net', links: theirs });
       return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config)) : undefined;
     },
-    describe: () => describeIce(config),
-    create(host, mtu) {
+    hasTurn: hasTurn(config),
+    describe: (plan) => describeIce(planConfig(config, plan)),
+    create(host, mtu, plan) {
       turnMark = turnLogMark();
-      return createNodePeer(host, { ...config, mtu }, debugLine);
+      return createNodePeer(host, { ...planConfig(config, plan), mtu }, debugLine);
     },
-    // relay-only: the host is the DTLS client (see dtls-role.ts)
-    prepareOffer: (sdp) => (relayOnly ? offerAsDtlsClient(sdp) : sdp),
-    checkGathered(sdp) {
-      const g = checkGathered(sdp, config);
+    // a relayed path: the host is the DTLS client (see dtls-role.ts)
+    prepareOffer: (sdp, plan) => (plan === 'relay' ? offerAsDtlsClient(sdp) : sdp),
+    checkGathered(sdp, plan) {
+      const g = checkGathered(sdp, planConfig(config, plan));
       return {
         summary: g.summary,
-        fatal: g.missingRelay,
+        // only --relay-only makes a missing relay the end; on a relayed attempt of our own choosing the next attempt goes direct
+        fatal: g.missingRelay && relayOnly,
         relayProblem: g.noRelay ? diagnoseNoRelay(turnMark).then((why) => ({ why, message: noRelayMessage(why, g.missingRelay) })) : undefined,
       };
     },

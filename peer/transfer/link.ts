@@ -8,7 +8,7 @@
 import type { MessageChannel } from './channel.js';
 import { safeText } from '../../common/terminal.js';
 import { classifyFrame, encodeControl } from '../../common/protocol/framing.js';
-import { ExitCode, MovieShareError, isMovieShareError, networkError } from '../../common/errors.js';
+import { ExitCode, MovieShareError, connectionError, isMovieShareError, networkError } from '../../common/errors.js';
 import { PEER_TIMEOUT_MS, PING_INTERVAL_MS } from '../../common/config.js';
 
 type Abort = { t: 'abort'; code: ExitCode; message: string };
@@ -78,7 +78,7 @@ export class Link<In extends Base, Out extends Base> {
     channel.onClose(() => {
       this.markGone();
       if (!this.finished) {
-        this.fail(networkError(CONNECTION_LOST), false);
+        this.fail(connectionError(CONNECTION_LOST), false);
       }
     });
     this.timer = setInterval(
@@ -86,7 +86,7 @@ export class Link<In extends Base, Out extends Base> {
         const now = Date.now();
         if (now - this.lastHeard > timeout) {
           this.markGone();
-          this.fail(networkError(`The other side stopped responding for ${Math.round(timeout / 1000)} s. Run both commands again to resume.`), false);
+          this.fail(connectionError(`The other side stopped responding for ${Math.round(timeout / 1000)} s. Run both commands again to resume.`), false);
           return;
         }
         if (now - this.lastSent >= ping) this.sendControl({ t: 'ping' } as unknown as Out);
@@ -166,7 +166,7 @@ export class Link<In extends Base, Out extends Base> {
     try {
       this.channel.send(frame);
     } catch {
-      this.fail(networkError(CONNECTION_LOST), false);
+      this.fail(connectionError(CONNECTION_LOST), false);
     }
   }
 

@@ -18,6 +18,8 @@ export interface ProgressSink {
   start(total: number, already: number): void;
   update(done: number): void;
   finish(): void;
+  /** a word on the progress line until the next update, e.g. "reconnecting (attempt 2)…" */
+  note?(text: string): void;
 }
 
 export const silentProgress: ProgressSink = { start() {}, update() {}, finish() {} };

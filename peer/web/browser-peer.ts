@@ -15,7 +15,7 @@
  */
 import SimplePeer from 'simple-peer';
 import type { IceServerConfig } from '../../common/protocol/signal-protocol.js';
-import type { LinkHint, MtuChoice, PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
+import type { LinkHint, MtuChoice, PathPlan, PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
 import type { MessageChannel } from '../transfer/channel.js';
 import { DataChannelTransport } from '../webrtc/datachannel.js';
 import { peerConnectionOf } from '../webrtc/simple-peer-adapter.js';
@@ -43,20 +43,29 @@ function candidateTypes(sdp: string): string {
   return `gathered ${count('host')} host, ${count('srflx')} server-reflexive, ${count('relay')} relay candidates`;
 }
 
+/** The browser's configuration for an attempt on `plan` (peer/rendezvous/peer-factory.ts). */
+function planConfig(config: RTCConfiguration, plan: PathPlan): RTCConfiguration {
+  const turn = (s: RTCIceServer): boolean => [s.urls].flat().some((u) => /^turns?:/.test(u));
+  if (plan === 'direct') return { ...config, iceServers: (config.iceServers ?? []).filter((s) => !turn(s)) };
+  if (plan === 'relay' && (config.iceServers ?? []).some(turn)) return { ...config, iceTransportPolicy: 'relay' };
+  return config;
+}
+
 /** The page's PeerFactory for one transfer, with the ICE servers the signaling server handed out. */
 export function browserPeerFactory(iceServers: IceServerConfig[]): PeerFactory {
   const config: RTCConfiguration = { iceServers: iceServers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })) };
   return {
     relayOnly: false,
+    hasTurn: iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u))),
     localLinks: () => [],
     chooseMtu: (_mine, theirs): MtuChoice | undefined => (isLinkList(theirs) ? { mtu: BROWSER_MTU, reason: "the browser's own SCTP packet size" } : undefined),
     describe: () =>
       iceServers.length ? `ICE servers: ${iceServers.map((s) => [s.urls].flat().join(' ')).join(', ')}` : 'ICE: host candidates only (no STUN/TURN server configured)',
-    create(host): WebRtcPeer {
+    create(host, _mtu, plan): WebRtcPeer {
       const peer = new SimplePeer({
         initiator: host,
-        trickle: false, // one sealed description each way, with every candidate (peer/rendezvous/rendezvous.ts)
-        config,
+        trickle: false, // one sealed description each way, with every candidate (peer/rendezvous/handshake.ts)
+        config: planConfig(config, plan),
         channelConfig: { ordered: true },
         channelName: 'movie-share',
       });
@@ -69,7 +78,8 @@ export function browserPeerFactory(iceServers: IceServerConfig[]): PeerFactory {
         settled: () => Promise.resolve(),
       };
     },
-    prepareOffer: (sdp) => sdp,
+    // a relayed path: the host is the DTLS client (as peer/rtc/dtls-role.ts explains for the Node side)
+    prepareOffer: (sdp, plan) => (plan === 'relay' ? sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1') : sdp),
     checkGathered: (sdp) => ({ summary: candidateTypes(sdp), fatal: false }),
     failureMessage(kind, detail, timeoutMs) {
       const why = kind === 'timeout' ? `did not connect within ${Math.round((timeoutMs ?? 0) / 1000)} s` : `failed${detail ? ` (${detail})` : ''}`;
