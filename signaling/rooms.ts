@@ -30,6 +30,34 @@
  *    period runs out, when the receiver leaves while the host is away, or
  *    after `ttlMs` without activity (present members get `signal-error`
  *    with reason `expired`).
+ *
+ * Meeting rooms (`meet`): two peers that already share a PAKE session key
+ * reconnect through a room whose id both derive from that key (`m` + 26
+ * base32 characters, a namespace of its own: `join` never reaches a meeting
+ * room, `meet` never an ordinary one). Knowing the id is the credential, and
+ * the server holds no state the peers depend on: after a restart that lost
+ * every room (memory store), `meet` simply creates it again.
+ *  - `meet(id, role)`, room absent: created with the caller in the slot of
+ *    `role` (host or receiver), a fresh token; `peerPresent: false`.
+ *  - slot of `role` empty: the caller takes it; the other member, if
+ *    connected, gets `peer-joined`; `peerPresent` says whether it is.
+ *  - slot of `role` occupied (connected, or away in its grace period): the
+ *    caller replaces it, with a fresh token (the old one no longer rejoins);
+ *    a connected displaced socket gets `signal-error` `not-in-room`
+ *    ("replaced by a newer connection") and is no member any more; the other
+ *    member gets `peer-joined`. A peer whose network changed may still look
+ *    connected through a half-open socket: the new connection wins.
+ *  - no PAKE gating, no "one receiver per code", no reopening: both members
+ *    relay any `signal` kind both ways, and any `signal` of a member keeps
+ *    the room alive (even one held for an absent member). `rejoin` with its
+ *    token and the grace period work as above, for either slot.
+ *  - a member `leave`s (or its grace period runs out): the other gets a plain
+ *    `peer-left`, the slot is empty (a later `meet` takes it). The room ends
+ *    when both slots are empty, or after `ttlMs` without activity; its id is
+ *    not burned (no tombstone): the peers may meet there again.
+ *  - a `meet` counts as a `create` for the per-address rate limit, and the
+ *    one that creates the room counts against the address's open rooms and
+ *    the server's `maxRooms` (`server/limits.ts`, `server/handlers/meet.ts`).
  */
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '../common/crypto/mac.js';
@@ -63,6 +91,10 @@ export interface RoomState {
   receiverPake: boolean;
   /** the receiver has left for good (explicit leave, or its grace ran out) */
   receiverLeft: boolean;
+  /** a meeting room (`meet`): slots taken and replaced by id, no PAKE gating (see the lifecycle above) */
+  meeting: boolean;
+  /** meeting rooms only: the host slot is empty (not taken yet, or its member left for good); `host` is then a placeholder */
+  hostLeft: boolean;
 }
 
 export type InsertResult = 'ok' | 'exists' | 'full' | 'addr-full';
@@ -127,6 +159,9 @@ export const MESSAGES = {
   full: 'The signaling server has too many open rooms right now; try again later.',
   addrFull: 'Too many open rooms from your address; end one (or wait for one to expire) and try again.',
   rejoinNotFound: 'That room no longer exists or the token does not match.',
+  replaced: 'replaced by a newer connection',
+  notMeeting: 'That id names a room that is not a meeting room.',
+  otherPlace: 'This connection already holds the other place in that meeting room.',
   expiredIdle: 'The room expired after being idle too long.',
   notMember: 'This connection is not a member of that room.',
 } as const;
@@ -136,6 +171,19 @@ const newToken = (): string => randomBytes(24).toString('base64url');
 
 /** Room tokens are secrets: compared in constant time. */
 const tokenEquals = (a: string, b: string): boolean => constantTimeEqual(utf8(a), utf8(b));
+
+/** A member that is in the room (connected or away in its grace period), not gone for good. */
+function hostOf(s: RoomState): Member | null {
+  return s.hostLeft ? null : s.host;
+}
+function receiverOf(s: RoomState): Member | null {
+  return s.receiver && !s.receiverLeft ? s.receiver : null;
+}
+
+/** An empty host slot of a meeting room: a placeholder with a secret nobody was ever told (`hostLeft` keeps it out anyway). */
+function vacantHost(): Member {
+  return { sid: null, token: newToken(), goneAt: null, node: '' };
+}
 
 function clone(s: RoomState): RoomState {
   return {
@@ -160,7 +208,7 @@ function reopen(s: RoomState): Effect[] {
 /** The earliest moment something has to happen to this room by itself. */
 export function deadlineOf(s: RoomState, p: RoomPolicy): number {
   let d = s.activeAt + p.ttlMs;
-  if (s.host.goneAt !== null) d = Math.min(d, s.host.goneAt + p.graceMs);
+  if (!s.hostLeft && s.host.goneAt !== null) d = Math.min(d, s.host.goneAt + p.graceMs);
   if (s.receiver && !s.receiverLeft && s.receiver.goneAt !== null) d = Math.min(d, s.receiver.goneAt + p.graceMs);
   return d;
 }
@@ -189,8 +237,8 @@ export class RoomManager {
         step.next.ver = cur.ver + 1;
         deadline = deadlineOf(step.next, this.policy);
       }
-      // a code that paired once is burned: when its room ends, the id stays "used" for a while
-      const tomb = !step.next && cur.receiver ? (this.policy.tombstoneMs ?? this.policy.ttlMs) : 0;
+      // a code that paired once is burned: when its room ends, the id stays "used" for a while (a meeting id never is)
+      const tomb = !step.next && cur.receiver && !cur.meeting ? (this.policy.tombstoneMs ?? this.policy.ttlMs) : 0;
       const r = await this.store.cas(id, cur.ver, step.next, deadline, tomb);
       if (r === 'ok') return { result: step.result, effects: step.effects ?? [] };
     }
@@ -202,8 +250,13 @@ export class RoomManager {
     return now >= s.activeAt + this.policy.ttlMs;
   }
 
+  /** An ordinary room ends with its host's grace period (a meeting room only loses its host). */
   private hostExpired(s: RoomState, now: number): boolean {
-    return s.host.goneAt !== null && now >= s.host.goneAt + this.policy.graceMs;
+    return !s.meeting && s.host.goneAt !== null && now >= s.host.goneAt + this.policy.graceMs;
+  }
+
+  private graceOver(m: Member, now: number): boolean {
+    return m.goneAt !== null && now >= m.goneAt + this.policy.graceMs;
   }
 
   private async connectedOnLiveNode(m: Member | null, fresh = false): Promise<boolean> {
@@ -217,7 +270,7 @@ export class RoomManager {
    */
   private async markCrashed(s: RoomState, now: number, fresh = true): Promise<boolean> {
     let changed = false;
-    for (const m of [s.host, s.receiverLeft ? null : s.receiver]) {
+    for (const m of [hostOf(s), receiverOf(s)]) {
       if (m?.sid && !(await this.connectedOnLiveNode(m, fresh))) {
         m.sid = null;
         m.goneAt = now;
@@ -239,6 +292,8 @@ export class RoomManager {
         receiver: null,
         receiverLeft: false,
         receiverPake: false,
+        meeting: false,
+        hostLeft: false,
       };
       const r = await this.store.insert(state, this.policy.maxRooms, deadlineOf(state, this.policy), quota);
       if (r === 'ok') return { ok: true, room: state.id, token: state.host.token };
@@ -257,7 +312,7 @@ export class RoomManager {
       if (!s && (await this.store.tombstoned(id))) {
         return { write: false, result: { ok: false, reason: 'busy', message: MESSAGES.used } };
       }
-      if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) {
+      if (!s || s.meeting || this.idleExpired(s, now) || this.hostExpired(s, now)) {
         return { write: false, result: { ok: false, reason: 'not-found', message: MESSAGES.notFound } };
       }
       const token = newToken();
@@ -274,14 +329,15 @@ export class RoomManager {
       const notFound: Fail = { ok: false, reason: 'not-found', message: MESSAGES.rejoinNotFound };
       if (!s || this.idleExpired(s, now) || this.hostExpired(s, now)) return { write: false, result: notFound };
       let role: Role;
-      if (tokenEquals(s.host.token, token)) role = 'host';
-      else if (s.receiver && !s.receiverLeft && tokenEquals(s.receiver.token, token)) role = 'receiver';
+      const host = hostOf(s);
+      const receiver = receiverOf(s);
+      if (host && tokenEquals(host.token, token)) role = 'host';
+      else if (receiver && tokenEquals(receiver.token, token)) role = 'receiver';
       else return { write: false, result: notFound };
-      const me = role === 'host' ? s.host : s.receiver!;
-      if (role === 'receiver' && me.goneAt !== null && now >= me.goneAt + this.policy.graceMs) {
-        return { write: false, result: notFound };
-      }
-      const other = role === 'host' ? (s.receiverLeft ? null : s.receiver) : s.host;
+      const me = role === 'host' ? host! : receiver!;
+      // (an ordinary room's host past its grace period ended the room, above)
+      if (this.graceOver(me, now)) return { write: false, result: notFound };
+      const other = role === 'host' ? receiver : host;
       const wasAway = me.sid !== sid;
       me.sid = sid;
       me.goneAt = null;
@@ -302,6 +358,7 @@ export class RoomManager {
     const { effects } = await this.mutate<object>(id, (s) => {
       const none: Step<object> = { write: false, result: { ok: true } };
       if (!s) return none;
+      if (s.meeting) return this.departMeeting(s, sid, now, permanent);
       const rsid = s.receiver && !s.receiverLeft ? s.receiver.sid : null;
       if (s.host.sid === sid) {
         if (permanent) {
@@ -331,6 +388,120 @@ export class RoomManager {
     return { effects };
   }
 
+  /** `depart` from a meeting room: the slot empties (or waits out a grace period); the room ends with its last member. */
+  private departMeeting(s: RoomState, sid: string, now: number, permanent: boolean): Step<object> {
+    const host = hostOf(s);
+    const receiver = receiverOf(s);
+    const me = host?.sid === sid ? host : receiver?.sid === sid ? receiver : null;
+    if (!me) return { write: false, result: { ok: true } }; // not (or no longer) a member: replaced, or superseded by a rejoin
+    if (!permanent) {
+      me.sid = null;
+      me.goneAt = now;
+      return { write: true, next: s, result: { ok: true } };
+    }
+    const other = me === host ? receiver : host;
+    this.vacate(s, me === host ? 'host' : 'receiver');
+    const effects: Effect[] = other?.sid ? [{ to: other.sid, event: 'peer-left' }] : [];
+    return { write: true, next: other ? s : null, result: { ok: true }, effects };
+  }
+
+  /** Empty a meeting room's slot (its member left for good). */
+  private vacate(s: RoomState, role: Role): void {
+    if (role === 'host') {
+      s.host = vacantHost();
+      s.hostLeft = true;
+    } else if (s.receiver) {
+      s.receiver.sid = null;
+      s.receiver.goneAt = null;
+      s.receiverLeft = true;
+    }
+  }
+
+  /**
+   * `meet`: take the slot of `role` in meeting room `id`, creating the room
+   * when it does not exist (see the lifecycle at the top). `created` says
+   * whether this call created it (it then counted against `addr`'s open
+   * rooms and the server's `maxRooms`).
+   */
+  async meet(
+    id: string,
+    role: Role,
+    sid: string,
+    now: number,
+    addr?: string,
+  ): Promise<{ result: Result<{ token: string; peerPresent: boolean; created: boolean }>; effects: Effect[] }> {
+    const quota = addr !== undefined && this.policy.maxRoomsPerAddr ? { addr, max: this.policy.maxRoomsPerAddr } : undefined;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      let absent = false;
+      const out = await this.mutate<{ token: string; peerPresent: boolean; created: boolean }>(id, async (s) => {
+        absent = false;
+        if (!s) {
+          absent = true;
+          return { write: false, result: { ok: false, reason: 'not-found', message: MESSAGES.notFound } };
+        }
+        if (!s.meeting) return { write: false, result: { ok: false, reason: 'bad-request', message: MESSAGES.notMeeting } };
+        // idle past its TTL but not swept yet: a room that is over; start it afresh in its place
+        if (this.idleExpired(s, now)) {
+          const fresh = this.newMeeting(id, role, sid, now);
+          const err: SignalError = { ok: false, reason: 'expired', message: MESSAGES.expiredIdle };
+          const effects: Effect[] = [hostOf(s)?.sid, receiverOf(s)?.sid].filter((x): x is string => !!x).map((to) => ({ to, event: 'signal-error', err }));
+          return { write: true, next: fresh.state, result: { ok: true, token: fresh.token, peerPresent: false, created: false }, effects };
+        }
+        await this.markCrashed(s, now);
+        return this.meetStep(s, role, sid, now);
+      });
+      if (!absent) return out;
+      const fresh = this.newMeeting(id, role, sid, now);
+      const r = await this.store.insert(fresh.state, this.policy.maxRooms, deadlineOf(fresh.state, this.policy), quota);
+      if (r === 'ok') return { result: { ok: true, token: fresh.token, peerPresent: false, created: true }, effects: [] };
+      if (r === 'full') return { result: { ok: false, reason: 'too-many-rooms', message: MESSAGES.full }, effects: [] };
+      if (r === 'addr-full') return { result: { ok: false, reason: 'rate-limited', message: MESSAGES.addrFull }, effects: [] };
+      // 'exists': the other peer created it a moment ago; take a slot in it
+    }
+    throw new Error(`room ${id}: too much contention`);
+  }
+
+  private newMeeting(id: string, role: Role, sid: string, now: number): { state: RoomState; token: string } {
+    const me: Member = { sid, token: newToken(), goneAt: null, node: this.nodeId };
+    const state: RoomState = {
+      id,
+      ver: 1,
+      createdAt: now,
+      activeAt: now,
+      host: role === 'host' ? me : vacantHost(),
+      hostLeft: role !== 'host',
+      receiver: role === 'receiver' ? me : null,
+      receiverLeft: false,
+      receiverPake: false,
+      meeting: true,
+    };
+    return { state, token: me.token };
+  }
+
+  /** The pure part of `meet` on an existing meeting room: take (or replace) the slot of `role`. */
+  private meetStep(s: RoomState, role: Role, sid: string, now: number): Step<{ token: string; peerPresent: boolean; created: boolean }> {
+    const displaced = role === 'host' ? hostOf(s) : receiverOf(s);
+    const other = role === 'host' ? receiverOf(s) : hostOf(s);
+    if (other?.sid === sid) {
+      return { write: false, result: { ok: false, reason: 'bad-request', message: MESSAGES.otherPlace } };
+    }
+    const me: Member = { sid, token: newToken(), goneAt: null, node: this.nodeId };
+    if (role === 'host') {
+      s.host = me;
+      s.hostLeft = false;
+    } else {
+      s.receiver = me;
+      s.receiverLeft = false;
+    }
+    s.activeAt = now;
+    const effects: Effect[] = [];
+    if (displaced?.sid && displaced.sid !== sid) {
+      effects.push({ to: displaced.sid, event: 'signal-error', err: { ok: false, reason: 'not-in-room', message: MESSAGES.replaced } });
+    }
+    if (other?.sid) effects.push({ to: other.sid, event: 'peer-joined' });
+    return { write: true, next: s, result: { ok: true, token: me.token, peerPresent: !!other?.sid, created: false }, effects };
+  }
+
   /**
    * Whom to relay a `signal` from `sid` to: the other member's socket id, or
    * null while there is none (not joined yet, or away reconnecting). A Fail
@@ -342,8 +513,10 @@ export class RoomManager {
       return { ok: false, reason: 'not-in-room', message: 'You are not in a room (it ended or expired).' };
     }
     let other: Member | null;
-    if (s.host.sid === sid) other = s.receiver && !s.receiverLeft ? s.receiver : null;
-    else if (s.receiver && !s.receiverLeft && s.receiver.sid === sid) other = s.host;
+    const host = hostOf(s);
+    const receiver = receiverOf(s);
+    if (host?.sid === sid) other = receiver;
+    else if (receiver?.sid === sid) other = host;
     else return { ok: false, reason: 'not-in-room', message: MESSAGES.notMember };
     if (other?.sid && !(await this.connectedOnLiveNode(other))) {
       // the other member's node crashed: it is away (its grace period starts), the sender holds the message
@@ -354,7 +527,7 @@ export class RoomManager {
       return { ok: true, to: null };
     }
     const to = other?.sid ?? null;
-    if (to && kind === 'pake' && s.receiver?.sid === sid && !s.receiverPake) {
+    if (to && kind === 'pake' && !s.meeting && s.receiver?.sid === sid && !s.receiverPake) {
       // the receiver's first pake message: its guess is spent, recorded before it is relayed
       const { result } = await this.mutate<object>(id, (c) => {
         if (!c || !c.receiver || c.receiverLeft || c.receiver.sid !== sid) return { write: false, result: { ok: false, reason: 'not-in-room', message: MESSAGES.notMember } };
@@ -365,9 +538,9 @@ export class RoomManager {
       if (!result.ok) return result;
       return { ok: true, to };
     }
-    // keep the room alive while it is used (only by messages that reach the other member: a host
-    // alone cannot keep its room alive); throttled so relays stay read-only most of the time
-    if (to && now - s.activeAt > Math.min(30_000, this.policy.ttlMs / 10)) {
+    // keep the room alive while it is used (in an ordinary room only by messages that reach the other
+    // member: a host alone cannot keep its room alive); throttled so relays stay read-only most of the time
+    if ((to || s.meeting) && now - s.activeAt > Math.min(30_000, this.policy.ttlMs / 10)) {
       void this.mutate(id, (c) => {
         if (!c) return { write: false, result: { ok: true } };
         c.activeAt = Math.max(c.activeAt, now);
@@ -380,16 +553,16 @@ export class RoomManager {
   /** Whether `sid` is still a member of room `id` (used to refuse a second create/join on one connection). */
   async isMember(id: string, sid: string): Promise<boolean> {
     const s = await this.store.get(id);
-    return !!s && (s.host.sid === sid || (!!s.receiver && !s.receiverLeft && s.receiver.sid === sid));
+    return !!s && (hostOf(s)?.sid === sid || receiverOf(s)?.sid === sid);
   }
 
   /** Apply whatever is due for one room (idle TTL, grace periods). */
-  async sweepOne(id: string, now: number): Promise<{ effects: Effect[]; ended: 'expired' | 'host-gone' | null }> {
-    let ended: 'expired' | 'host-gone' | null = null;
+  async sweepOne(id: string, now: number): Promise<{ effects: Effect[]; ended: 'expired' | 'host-gone' | 'members-gone' | null }> {
+    let ended: 'expired' | 'host-gone' | 'members-gone' | null = null;
     const { effects } = await this.mutate<object>(id, (s) => {
       ended = null;
       if (!s) return { write: false, result: { ok: true } };
-      const present = [s.host.sid, s.receiver && !s.receiverLeft ? s.receiver.sid : null].filter((x): x is string => !!x);
+      const present = [hostOf(s)?.sid, receiverOf(s)?.sid].filter((x): x is string => !!x);
       if (this.idleExpired(s, now)) {
         ended = 'expired';
         const err: SignalError = { ok: false, reason: 'expired', message: MESSAGES.expiredIdle };
@@ -399,6 +572,11 @@ export class RoomManager {
         ended = 'host-gone';
         const rsid = s.receiver && !s.receiverLeft ? s.receiver.sid : null;
         return { write: true, next: null, result: { ok: true }, effects: rsid ? [{ to: rsid, event: 'peer-left' }] : [] };
+      }
+      if (s.meeting) {
+        const step = this.sweepMeeting(s, now);
+        if (!step.next) ended = 'members-gone';
+        return step;
       }
       let effects: Effect[] = [];
       if (s.receiver && !s.receiverLeft && s.receiver.goneAt !== null && now >= s.receiver.goneAt + this.policy.graceMs) {
@@ -411,6 +589,21 @@ export class RoomManager {
       return { write: true, next: s, result: { ok: true }, effects };
     });
     return { effects, ended };
+  }
+
+  /** Grace periods in a meeting room: a member that did not come back leaves its slot; the room ends with its last member. */
+  private sweepMeeting(s: RoomState, now: number): Step<object> {
+    const effects: Effect[] = [];
+    for (const role of ['host', 'receiver'] as const) {
+      const me = role === 'host' ? hostOf(s) : receiverOf(s);
+      if (!me || !this.graceOver(me, now)) continue;
+      this.vacate(s, role);
+      const other = role === 'host' ? receiverOf(s) : hostOf(s);
+      if (other?.sid) effects.push({ to: other.sid, event: 'peer-left' });
+    }
+    const empty = !hostOf(s) && !receiverOf(s);
+    // rewrite even when nothing changed: refreshes the stored deadline
+    return { write: true, next: empty ? null : s, result: { ok: true }, effects };
   }
 }
 
@@ -426,8 +619,13 @@ export class MemoryRoomStore implements RoomStore {
   private byAddr = new Map<string, Set<string>>();
   private lastPurge = 0;
 
-  async insert(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): Promise<InsertResult> {
-    if (this.rooms.has(room.id) || (await this.tombstoned(room.id))) return 'exists';
+  // no await inside: the check and the write are one step (two `meet`s may insert one id at once)
+  insert(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): Promise<InsertResult> {
+    return Promise.resolve(this.insertNow(room, maxRooms, deadline, quota));
+  }
+
+  private insertNow(room: RoomState, maxRooms: number, deadline: number, quota?: AddrQuota): InsertResult {
+    if (this.rooms.has(room.id) || this.tombstonedNow(room.id)) return 'exists';
     if (maxRooms > 0 && this.rooms.size >= maxRooms) return 'full';
     if (quota) {
       const mine = this.byAddr.get(quota.addr) ?? new Set<string>();
@@ -457,11 +655,15 @@ export class MemoryRoomStore implements RoomStore {
   }
 
   tombstoned(id: string): Promise<boolean> {
+    return Promise.resolve(this.tombstonedNow(id));
+  }
+
+  private tombstonedNow(id: string): boolean {
     const until = this.tombs.get(id);
-    if (until === undefined) return Promise.resolve(false);
-    if (until > Date.now()) return Promise.resolve(true);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
     this.tombs.delete(id);
-    return Promise.resolve(false);
+    return false;
   }
 
   due(now: number, limit: number): Promise<string[]> {

@@ -3,8 +3,8 @@
  * trusts the shape of its input: arguments may be any JSON value, Buffers
  * (binary attachments), or missing.
  */
-import { SIGNAL_LIMITS, SIGNAL_PROTOCOL_VERSION, type SignalErrorReason, type SignalKind, type SignalPayload } from '../common/protocol/signal-protocol.js';
-import { isValidRoomId } from '../common/code/room-id.js';
+import { SIGNAL_LIMITS, SIGNAL_PROTOCOL_VERSION, type Role, type SignalErrorReason, type SignalKind, type SignalPayload } from '../common/protocol/signal-protocol.js';
+import { isValidMeetId, isValidRoomId, MEET_ID_LENGTH } from '../common/code/room-id.js';
 import { isBase64 } from '../common/bytes.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: SignalErrorReason; message: string };
@@ -40,11 +40,13 @@ function request(x: unknown, what: string): Parsed<Record<string, unknown>> {
   return { ok: true, value: x };
 }
 
-function room(x: unknown): Parsed<string> {
+/** A room id for `join`; with `meetings`, a meeting id too (`rejoin` serves both kinds of room). */
+function room(x: unknown, meetings = false): Parsed<string> {
   if (typeof x !== 'string' || x.length === 0 || x.length > SIGNAL_LIMITS.roomId) {
     return bad(`"room" must be a string of 1..${SIGNAL_LIMITS.roomId} characters.`);
   }
-  if (!isValidRoomId(x)) {
+  // a meeting id is never a room id (and vice versa): `join` cannot reach a meeting room
+  if (!(isValidRoomId(x) && !isValidMeetId(x)) && !(meetings && isValidMeetId(x))) {
     return { ok: false, reason: 'not-found', message: 'No room with that id is waiting (that is not a valid room id).' };
   }
   return { ok: true, value: x };
@@ -65,13 +67,26 @@ export function parseJoin(x: unknown): Parsed<{ room: string }> {
 export function parseRejoin(x: unknown): Parsed<{ room: string; token: string }> {
   const r = request(x, 'rejoin');
   if (!r.ok) return r;
-  const id = room(r.value.room);
+  const id = room(r.value.room, true);
   if (!id.ok) return id;
   const token = r.value.token;
   if (typeof token !== 'string' || token.length === 0 || token.length > SIGNAL_LIMITS.token) {
     return bad(`"token" must be a string of 1..${SIGNAL_LIMITS.token} characters.`);
   }
   return { ok: true, value: { room: id.value, token } };
+}
+
+/** `meet`: a meeting id (never an ordinary room id) and the slot the caller takes. */
+export function parseMeet(x: unknown): Parsed<{ room: string; role: Role }> {
+  const r = request(x, 'meet');
+  if (!r.ok) return r;
+  const id = r.value.room;
+  if (!isValidMeetId(id) || isValidRoomId(id)) {
+    return bad(`meet "room" must be a meeting id: "m" and ${MEET_ID_LENGTH - 1} characters of lowercase base32 (a-z, 2-7).`);
+  }
+  const role = r.value.role;
+  if (role !== 'host' && role !== 'receiver') return bad('meet "role" must be "host" or "receiver".');
+  return { ok: true, value: { room: id, role } };
 }
 
 /** A `signal` payload: `{kind, data}` with `data` an opaque base64 string within the kind's limit. */

@@ -100,6 +100,28 @@ export interface RejoinOk {
 }
 export type RejoinReply = RejoinOk | SignalError;
 
+/**
+ * (added) Either peer, reconnecting to a peer it already shares a PAKE session key with: the
+ * meeting room `room` (`m` + 26 base32 characters, see `isValidMeetId` in common/code/room-id.ts)
+ * is the one both derive from that key, and knowing it is the credential. The first to `meet`
+ * creates it; a later `meet` takes the slot of its `role`, replacing whoever held it.
+ */
+export interface MeetRequest {
+  v: number;
+  room: string;
+  role: Role;
+}
+export interface MeetOk {
+  ok: true;
+  room: string;
+  /** the secret to `rejoin` after this connection dropped */
+  token: string;
+  /** whether the other member is connected right now */
+  peerPresent: boolean;
+  iceServers: IceServerConfig[];
+}
+export type MeetReply = MeetOk | SignalError;
+
 export type SignalReply = { ok: true } | SignalError;
 
 export interface PeerLeftInfo {
@@ -110,12 +132,13 @@ export interface ClientToServerEvents {
   create: (req: CreateRequest, ack: (reply: CreateReply) => void) => void;
   join: (req: JoinRequest, ack: (reply: JoinReply) => void) => void;
   rejoin: (req: RejoinRequest, ack: (reply: RejoinReply) => void) => void;
+  meet: (req: MeetRequest, ack: (reply: MeetReply) => void) => void;
   signal: (msg: SignalPayload, ack?: (reply: SignalReply) => void) => void;
   leave: () => void;
 }
 
 export interface ServerToClientEvents {
-  /** to the host: a receiver joined its room; to either member: the other one came back (`rejoin`) */
+  /** to the host: a receiver joined its room; to either member: the other one came back (`rejoin`), or took its place in a meeting room (`meet`) */
   'peer-joined': () => void;
   /**
    * to either: the other member left (explicit `leave`), or its connection dropped and it did not `rejoin` within the grace period.
@@ -124,7 +147,10 @@ export interface ServerToClientEvents {
    */
   'peer-left': (info?: PeerLeftInfo) => void;
   signal: (msg: SignalPayload) => void;
-  /** an error not tied to an ack (e.g. an event sent without an ack callback) */
+  /**
+   * an error not tied to an ack (e.g. an event sent without an ack callback); `not-in-room` unasked: a
+   * newer `meet` took this connection's place in its meeting room
+   */
   'signal-error': (err: SignalError) => void;
   /** the node is shutting down (SIGTERM); reconnect or retry later */
   shutdown: () => void;

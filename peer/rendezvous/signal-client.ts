@@ -18,6 +18,12 @@
  *   before relaying any PAKE message hears `onReopened` instead: the room
  *   waits for a receiver again, messages held for the old one are dropped,
  *   and `onPeerJoined` fires again for the next one.
+ * - `meet` (two peers reconnecting with the id they derived from their PAKE
+ *   key, see signaling/rooms.ts): the other peer may come and go any number
+ *   of times; `onPeerLeft` fires each time it leaves, `onPeerJoined` each
+ *   time it appears again (and what we sent meanwhile is held and delivered
+ *   then). A newer `meet` with our role (our own peer, reconnecting through
+ *   another network) replaces us: `onDisconnect` fires.
  * - A `signal` the server refuses (too large, rate-limited, no longer in a
  *   room, …) is never relayed, and the rendezvous cannot complete without
  *   it: the client leaves the room (the other peer hears `peer-left` at once)
@@ -34,8 +40,11 @@ import {
   type CreateReply,
   type JoinOk,
   type JoinReply,
+  type MeetOk,
+  type MeetReply,
   type PeerLeftInfo,
   type RejoinReply,
+  type Role,
   type ServerToClientEvents,
   type SignalError,
   type SignalPayload,
@@ -106,8 +115,10 @@ export class SignalClient {
   private readonly requestTimeoutMs: number;
 
   private room: string | null = null;
-  private role: 'host' | 'receiver' | null = null;
+  private role: Role | null = null;
   private token: string | null = null;
+  /** in a meeting room (`meet`): the other peer may leave and come back any number of times */
+  private meeting = false;
   private peerPresent = false;
   /** signals that arrived before any onSignal handler */
   private earlySignals: SignalPayload[] = [];
@@ -226,6 +237,31 @@ export class SignalClient {
     return reply;
   }
 
+  /**
+   * Take our place (`role`) in the meeting room `room` (an id both peers
+   * derived from their PAKE session key: `m` + 26 lowercase base32
+   * characters), creating it if it does not exist and replacing an older
+   * connection of ours if one holds that place. The reply's `peerPresent`
+   * says whether the other peer is there already (no `onPeerJoined` for that
+   * one); `onPeerJoined` fires whenever it appears later, `onPeerLeft`
+   * whenever it leaves. Rejoins transparently after a reconnect, like a
+   * created or joined room. A refusal is a MovieShareError with one sentence
+   * (rate-limited / full / restarting → exit 5).
+   */
+  async meet(room: string, role: Role): Promise<MeetOk> {
+    this.assertUsable();
+    const reply = await this.request<MeetReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('meet', { v: SIGNAL_PROTOCOL_VERSION, room, role }, ack));
+    if (!reply.ok) throw describeReason(reply, this.url);
+    this.room = reply.room;
+    this.role = role;
+    this.token = reply.token;
+    this.meeting = true;
+    this.peerPresent = reply.peerPresent;
+    this.peerEverJoined = reply.peerPresent;
+    this.flush();
+    return reply;
+  }
+
   /** Send an opaque payload to the other peer (held while either side is reconnecting). */
   send(msg: SignalPayload): void {
     if (this.closed) return;
@@ -254,8 +290,9 @@ export class SignalClient {
 
   /**
    * Signaling is over for good, with one sentence saying why: connection lost
-   * beyond recovery, server gone, the room expired, or the server refused to
-   * relay one of our messages.
+   * beyond recovery, server gone, the room expired, the server refused to
+   * relay one of our messages, or a newer connection took our place in a
+   * meeting room.
    */
   onDisconnect(cb: (reason: string) => void): void {
     this.disconnectCbs.push(cb);
@@ -332,6 +369,7 @@ export class SignalClient {
           this.hold(item);
           return;
         }
+        if (reply.reason === 'not-in-room' && this.meeting) return this.outOfMeeting(reply);
         this.refused(reply);
       },
       () => undefined,
@@ -351,6 +389,17 @@ export class SignalClient {
       /* best effort: the server's grace period tells the other peer instead */
     }
     this.giveUp(`The signaling server at ${this.url} refused to relay a message to the other side (${serverWords(err)}).`);
+  }
+
+  /**
+   * We are no member of our meeting room any more: a newer connection took
+   * our place (our own peer, reconnecting through another network; the
+   * server says "replaced by a newer connection"). Nothing to leave.
+   */
+  private outOfMeeting(err: SignalError): void {
+    if (this.closed) return;
+    this.room = null;
+    this.giveUp(`The signaling server at ${this.url} no longer has this connection in the meeting room (${serverWords(err)}).`);
   }
 
   private clearTimers(): void {
@@ -402,7 +451,7 @@ export class SignalClient {
           this.retryRejoin();
           return;
         }
-        this.giveUp(`Reconnected to the signaling server, but it no longer has this transfer (${safeText(reply.message)}).`);
+        this.giveUp(`Reconnected to the signaling server, but it no longer has this ${this.meeting ? 'meeting room' : 'transfer'} (${safeText(reply.message)}).`);
         return;
       }
       this.rejoining = false;
@@ -439,6 +488,8 @@ export class SignalClient {
         for (const cb of [...this.reopenedCbs]) cb();
         return;
       }
+      // in a meeting room the other peer may come back (a `meet` again): that is a new appearance
+      if (this.meeting) this.peerEverJoined = false;
       for (const cb of [...this.leftCbs]) cb();
     });
     // what the server refused without an ack to answer through (every request of ours has one, so this
@@ -451,6 +502,7 @@ export class SignalClient {
         return;
       }
       if (err?.reason === 'shutting-down') return; // the disconnect that follows is handled below
+      if (err?.reason === 'not-in-room' && this.meeting) return this.outOfMeeting(err);
       this.refused(err);
     });
     s.on('shutdown', () => {

@@ -5,7 +5,7 @@
  * `signaling/server/index.ts`.
  */
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, CreateOk, IceServerConfig, JoinOk, RejoinOk, Role, ServerToClientEvents, SignalError } from '../../common/protocol/signal-protocol.js';
+import type { ClientToServerEvents, CreateOk, IceServerConfig, JoinOk, MeetOk, RejoinOk, Role, ServerToClientEvents, SignalError } from '../../common/protocol/signal-protocol.js';
 import type { Effect, RoomManager } from '../rooms.js';
 import type { SignalMetrics } from '../metrics.js';
 
@@ -28,7 +28,7 @@ export type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<str
 export type Ack = (reply: unknown) => void;
 
 /** Any reply an acknowledgement may carry. */
-export type ReplyPayload = { ok: true } | CreateOk | JoinOk | RejoinOk | SignalError;
+export type ReplyPayload = { ok: true } | CreateOk | JoinOk | RejoinOk | MeetOk | SignalError;
 
 /** Answer through the ack when there is one, else (errors only) as a `signal-error` event. */
 export type Reply = (sock: Sock, ack: Ack | undefined, payload: ReplyPayload) => void;
@@ -43,7 +43,7 @@ export interface ServerContext {
   overLimit(kind: 'create' | 'join', addr: string): Promise<boolean>;
   /** charge this client address the extra cost of a join answered `not-found` */
   joinMissed(addr: string): Promise<void>;
-  /** the ICE servers for a create/join reply (fresh TURN credentials each time) */
+  /** the ICE servers for a create/join/meet reply (fresh TURN credentials each time) */
   iceFor(): IceServerConfig[];
   /** true from the moment `close()` is called (or listening failed) */
   isClosing(): boolean;

@@ -11,7 +11,7 @@
  *   page.ts         the browser page at / and its security headers
  *   tls.ts          reading and checking the certificate and key
  *   sockets.ts      socket.io settings, per-connection state, event dispatch
- *   handlers/       one file per event (create, join, rejoin, signal, leave, disconnect)
+ *   handlers/       one file per event (create, join, rejoin, meet, signal, leave, disconnect)
  *   reply.ts        how clients are answered, and the sentences
  *   limits.ts       flood control per connection, rate limits per address
  *   redis.ts        scale-out: Redis connections, store (redis-store.ts), adapter

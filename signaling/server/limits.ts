@@ -6,9 +6,12 @@
  *    window, counted in the room store (so shared by all nodes on Redis), which
  *    is what makes guessing room codes expensive. A join answered `not-found`
  *    (a wrong guess) costs `joinMissCost` attempts, so an address that keeps
- *    guessing runs out of its allowance after a few tries;
+ *    guessing runs out of its allowance after a few tries. Every `meet` counts
+ *    as a create (never as a join: a meeting id is not guessed, and an unknown
+ *    one creates its room);
  *  - open connections per address, on this node (`socketGate`); open rooms
- *    per address are checked by the store when a room is created.
+ *    per address are checked by the store when a room is created (by `create`,
+ *    or by the `meet` that finds no meeting room).
  *
  * "Address" is `addrKey` below: an IPv4 address, or the /64 of an IPv6 one
  * (one subscriber usually holds a whole /64, so counting each /128 apart
@@ -59,7 +62,7 @@ export interface RateLimits {
 }
 
 export interface RateLimiter {
-  /** count one create (or join) for this address; true when it is over the allowance of the current window */
+  /** count one create (or meet, which counts as one) or join for this address; true when it is over the allowance of the current window */
   overLimit(kind: 'create' | 'join', addr: string): Promise<boolean>;
   /** a join from this address was answered `not-found`: charge the extra cost of a wrong guess */
   joinMissed(addr: string): Promise<void>;

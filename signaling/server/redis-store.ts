@@ -5,10 +5,12 @@
  * Layout (all keys share the hash tag `{ms}` so a future Redis Cluster keeps
  * them in one slot and the Lua scripts stay legal):
  *   <prefix>{ms}:room:<id>     hash: ver, created, active, hsid, htok, hgone,
- *                              hasr, rsid, rtok, rgone, rleft, rpake; PEXPIRE'd
+ *                              hasr, rsid, rtok, rgone, rleft, rpake, meet,
+ *                              hleft (meeting rooms; absent: 0); PEXPIRE'd
  *                              as a safety net (the sweeper normally ends rooms)
  *   <prefix>{ms}:used:<id>     tombstone of a paired room that ended (PX): the
- *                              id stays burned, joins get `busy`
+ *                              id stays burned, joins get `busy` (never for a
+ *                              meeting room)
  *   <prefix>{ms}:deadlines     sorted set: room id -> next deadline (ms epoch)
  *                              (idle TTL / grace); its size is the room count
  *   <prefix>{ms}:rl:<key>:<w>  INCRBY counter per rate-limit window, PEXPIRE'd
@@ -119,6 +121,10 @@ function toFields(s: RoomState): string[] {
     s.receiverLeft ? '1' : '0',
     'rpake',
     s.receiverPake ? '1' : '0',
+    'meet',
+    s.meeting ? '1' : '0',
+    'hleft',
+    s.hostLeft ? '1' : '0',
   ];
 }
 
@@ -134,6 +140,8 @@ function fromFields(id: string, h: Record<string, string>): RoomState | null {
     receiver: h.hasr === '1' ? { sid: h.rsid || null, token: h.rtok ?? '', goneAt: num(h.rgone), node: h.rnode ?? '' } : null,
     receiverLeft: h.rleft === '1',
     receiverPake: h.rpake === '1',
+    meeting: h.meet === '1',
+    hostLeft: h.hleft === '1',
   };
 }
 

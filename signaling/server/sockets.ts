@@ -13,12 +13,13 @@ import { fail, REPLIES } from './reply.js';
 import { create } from './handlers/create.js';
 import { join } from './handlers/join.js';
 import { rejoin } from './handlers/rejoin.js';
+import { meet } from './handlers/meet.js';
 import { signal } from './handlers/signal.js';
 import { leave } from './handlers/leave.js';
 import { disconnect } from './handlers/disconnect.js';
 
 /** The client events we serve; anything else is refused as an unknown event. */
-const HANDLERS: ReadonlyMap<string, EventHandler> = new Map(Object.entries({ create, join, rejoin, signal, leave }));
+const HANDLERS: ReadonlyMap<string, EventHandler> = new Map(Object.entries({ create, join, rejoin, meet, signal, leave }));
 
 /** The socket.io server on `httpServer`; `adapter` is the Redis adapter in scale-out mode. */
 export function createIo(httpServer: WebServer, adapter: ServerOptions['adapter'] | undefined): IO {
