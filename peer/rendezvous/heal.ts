@@ -56,6 +56,8 @@ export interface HealOptions<P extends WebRtcPeer, T> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const recoverable = (e: unknown): e is MovieShareError => isMovieShareError(e) && e.recoverable;
+/** what went wrong, without the advice for a user who must start again (we are not done trying) */
+const cause = (e: MovieShareError): string => e.message.replace(/\s*(Run both commands again to resume|Try again[^.]*)\.$/, '');
 
 function patienceSpent(role: Role, patienceMs: number, reason: string): MovieShareError {
   const other = role === 'host' ? 'receiver' : 'sender';
@@ -80,7 +82,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
     if (!(e instanceof RendezvousFailure)) throw e;
     if (e.stuck) throw networkError(STUCK_SENTENCE);
     keys = e.keys;
-    reason = e.failure.message;
+    reason = cause(e.failure);
   }
   const meetingOpts: MeetingOptions<P> = { role, keys, factory: opts.factory, lowWaterMark: opts.lowWaterMark, connectSignal: opts.connectSignal, log };
   let meeting: Meeting<P> | undefined;
@@ -93,7 +95,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
           return await opts.run(conn);
         } catch (e) {
           if (!recoverable(e)) throw e;
-          reason = e.message;
+          reason = cause(e);
           conn.rtc.peer.destroy();
           conn = undefined;
         }
@@ -112,7 +114,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
         } catch (e) {
           if (!recoverable(e)) throw e;
           log(`attempt ${attempt} failed: ${e.message}`);
-          reason = e.message;
+          reason = cause(e);
           await sleep(Math.min(backoffMs(++failures), Math.max(0, deadline - Date.now())));
         }
         // the receiver numbers the attempts; the host learns the number from its retry
