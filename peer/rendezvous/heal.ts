@@ -62,9 +62,7 @@ const cause = (e: MovieShareError): string => e.message.replace(/\s*(Run both co
 function patienceSpent(role: Role, patienceMs: number, reason: string): MovieShareError {
   const other = role === 'host' ? 'receiver' : 'sender';
   const mins = patienceMs >= 60_000 && patienceMs % 60_000 === 0 ? `${patienceMs / 60_000} min` : `${Math.round(patienceMs / 1000)} s`;
-  return networkError(
-    `The connection to the ${other} was lost (${reason.replace(/\.$/, '')}) and could not be made again within ${mins}. Run both commands again to resume.`,
-  );
+  return networkError(`The connection to the ${other} was lost (${reason.replace(/\.$/, '')}) and could not be made again within ${mins}. Run both commands again to resume.`);
 }
 
 export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions<P, T>): Promise<T> {

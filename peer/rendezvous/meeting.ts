@@ -147,6 +147,11 @@ export class Meeting<P extends WebRtcPeer> {
     }
   }
 
+  /** read afresh (a `bye` may have come while we waited) */
+  private endedBy(): MovieShareError | undefined {
+    return this.ended;
+  }
+
   private wakeRetry(): void {
     const w = this.retryWaiter;
     this.retryWaiter = undefined;
@@ -209,7 +214,8 @@ export class Meeting<P extends WebRtcPeer> {
     if (this.ended) throw this.ended;
     await this.join();
     while (!this.retry) {
-      if (this.ended) throw this.ended;
+      const ended = this.endedBy();
+      if (ended) throw ended;
       if (!this.signal) throw connectionError('Lost the signaling server while waiting for the receiver.');
       const left = deadline - Date.now();
       if (left <= 0) throw connectionError('The receiver did not come back.');

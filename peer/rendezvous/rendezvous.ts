@@ -111,8 +111,7 @@ const OLD_PEER_SENTENCE = 'The other side runs an older movie-share, whose key e
 /** A `bye` the other side sent: why it gave up. */
 export function byeError(why: string): MovieShareError {
   if (why === 'auth') return authError(AUTH_FAILURE_SENTENCE);
-  if (why === 'stuck')
-    return networkError('The other side’s WebRTC stack got stuck in the encrypted handshake (DTLS) and cannot try again; run both commands again to resume.');
+  if (why === 'stuck') return networkError('The other side’s WebRTC stack got stuck in the encrypted handshake (DTLS) and cannot try again; run both commands again to resume.');
   if (!why.startsWith('turn:')) return networkError('The other side cancelled the transfer.');
   const reason: Record<string, string> = {
     auth: 'TURN authentication failed there',

@@ -92,36 +92,44 @@ async function assertResumeState(out: string): Promise<number> {
 }
 
 describe('kill -9 of a peer mid-transfer', { concurrency: true }, () => {
-  test('resume: receiver kill -9 at ~50%; the sender tries to reconnect for its patience (3 s), then exits 5 within 25 s; the rerun sends < 60% and OUT is identical', { timeout: 90_000 }, async () => {
-    const out = join(dir, 'resume.out');
-    const { share, get } = await startAndWait(out, 0.5, true); // ~50%: the sidecar says half is verified
-    get.kill('SIGKILL');
-    assert.equal(await exitWithin(share, 25_000, 'movie-share'), 5, share.stderr());
-    assertCleanFailure(share, /connection to the receiver was lost .* could not be made again within 3 s/i, 'movie-share');
-    assert.ok(lastEvent(share, 'reconnecting'), 'the sender tried to reconnect before it gave up');
-    assert.match(share.stderr(), /run both commands again to resume/i);
-    const verified = await assertResumeState(out);
+  test(
+    'resume: receiver kill -9 at ~50%; the sender tries to reconnect for its patience (3 s), then exits 5 within 25 s; the rerun sends < 60% and OUT is identical',
+    { timeout: 90_000 },
+    async () => {
+      const out = join(dir, 'resume.out');
+      const { share, get } = await startAndWait(out, 0.5, true); // ~50%: the sidecar says half is verified
+      get.kill('SIGKILL');
+      assert.equal(await exitWithin(share, 25_000, 'movie-share'), 5, share.stderr());
+      assertCleanFailure(share, /connection to the receiver was lost .* could not be made again within 3 s/i, 'movie-share');
+      assert.ok(lastEvent(share, 'reconnecting'), 'the sender tried to reconnect before it gave up');
+      assert.match(share.stderr(), /run both commands again to resume/i);
+      const verified = await assertResumeState(out);
 
-    const { sent, got } = await rerun(out);
-    assert.equal(sent.resumedFrom, verified, 'the sender resumed from the sidecar offset');
-    assert.equal(got.resumedFrom, verified);
-    assert.equal(sent.sentBytes + sent.resumedFrom, SIZE);
-    assert.ok(sent.sentBytes < 0.6 * SIZE, `the second run sent ${sent.sentBytes} of ${SIZE} bytes (${((100 * sent.sentBytes) / SIZE).toFixed(1)}%)`);
-  });
+      const { sent, got } = await rerun(out);
+      assert.equal(sent.resumedFrom, verified, 'the sender resumed from the sidecar offset');
+      assert.equal(got.resumedFrom, verified);
+      assert.equal(sent.sentBytes + sent.resumedFrom, SIZE);
+      assert.ok(sent.sentBytes < 0.6 * SIZE, `the second run sent ${sent.sentBytes} of ${SIZE} bytes (${((100 * sent.sentBytes) / SIZE).toFixed(1)}%)`);
+    },
+  );
 
-  test('peer vanishes: sender kill -9 mid-transfer; the receiver tries to reconnect for its patience, exits 5 within 25 s, keeps OUT.part + sidecar; a rerun completes', { timeout: 90_000 }, async () => {
-    const out = join(dir, 'vanish.out');
-    const { share, get } = await startAndWait(out, 0.3);
-    share.kill('SIGKILL');
-    assert.equal(await exitWithin(get, 25_000, 'movie-get'), 5, get.stderr());
-    assertCleanFailure(get, /connection to the sender was lost .* could not be made again within 3 s/i, 'movie-get');
-    assert.match(get.stderr(), /run both commands again to resume/i);
-    const verified = await assertResumeState(out);
+  test(
+    'peer vanishes: sender kill -9 mid-transfer; the receiver tries to reconnect for its patience, exits 5 within 25 s, keeps OUT.part + sidecar; a rerun completes',
+    { timeout: 90_000 },
+    async () => {
+      const out = join(dir, 'vanish.out');
+      const { share, get } = await startAndWait(out, 0.3);
+      share.kill('SIGKILL');
+      assert.equal(await exitWithin(get, 25_000, 'movie-get'), 5, get.stderr());
+      assertCleanFailure(get, /connection to the sender was lost .* could not be made again within 3 s/i, 'movie-get');
+      assert.match(get.stderr(), /run both commands again to resume/i);
+      const verified = await assertResumeState(out);
 
-    const { sent, got } = await rerun(out);
-    assert.equal(got.resumedFrom, verified);
-    assert.equal(sent.sentBytes, SIZE - verified);
-  });
+      const { sent, got } = await rerun(out);
+      assert.equal(got.resumedFrom, verified);
+      assert.equal(sent.sentBytes, SIZE - verified);
+    },
+  );
 });
 
 test('a receiver frozen for 12 s mid-transfer (SIGSTOP): both sides reconnect on their own and finish byte-identical, resuming', { timeout: 120_000 }, async () => {
