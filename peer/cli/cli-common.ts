@@ -143,7 +143,7 @@ export class Output {
     if (this.mode === 'human') printLine(line);
   }
   verbose(line: string): void {
-    if (this.verboseOn && this.mode !== 'json') printLine(`${this.prog}: ${line}`);
+    if (this.verboseOn) printLine(`${this.prog}: ${line}`); // on stderr: beside --json's events on stdout too
   }
   event(name: string, fields: Record<string, unknown> = {}): void {
     if (this.mode === 'json') jsonEvent(name, fields);

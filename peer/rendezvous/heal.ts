@@ -106,7 +106,6 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
         if (Date.now() >= deadline) throw patienceSpent(role, opts.patienceMs, reason);
         attempt++;
         opts.onReconnecting?.(attempt, reason);
-        log(`reconnecting (attempt ${attempt}): ${reason}`);
         try {
           conn = role === 'receiver' ? await meeting.attempt(attempt, Math.min(timeoutMs, Math.max(1000, deadline - Date.now()))) : await meeting.answer(deadline, timeoutMs);
         } catch (e) {

@@ -224,9 +224,9 @@ export async function rendezvous<P extends WebRtcPeer>(opts: RendezvousOptions<P
     const err = hs.error ?? (e instanceof MovieShareError ? e : networkError(`The connection failed: ${(e as Error).message}`));
     hs.fail(err);
     hs.close();
-    if (err.exitCode === ExitCode.Auth) {
+    if (err.exitCode === ExitCode.Auth || hs.stuck) {
       try {
-        signal.send({ kind: 'bye', data: toBase64(utf8('auth')) });
+        signal.send({ kind: 'bye', data: toBase64(utf8(hs.stuck ? 'stuck' : 'auth')) });
       } catch {
         // signaling is gone; the other side will notice on its own
       }

@@ -119,6 +119,9 @@ export class SignalClient {
   private token: string | null = null;
   /** in a meeting room (`meet`): the other peer may leave and come back any number of times */
   private meeting = false;
+  /** a `meet` is waiting for its reply, and whether the other peer appeared meanwhile */
+  private meetingPending = false;
+  private joinedMeanwhile = false;
   private peerPresent = false;
   /** signals that arrived before any onSignal handler */
   private earlySignals: SignalPayload[] = [];
@@ -250,14 +253,24 @@ export class SignalClient {
    */
   async meet(room: string, role: Role): Promise<MeetOk> {
     this.assertUsable();
-    const reply = await this.request<MeetReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('meet', { v: SIGNAL_PROTOCOL_VERSION, room, role }, ack));
+    // the other peer's `peer-joined` can be handled before this await resumes
+    // (socket.io delivers a batch of packets in one go): it is kept meanwhile
+    this.meetingPending = true;
+    let reply: MeetReply;
+    try {
+      reply = await this.request<MeetReply>((ack) => this.socket.timeout(this.requestTimeoutMs).emit('meet', { v: SIGNAL_PROTOCOL_VERSION, room, role }, ack));
+    } finally {
+      this.meetingPending = false;
+    }
+    const joinedMeanwhile = this.joinedMeanwhile;
+    this.joinedMeanwhile = false;
     if (!reply.ok) throw describeReason(reply, this.url);
     this.room = reply.room;
     this.role = role;
     this.token = reply.token;
     this.meeting = true;
-    this.peerPresent = reply.peerPresent;
-    this.peerEverJoined = reply.peerPresent;
+    this.peerPresent = reply.peerPresent || joinedMeanwhile;
+    this.peerEverJoined = this.peerPresent;
     this.flush();
     return reply;
   }
@@ -477,6 +490,7 @@ export class SignalClient {
     });
     s.on('peer-joined', () => {
       if (!this.closed && this.room) this.peerAppeared();
+      else if (this.meetingPending) this.joinedMeanwhile = true;
     });
     s.on('peer-left', (info?: PeerLeftInfo) => {
       if (this.closed || !this.room) return;
