@@ -9,8 +9,10 @@
  * addresses. `blockDirect()` loads an nftables table in R whose forward chain
  * drops everything between A's and B's links, so A and B can only talk to R's
  * own addresses (input is untouched): any A<->B transfer must go through the
- * TURN relay. Only addresses from 198.18.0.0/15 are used, and only inside these
- * namespaces; the host's own network is never touched.
+ * TURN relay. `linkDown('a')` / `linkUp('a')` pull A's (or B's) cable out of R
+ * and plug it back in (address and routes restored). Only addresses from
+ * 198.18.0.0/15 are used, and only inside these namespaces; the host's own
+ * network is never touched.
  *
  * Namespace names are unique per run (prefix + pid + random). `destroy()`
  * kills whatever still runs inside them (by PID, from `ip netns pids`: only
@@ -144,24 +146,85 @@ export class Topology {
    * interfaces that are not IFF_RUNNING) does not list the link at all.
    */
   private async lanRunning(): Promise<void> {
+    for (const ns of [this.a, this.b]) await this.running(ns, 'lan');
+  }
+
+  /** Wait until `dev` in `ns` is up with carrier (state UP), at most 10 s. */
+  private async running(ns: string, dev: string): Promise<void> {
     const deadline = Date.now() + 10_000;
-    for (const ns of [this.a, this.b]) {
-      while (!/state UP/.test(await must('ip', ['-n', ns, '-o', 'link', 'show', 'lan']))) {
-        if (Date.now() > deadline) throw new Error(`netns ${ns}: the LAN link has no carrier after 10 s`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    while (!/state UP/.test(await must('ip', ['-n', ns, '-o', 'link', 'show', dev]))) {
+      if (Date.now() > deadline) throw new Error(`netns ${ns}: ${dev} has no carrier after 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
-  /** Drop forwarded traffic between A and B in R (traffic to R's own addresses still flows). */
-  async blockDirect(): Promise<void> {
+  /** A's or B's link to R: its namespace, device, address, and R's address on it (the host's default gateway). */
+  private link(host: 'a' | 'b'): { ns: string; dev: string; addr: string; gw: string; rDev: string } {
+    return host === 'a' ? { ns: this.a, dev: 'eth-r', addr: ADDR.a, gw: ADDR.rA, rDev: 'eth-a' } : { ns: this.b, dev: 'eth-r', addr: ADDR.b, gw: ADDR.rB, rDev: 'eth-b' };
+  }
+
+  /**
+   * Take A's (or B's) link to R down, as if its cable were pulled: `ip link set
+   * eth-r down` on the host's end of the veth, inside its namespace. The kernel
+   * then drops the host's routes through it (its default route included); R's
+   * end only loses carrier, so R's own addresses (movie-signal, coturn) stay
+   * reachable from the other host. `linkUp` puts everything back.
+   */
+  async linkDown(host: 'a' | 'b'): Promise<void> {
+    const l = this.link(host);
+    await must('ip', ['-n', l.ns, 'link', 'set', l.dev, 'down']);
+  }
+
+  /**
+   * Bring the link `linkDown` took down up again, wait for carrier on both ends,
+   * and re-add what the kernel dropped: the address (IPv4 keeps it, but `replace`
+   * makes sure) and the default route via R (always removed with the link). Resolves
+   * once the host can route to R again (`ip route get` through eth-r).
+   */
+  async linkUp(host: 'a' | 'b'): Promise<void> {
+    const l = this.link(host);
+    await must('ip', ['-n', l.ns, 'link', 'set', l.dev, 'up']);
+    await must('ip', ['-n', this.r, 'link', 'set', l.rDev, 'up']); // a no-op unless someone took it down too
+    await this.running(l.ns, l.dev);
+    await this.running(this.r, l.rDev);
+    await must('ip', ['-n', l.ns, 'addr', 'replace', `${l.addr}/24`, 'dev', l.dev]);
+    await must('ip', ['-n', l.ns, 'route', 'replace', 'default', 'via', l.gw, 'dev', l.dev]);
+    const far = host === 'a' ? ADDR.b : ADDR.a;
+    const route = await must('ip', ['-n', l.ns, 'route', 'get', far]);
+    if (!route.includes(`dev ${l.dev}`)) throw new Error(`netns ${l.ns}: no route to ${far} through ${l.dev} after link up: ${route.trim()}`);
+  }
+
+  /** Whether A's (or B's) link to R is up with carrier (for tests of the helpers themselves). */
+  async linkIsUp(host: 'a' | 'b'): Promise<boolean> {
+    const l = this.link(host);
+    return /state UP/.test(await must('ip', ['-n', l.ns, '-o', 'link', 'show', l.dev]));
+  }
+
+  /**
+   * Drop forwarded traffic between A and B in R (traffic to R's own addresses
+   * still flows). With `turnPort`, UDP from A or B to R's own addresses is also
+   * dropped unless it goes to that port (coturn's listening port): like two
+   * hosts behind firewalls that let out nothing but TURN, each can then only
+   * use its own allocation, so the selected pair is relay<->relay. Without it,
+   * one side's host candidate can reach the other side's relay address directly
+   * (host<->relay), so only one side's end of the pair is relayed.
+   */
+  async blockDirect(opts: { turnPort?: number } = {}): Promise<void> {
+    const turnOnly =
+      opts.turnPort === undefined
+        ? ''
+        : `  chain turn_only {
+    type filter hook input priority filter; policy accept;
+    iifname { "eth-a", "eth-b" } udp dport != ${opts.turnPort} drop
+  }
+`;
     const rules = `table inet movie_share_test {
   chain block_ab {
     type filter hook forward priority filter; policy accept;
     iifname "eth-a" oifname "eth-b" drop
     iifname "eth-b" oifname "eth-a" drop
   }
-}
+${turnOnly}}
 `;
     await must('ip', ['netns', 'exec', this.r, 'nft', '-f', '-'], rules);
     this.blocked = true;
