@@ -100,6 +100,7 @@ interface Flags {
   rateLimitWindow: number;
   rateLimitJoinMissCost: number;
   maxSocketsPerAddress: number;
+  socketLease: number;
   maxRoomsPerAddress: number;
   metricsPort?: number;
   metricsHost: string;
@@ -170,10 +171,16 @@ const program = new Command('movie-signal')
       .argParser(intArg(1, 1_000_000)),
   )
   .addOption(
-    new Option('--max-sockets-per-address <n>', 'connections one client address may hold open on this node (0 = no limit)')
+    new Option('--max-sockets-per-address <n>', 'connections one client address may hold open (with --redis: on all nodes together; 0 = no limit)')
       .env('MOVIE_SIGNAL_MAX_SOCKETS_PER_ADDRESS')
       .default(D.maxSocketsPerAddress)
       .argParser(intArg(0, 10_000_000)),
+  )
+  .addOption(
+    new Option('--socket-lease <seconds>', 'with --redis: a node that dies stops counting its connections against their addresses within this (it renews them every third of it)')
+      .env('MOVIE_SIGNAL_SOCKET_LEASE')
+      .default(D.socketLeaseMs / 1000)
+      .argParser(secondsArg),
   )
   .addOption(
     new Option('--max-rooms-per-address <n>', 'rooms one client address may host at once (0 = no limit)')
@@ -256,6 +263,7 @@ async function main(): Promise<void> {
         joinMissCost: flags.rateLimitJoinMissCost,
       },
       maxSocketsPerAddress: flags.maxSocketsPerAddress,
+      socketLeaseMs: Math.round(flags.socketLease * 1000),
       maxRoomsPerAddress: flags.maxRoomsPerAddress,
       ...(flags.metricsPort !== undefined ? { metricsPort: flags.metricsPort, metricsHost: flags.metricsHost } : {}),
       rejoinGraceMs: Math.round(flags.rejoinGrace * 1000),

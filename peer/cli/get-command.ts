@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { safeText } from '../../common/terminal.js';
 import { access, constants, lstat, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseCode } from '../../common/code/code.js';
+import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
@@ -47,7 +47,7 @@ const program = configureExit(
   addCommonOptions(
     new Command('movie-get')
       .description('Receive a file sent with movie-share, verify it, and write it to OUT.')
-      .argument('<code>', 'the code movie-share printed, e.g. 7k2m-apple-river-stone')
+      .argument('<code>', `the code movie-share printed, e.g. ${EXAMPLE_CODE}`)
       .requiredOption(
         '-o, --output <path>',
         'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',

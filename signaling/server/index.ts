@@ -30,7 +30,7 @@ import { resolveOptions, type RunningSignalServer, type SignalServerOptions } fr
 import type { ServerContext } from './context.js';
 import { createHttpServer, createMetricsServer, listen, urlHost } from './http.js';
 import { createIo, serveConnections } from './sockets.js';
-import { rateLimiter } from './limits.js';
+import { memorySocketLedger, rateLimiter, sharedSocketLedger } from './limits.js';
 import { makeReply } from './reply.js';
 import { startSweeper } from './sweeper.js';
 import { checkTlsPem } from './tls.js';
@@ -86,11 +86,13 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     iceFor: (): IceServerConfig[] => (o.turnSecret ? [...o.staticIce, turnRestCredentials(o.turnSecret)] : [...o.staticIce]),
     isClosing,
   };
-  serveConnections(ctx, o.trustProxy, o.maxSocketsPerAddr);
+  const sockets = redis ? sharedSocketLedger(redis.store, nodeId, o.maxSocketsPerAddr, o.socketLeaseMs, log) : memorySocketLedger(o.maxSocketsPerAddr);
+  serveConnections(ctx, o.trustProxy, sockets);
   const stopSweeper = startSweeper({ io, store, rooms, metrics, log, isClosing, ttlMs: o.ttlMs, graceMs: o.graceMs });
 
   const cleanup = async (): Promise<void> => {
     stopSweeper();
+    sockets.stop();
     await io.close().catch(() => undefined);
     httpServer.closeAllConnections?.();
     if (metricsServer) {

@@ -9,9 +9,11 @@
  *    guessing runs out of its allowance after a few tries. Every `meet` counts
  *    as a create (never as a join: a meeting id is not guessed, and an unknown
  *    one creates its room);
- *  - open connections per address, on this node (`socketGate`); open rooms
- *    per address are checked by the store when a room is created (by `create`,
- *    or by the `meet` that finds no meeting room).
+ *  - open connections per address (`SocketLedger`): on this node, or with
+ *    Redis on all nodes together (leased entries, so a crashed node's
+ *    connections stop counting within one lease); open rooms per address are
+ *    checked by the store when a room is created (by `create`, or by the
+ *    `meet` that finds no meeting room; so on Redis across nodes too).
  *
  * "Address" is `addrKey` below: an IPv4 address, or the /64 of an IPv6 one
  * (one subscriber usually holds a whole /64, so counting each /128 apart
@@ -83,20 +85,120 @@ export function rateLimiter(store: RoomStore, rate: RateLimits): RateLimiter {
 }
 
 /**
- * Open connections per address on this node: `full` when `addr` already holds
- * `max` (0: no limit); `add` when one connects, `release` when it closes.
+ * Open connections per client address. `admit` reserves a place for
+ * connection `id` (its socket id) unless `addr` already holds `max` (0: no
+ * limit); `release` gives it back when the connection closes or never
+ * connected (idempotent: an id is counted once).
  */
-export function socketGate(max: number): { full(addr: string): boolean; add(addr: string): void; release(addr: string): void } {
-  const open = new Map<string, number>();
+export interface SocketLedger {
+  admit(addr: string, id: string): Promise<boolean>;
+  release(addr: string, id: string): void;
+  /** stop the lease renewal timer (scale-out) */
+  stop(): void;
+}
+
+/** The connections of this node, per address. */
+class LocalSockets {
+  private readonly open = new Map<string, Set<string>>();
+  count(addr: string): number {
+    return this.open.get(addr)?.size ?? 0;
+  }
+  add(addr: string, id: string): void {
+    const ids = this.open.get(addr) ?? new Set<string>();
+    ids.add(id);
+    this.open.set(addr, ids);
+  }
+  /** true when `id` was counted */
+  remove(addr: string, id: string): boolean {
+    const ids = this.open.get(addr);
+    if (!ids?.delete(id)) return false;
+    if (ids.size === 0) this.open.delete(addr);
+    return true;
+  }
+  entries(): IterableIterator<[string, Set<string>]> {
+    return this.open.entries();
+  }
+}
+
+/** One node (no Redis): the counts are this process's. */
+export function memorySocketLedger(max: number): SocketLedger {
+  const local = new LocalSockets();
   return {
-    full: (addr) => max > 0 && (open.get(addr) ?? 0) >= max,
-    add(addr) {
-      open.set(addr, (open.get(addr) ?? 0) + 1);
+    admit(addr, id) {
+      if (max > 0 && local.count(addr) >= max) return Promise.resolve(false);
+      local.add(addr, id);
+      return Promise.resolve(true);
     },
-    release(addr) {
-      const n = (open.get(addr) ?? 0) - 1;
-      if (n > 0) open.set(addr, n);
-      else open.delete(addr);
+    release(addr, id) {
+      local.remove(addr, id);
+    },
+    stop() {},
+  };
+}
+
+/**
+ * The shared per-address connection counts of scale-out mode (the room store
+ * on Redis: `redis-store.ts`). Each entry is one connection, `member`, with a
+ * lease: it stops counting when its lease ends unless renewed, so the
+ * connections of a node that died (SIGKILL, lost host) free their places
+ * within one lease.
+ */
+export interface SharedSocketCounts {
+  /** atomically: drop `addr`'s entries whose lease ended; add `member` unless `max` (> 0) remain. True when added. */
+  admitSocket(addr: string, member: string, max: number, leaseMs: number): Promise<boolean>;
+  /** renew (or re-add) the leases of `members` of `addr` */
+  renewSockets(addr: string, members: string[], leaseMs: number): Promise<void>;
+  releaseSocket(addr: string, member: string): Promise<void>;
+}
+
+/**
+ * Scale-out: `max` connections per address across all nodes. This node's own
+ * connections are also counted locally, which keeps the cap on this node
+ * alone while Redis is unreachable (then a connection is admitted on the
+ * local count, and counted in Redis again at the next renewal).
+ */
+export function sharedSocketLedger(shared: SharedSocketCounts, nodeId: string, max: number, leaseMs: number, log: (line: string) => void): SocketLedger {
+  const local = new LocalSockets();
+  const member = (id: string): string => `${nodeId}:${id}`;
+  let lastError = 0;
+  const failed = (what: string, e: unknown): void => {
+    const now = Date.now();
+    if (now - lastError < 5000) return;
+    lastError = now;
+    log(`per-address connection count (${what}) on Redis failed, counting this node only: ${(e as Error)?.message ?? e}`);
+  };
+  let renewing = false;
+  const timer = setInterval(
+    () => {
+      if (renewing || max <= 0) return;
+      renewing = true;
+      const all = [...local.entries()].map(([addr, ids]) => shared.renewSockets(addr, [...ids].map(member), leaseMs));
+      void Promise.all(all)
+        .catch((e) => failed('renew', e))
+        .finally(() => {
+          renewing = false;
+        });
+    },
+    Math.max(100, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return {
+    async admit(addr, id) {
+      if (max > 0 && local.count(addr) >= max) return false;
+      let ok = true;
+      try {
+        ok = max > 0 ? await shared.admitSocket(addr, member(id), max, leaseMs) : true;
+      } catch (e) {
+        failed('admit', e);
+      }
+      if (ok) local.add(addr, id);
+      return ok;
+    },
+    release(addr, id) {
+      if (local.remove(addr, id) && max > 0) void shared.releaseSocket(addr, member(id)).catch((e) => failed('release', e));
+    },
+    stop() {
+      clearInterval(timer);
     },
   };
 }

@@ -18,8 +18,13 @@ export interface SignalServerOptions {
   maxRooms?: number; // default 10000
   /** per client address (an IPv4 address, or an IPv6 /64); `joinMissCost` defaults to SIGNAL_DEFAULTS.rateLimit.joinMissCost */
   rateLimit?: { windowMs: number; maxCreates: number; maxJoins: number; joinMissCost?: number };
-  /** socket.io connections one client address may hold open on this node; 0 = no limit; default 64 */
+  /** socket.io connections one client address may hold open (on all nodes together with `redisUrl`); 0 = no limit; default 64 */
   maxSocketsPerAddress?: number;
+  /**
+   * with `redisUrl`: how long this node's entries in the shared per-address connection counts
+   * outlive it if it dies without closing them (it renews them every third of this); default 30 s
+   */
+  socketLeaseMs?: number;
   /** rooms one client address may host at once (all nodes); 0 = no limit; default 32 */
   maxRoomsPerAddress?: number;
   /** serve `/metrics` on its own plain-HTTP listener on this port (0 = any free one) instead of on the main one */
@@ -67,8 +72,10 @@ export const SIGNAL_DEFAULTS = {
    * Load tests raise both (bench/signal-load.ts).
    */
   rateLimit: { windowMs: 60_000, maxCreates: 1200, maxJoins: 20, joinMissCost: 5 },
-  /** open connections per address per node: a person needs one or two; 64 leaves room for a NAT full of them */
+  /** open connections per address (all nodes): a person needs one or two; 64 leaves room for a NAT full of them */
   maxSocketsPerAddress: 64,
+  /** a crashed node's connections stop counting against their addresses within this */
+  socketLeaseMs: 30_000,
   /** rooms one address hosts at once: a sender shares a few files at a time, not 32 */
   maxRoomsPerAddress: 32,
   metricsHost: '127.0.0.1',
@@ -86,6 +93,7 @@ export interface ResolvedOptions {
   maxRooms: number;
   rate: RateLimits;
   maxSocketsPerAddr: number;
+  socketLeaseMs: number;
   maxRoomsPerAddr: number;
   /** undefined: /metrics on the main listener */
   metricsPort: number | undefined;
@@ -110,6 +118,7 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
     maxRooms: opts.maxRooms ?? SIGNAL_DEFAULTS.maxRooms,
     rate: { joinMissCost: SIGNAL_DEFAULTS.rateLimit.joinMissCost, ...(opts.rateLimit ?? SIGNAL_DEFAULTS.rateLimit) },
     maxSocketsPerAddr: opts.maxSocketsPerAddress ?? SIGNAL_DEFAULTS.maxSocketsPerAddress,
+    socketLeaseMs: opts.socketLeaseMs ?? SIGNAL_DEFAULTS.socketLeaseMs,
     maxRoomsPerAddr: opts.maxRoomsPerAddress ?? SIGNAL_DEFAULTS.maxRoomsPerAddress,
     metricsPort: opts.metricsPort,
     metricsHost: opts.metricsHost ?? SIGNAL_DEFAULTS.metricsHost,
@@ -120,8 +129,8 @@ export function resolveOptions(opts: SignalServerOptions): ResolvedOptions {
     pageDir: opts.pageDir ?? defaultPageDir(),
     tls: opts.tls,
   };
-  if (!(r.ttlMs > 0) || !(r.graceMs >= 0) || !(r.maxRooms > 0) || !(r.rate.windowMs > 0)) {
-    throw new Error('Invalid signaling server options: TTL, max rooms and rate-limit window must be positive.');
+  if (!(r.ttlMs > 0) || !(r.socketLeaseMs >= 300) || !(r.graceMs >= 0) || !(r.maxRooms > 0) || !(r.rate.windowMs > 0)) {
+    throw new Error('Invalid signaling server options: TTL, max rooms and rate-limit window must be positive, the socket lease at least 0.3 s.');
   }
   if (!(r.rate.joinMissCost >= 1) || !(r.maxSocketsPerAddr >= 0) || !(r.maxRoomsPerAddr >= 0)) {
     throw new Error('Invalid signaling server options: the join-miss cost must be at least 1, the per-address limits 0 (none) or more.');

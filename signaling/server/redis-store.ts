@@ -17,6 +17,12 @@
  *   <prefix>{ms}:by:<address>  set of the room ids an address created (for the
  *                              open-rooms-per-address limit); ids whose room
  *                              is gone are pruned whenever it is checked
+ *   <prefix>{ms}:sk:<address> sorted set: the open connections of an address
+ *                              on all nodes ("<node>:<socket id>"), scored by
+ *                              the end of their lease (Redis server time, ms);
+ *                              entries past it are dropped when the set is
+ *                              checked, and the key PEXPIREs one lease after
+ *                              its last write (the per-address connection cap)
  *   <prefix>node:<id>          pub/sub channel each node subscribes to: a node
  *                              is alive while PUBSUB NUMSUB counts it (Redis
  *                              drops the subscription the moment a crashed
@@ -28,6 +34,7 @@
 import { createHash } from 'node:crypto';
 import type { createClient } from 'redis';
 import type { AddrQuota, CasResult, InsertResult, RoomState, RoomStore } from '../rooms.js';
+import type { SharedSocketCounts } from './limits.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -77,6 +84,30 @@ for _, id in ipairs(ids) do
   end
 end
 return out
+`;
+
+// Redis's own clock, so the nodes' clocks need not agree (Redis 5+ replicates a script's effects, so TIME may precede writes)
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// KEYS[1]: the address's set; ARGV: max, lease ms, member
+const SOCKET_ADMIT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local max = tonumber(ARGV[1])
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+// KEYS[1]: the address's set; ARGV: lease ms, members...
+const SOCKET_RENEW = `${NOW_MS}
+local until = now + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], until, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
 `;
 
 const HIT = `
@@ -145,13 +176,14 @@ function fromFields(id: string, h: Record<string, string>): RoomState | null {
   };
 }
 
-export class RedisRoomStore implements RoomStore {
+export class RedisRoomStore implements RoomStore, SharedSocketCounts {
   readonly kind = 'redis' as const;
   private readonly roomPrefix: string;
   private readonly usedPrefix: string;
   private readonly deadlinesKey: string;
   private readonly rlPrefix: string;
   private readonly byAddrPrefix: string;
+  private readonly socketsPrefix: string;
 
   private readonly nodePrefix: string;
   private readonly alive = new Map<string, { alive: boolean; until: number }>();
@@ -167,6 +199,7 @@ export class RedisRoomStore implements RoomStore {
     this.deadlinesKey = `${prefix}{ms}:deadlines`;
     this.rlPrefix = `${prefix}{ms}:rl:`;
     this.byAddrPrefix = `${prefix}{ms}:by:`;
+    this.socketsPrefix = `${prefix}{ms}:sk:`;
   }
 
   private async script(src: string, keys: string[], args: string[]): Promise<unknown> {
@@ -220,6 +253,21 @@ export class RedisRoomStore implements RoomStore {
     const w = Math.floor(now / windowMs);
     const r = await this.script(HIT, [`${this.rlPrefix}${key}:${w}`], [String(windowMs + 1000), String(Math.max(1, Math.floor(by)))]);
     return Number(r);
+  }
+
+  async admitSocket(addr: string, member: string, max: number, leaseMs: number): Promise<boolean> {
+    return Number(await this.script(SOCKET_ADMIT, [this.socketsPrefix + addr], [String(max), String(Math.round(leaseMs)), member])) === 1;
+  }
+
+  async renewSockets(addr: string, members: string[], leaseMs: number): Promise<void> {
+    // in slices: a script's arguments are unpacked on Lua's stack
+    for (let i = 0; i < members.length; i += 1000) {
+      await this.script(SOCKET_RENEW, [this.socketsPrefix + addr], [String(Math.round(leaseMs)), ...members.slice(i, i + 1000)]);
+    }
+  }
+
+  async releaseSocket(addr: string, member: string): Promise<void> {
+    await this.client.zRem(this.socketsPrefix + addr, member);
   }
 
   /** The channel this node subscribes to (on its pub/sub client) to advertise that it is alive. */

@@ -8,7 +8,7 @@ import { Server, type ServerOptions } from 'socket.io';
 import { SIGNAL_DEFAULTS } from './options.js';
 import type { WebServer } from './http.js';
 import type { Ack, EventHandler, IO, ServerContext, Sock } from './context.js';
-import { clientAddr, floodGate, socketGate } from './limits.js';
+import { clientAddr, floodGate, type SocketLedger } from './limits.js';
 import { fail, REPLIES } from './reply.js';
 import { create } from './handlers/create.js';
 import { join } from './handlers/join.js';
@@ -57,29 +57,38 @@ async function handle(ctx: ServerContext, sock: Sock, event: string, h: EventHan
 }
 
 /**
- * Serve every connection `ctx.io` accepts. Beyond `maxSocketsPerAddr` open
- * connections from one address (on this node) a new one is refused before it
- * connects, with a `rate-limited` connect error (`data.reason`).
+ * Serve every connection `ctx.io` accepts. Beyond the per-address cap of
+ * `sockets` (on this node, or with Redis on all nodes) a new connection is
+ * refused before it connects, with a `rate-limited` connect error (`data.reason`).
  */
-export function serveConnections(ctx: ServerContext, trustProxy: boolean, maxSocketsPerAddr: number): void {
+export function serveConnections(ctx: ServerContext, trustProxy: boolean, sockets: SocketLedger): void {
   const { io, log, metrics, reply } = ctx;
-  const gate = socketGate(maxSocketsPerAddr);
-  // checked here, counted on 'connection': socket.io connects an admitted socket on the next tick, before
-  // any other handshake is read, so the check and the count cannot be split by another connection
+  // counted when admitted (one atomic check-and-count, across nodes on Redis); released on 'disconnect',
+  // or just after admission when socket.io dropped the socket because its client left during the check
   io.use((socket: Sock, next) => {
     const addr = clientAddr(socket, trustProxy);
-    if (gate.full(addr)) {
-      metrics.reject('rate-limited');
-      const err = new Error(REPLIES.tooManySockets) as Error & { data?: unknown };
-      err.data = { reason: 'rate-limited' };
-      return next(err);
-    }
-    socket.data = { ...socket.data, addr };
-    next();
+    const id = socket.id;
+    sockets.admit(addr, id).then(
+      (ok) => {
+        if (!ok) {
+          metrics.reject('rate-limited');
+          const err = new Error(REPLIES.tooManySockets) as Error & { data?: unknown };
+          err.data = { reason: 'rate-limited' };
+          return next(err);
+        }
+        socket.data = { ...socket.data, addr };
+        next();
+        // socket.io connects (or drops) an admitted socket on the next tick
+        setImmediate(() => {
+          if (!socket.connected) sockets.release(addr, id);
+        });
+      },
+      (e: unknown) => next(e instanceof Error ? e : new Error(String(e))),
+    );
   });
   io.on('connection', (socket: Sock) => {
     const addr = socket.data.addr;
-    gate.add(addr);
+    const id = socket.id;
     socket.data = {
       addr,
       room: null,
@@ -108,7 +117,7 @@ export function serveConnections(ctx: ServerContext, trustProxy: boolean, maxSoc
     });
 
     socket.on('disconnect', () => {
-      gate.release(addr);
+      sockets.release(addr, id);
       metrics.peersConnected.dec();
       // while shutting down, keep room state: members reconnect (to this node restarted, or another) and rejoin
       if (ctx.isClosing()) return;

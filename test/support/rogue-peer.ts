@@ -15,7 +15,7 @@
  * survives the misbehaviour connects to it.
  */
 import type { RtcConfig } from 'node-datachannel';
-import { makeCode } from '../../common/code/code.js';
+import { makeCode, parseCode } from '../../common/code/code.js';
 import { randomBytes } from 'node:crypto';
 import { pakeStart, SID_NONCE_BYTES, type PakeStart } from '../../common/crypto/pake.js';
 import { open, seal } from '../../common/crypto/seal.js';
@@ -99,7 +99,7 @@ export async function startRogueHost(url: string, mode: RoguePeerMode, rtcConfig
       const bytes = Buffer.from(m.data, 'base64');
       if (bytes[0] === 3 && !pake) {
         // the receiver's nonce: now the sid is known, and our share can go
-        pake = pakeStart({ password: Buffer.from(code, 'utf8'), role: 'host', sid: pakeSid(room, myNonce, Uint8Array.from(bytes.subarray(1))) });
+        pake = pakeStart({ password: Buffer.from(parseCode(code).canonical, 'utf8'), role: 'host', sid: pakeSid(room, myNonce, Uint8Array.from(bytes.subarray(1))) });
         return sendPake(1, pake.message);
       }
       if (bytes[0] !== 1 || keys || !pake) return;

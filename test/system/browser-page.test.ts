@@ -34,7 +34,7 @@ test('a mistyped code is caught in place, with the CLI sentence, before any conn
   tp.page.on('websocket', (ws) => sockets.push(ws.url()));
   try {
     await pageState(tp.page, ['idle']);
-    await tp.page.getByLabel('Code from the sender').fill('k7pq-apple-rivr-violin');
+    await tp.page.getByLabel('Code from the sender').fill('k7pqp-apple-rivr-violin');
     await tp.page.keyboard.press('Enter');
     await tp.page.locator('#code-error').waitFor({ state: 'visible' });
     assert.equal(await tp.page.locator('#code-error').innerText(), 'The second word of the code, "rivr", is not a code word; did you mean "river"?');
@@ -59,7 +59,7 @@ test('by keyboard alone: Tab reaches the code field, Enter receives; an unknown 
     assert.deepEqual(order, ['code-input', 'receive-button', 'file-input']);
     await tp.page.keyboard.press('Shift+Tab');
     await tp.page.keyboard.press('Shift+Tab');
-    await tp.page.keyboard.type('k7pq-apple-river-violin');
+    await tp.page.keyboard.type('k7pqp-apple-river-violin');
     await tp.page.keyboard.press('Enter');
     assert.equal(await pageState(tp.page, ['failed', 'verified']), 'failed');
     const err = await pageError(tp.page);
@@ -94,8 +94,8 @@ test('every control has a label; progress has a live region and a label; a phone
         const d = globalThis as unknown as { document: { getElementById(id: string): { hidden: boolean; textContent: string } } };
         d.document.getElementById('transfer').hidden = false;
         d.document.getElementById('share-code').hidden = false;
-        d.document.getElementById('send-link').textContent = 'https://movie-share.example.org/#k7pq-apple-river-violin';
-        d.document.getElementById('send-command').textContent = 'movie-get k7pq-apple-river-violin -o a-rather-long-movie-name-2026.mp4';
+        d.document.getElementById('send-link').textContent = 'https://movie-share.example.org/#k7pqp-apple-river-violin';
+        d.document.getElementById('send-command').textContent = 'movie-get k7pqp-apple-river-violin -o a-rather-long-movie-name-2026.mp4';
       });
       const { scrollWidth, clientWidth } = await tp.page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
       assert.ok(scrollWidth <= clientWidth, `${width}px: the page is ${scrollWidth}px wide`);

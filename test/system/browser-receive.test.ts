@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { WORDS } from '../../common/code/wordlist.js';
+import { formatCode, parseCode } from '../../common/code/code.js';
 import { DIST, Procs, type Proc } from '../support/procs.js';
 import { eventually } from '../support/eventually.js';
 import { randomFile, sameBytes, sha256File, tempDir } from '../support/files.js';
@@ -111,9 +112,9 @@ test('wrong code: the page says so (wrong code), the host exits 4, nothing is sa
   const src = join(dir, 'wrong.bin');
   await randomFile(src, 1 * MiB);
   const swapWord = (code: string): string => {
-    const parts = code.split('-');
-    parts[1] = WORDS.find((w) => w !== parts[1])!;
-    return parts.join('-');
+    const { room, words } = parseCode(code);
+    words[0] = WORDS.find((w) => w !== words[0])!;
+    return formatCode(room, words); // well-formed: only the PAKE can tell it is wrong
   };
   const r = await receiveInPage(cliHost(src), 'picker', swapWord);
   try {

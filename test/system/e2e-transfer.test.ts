@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WORDS } from '../../common/code/wordlist.js';
+import { formatCode, parseCode } from '../../common/code/code.js';
 import { BIN, Procs } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 
@@ -149,8 +150,9 @@ test('wrong code (same room, wrong words): both exit 4, nothing written', async 
   const out = join(dir, 'wrong.out');
   await randomFile(src, 100_000);
   const share = await procs.share(src, url);
-  const [room, w1, w2, w3] = share.code.split('-');
-  const wrong = `${room}-${w1}-${w2}-${WORDS.find((w) => w !== w3)}`;
+  const { room, words } = parseCode(share.code);
+  // well-formed (the check character matches): the words are wrong, not mistyped
+  const wrong = formatCode(room, [words[0]!, words[1]!, WORDS.find((w) => w !== words[2])!]);
   const get = procs.get(wrong, out, url);
   assert.equal(await get.exited, 4, get.stderr());
   assert.equal(await share.proc.exited, 4, share.proc.stderr());

@@ -118,7 +118,7 @@ test('a signal the server refuses fails the rendezvous at once, in one sentence,
   const url = await refusingServer(t);
   const signal = await SignalClient.connect({ url, connectTimeoutMs: 5000 });
   t.after(() => signal.close());
-  const code = parseCode('k7pq-apple-river-violin');
+  const code = parseCode('k7pqp-apple-river-violin');
   await signal.joinRoom(code.room);
   const t0 = Date.now();
   await assert.rejects(

@@ -13,6 +13,7 @@ import { sameBytes, tempDir } from '../support/files.js';
 import { startRogue, type RogueMode } from '../support/rogue-signal.js';
 import { eventually } from '../support/eventually.js';
 import '../support/node-crypto.js';
+import { formatCode, parseCode } from '../../common/code/code.js';
 
 const procs = new Procs();
 let dir: string;
@@ -63,8 +64,8 @@ test('the signaling server never sees the secret words, the SDP or the file (DEB
   // the log is complete once the server has closed both peers' sockets
   await eventually(() => assert.ok(((sig.stdout() + sig.stderr()).match(/closing socket - reason/g) ?? []).length >= 2, 'both sockets closed'));
   const log = sig.stdout() + sig.stderr();
-  const [room, ...words] = share.code.split('-');
-  assert.ok(log.includes(room!), 'the packet log is recorded (it names the room)');
+  const { room, words } = parseCode(share.code);
+  assert.ok(log.includes(room), 'the packet log is recorded (it names the room)');
   assert.match(log, /"signal"/, 'the packet log shows relayed signals');
   assert.ok(!log.includes(words.join('-')), 'the secret words never reach the server');
   for (const w of words) {
@@ -83,10 +84,11 @@ test('the signaling server never sees the secret words, the SDP or the file (DEB
 test('one failed attempt ends the code: after a wrong guess the real receiver cannot use it', async () => {
   const { url } = await procs.signal();
   const share = await procs.share(src, url);
-  const [room, a, b] = share.code.split('-');
+  const { room, words } = parseCode(share.code);
   const { WORDS } = await import('../../common/code/wordlist.js');
-  const wrongWord = WORDS.find((w) => !share.code.endsWith(`-${w}`))!;
-  const guess = procs.get(`${room}-${a}-${b}-${wrongWord}`, join(dir, 'guess.out'), url);
+  const wrongWord = WORDS.find((w) => w !== words[2])!;
+  // a well-formed guess: the check character is no secret, an attacker computes it
+  const guess = procs.get(formatCode(room, [words[0]!, words[1]!, wrongWord]), join(dir, 'guess.out'), url);
   assert.equal(await guess.exited, 4);
   assert.equal(await share.proc.exited, 4, 'the host stops accepting');
   const late = procs.get(share.code, join(dir, 'late.out'), url);

@@ -20,6 +20,7 @@ import { SIGNAL_PROTOCOL_VERSION as V } from '../../common/protocol/signal-proto
 import { eventually } from '../support/eventually.js';
 import { sameBytes } from '../support/files.js';
 import { Procs } from '../support/procs.js';
+import { parseCode } from '../../common/code/code.js';
 
 type Ctx = { after: (fn: () => unknown) => void };
 
@@ -262,7 +263,7 @@ test('real movie-share: a socket joins its room without a pake message and drops
   await writeFile(src, Buffer.alloc(256 * 1024, 7));
   const { url } = await procs.signal();
   const share = await procs.share(src, url, ['--verbose']);
-  const room = share.code.split('-')[0]!;
+  const room = parseCode(share.code).room;
 
   const squatter = await raw(t, url);
   assert.equal(await joinReason(squatter, room), 'ok');

@@ -3,7 +3,8 @@
  * A host on node A and a receiver on node B pair and relay both ways; node A
  * is SIGKILLed and restarted on the same port, the host's SignalClient
  * reconnects and rejoins, a receiver joins via node B and they pair and
- * relay. Rate limits and room counts are shared by the nodes.
+ * relay. Rate limits, room counts and connections per address are shared by
+ * the nodes; a killed node's connections stop counting within their lease.
  *
  * Needs the Debian package redis-server (CI installs it); fails, not skips,
  * without it.
@@ -201,5 +202,58 @@ test('redis scale-out: cross-node pairing, relay, node crash + rejoin, shared li
     assert.equal(await left, undefined, 'a plain peer-left: the guess was spent');
     const late = await from(d.url, '198.51.100.11');
     assert.equal(await reason(late, 'join', { room }), 'busy');
+  });
+
+  await t.test('connections per address are capped across the nodes; a SIGKILLed node stops counting its connections within its lease', async () => {
+    const LEASE_S = 1.5;
+    const args2 = ['--redis', redis.url, '--trust-proxy', '--max-sockets-per-address', '4', '--socket-lease', String(LEASE_S)];
+    const [e, f] = await Promise.all([spawnSignalNode(args2), spawnSignalNode(args2)]);
+    nodes.push(e, f);
+    const ADDR = '192.0.2.99';
+    /** 'ok' once connected, or the connect error's reason */
+    const attempt = (url: string, addr = ADDR): Promise<{ s: Socket; result: string }> => {
+      const s = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { 'x-forwarded-for': addr } });
+      sockets.push(s);
+      return within(
+        new Promise((resolve) => {
+          s.once('connect', () => resolve({ s, result: 'ok' }));
+          s.once('connect_error', (err: Error & { data?: { reason?: string } }) => resolve({ s, result: err.data?.reason ?? err.message }));
+        }),
+        10_000,
+        'a connection attempt',
+      );
+    };
+    const onE = [await attempt(e.url), await attempt(e.url), await attempt(e.url)];
+    const onF = [await attempt(f.url)];
+    assert.deepEqual(
+      [...onE, ...onF].map((x) => x.result),
+      ['ok', 'ok', 'ok', 'ok'],
+    );
+    assert.equal((await attempt(f.url)).result, 'rate-limited', 'the fifth on node F: 3 on E + 1 on F is the cap');
+    assert.equal((await attempt(e.url)).result, 'rate-limited', 'and on node E');
+    assert.equal((await attempt(f.url, '192.0.2.100')).result, 'ok', 'another address has its own count');
+
+    // a connection closed on F frees its place for one on E
+    onF[0]!.s.disconnect();
+    let reused = 'rate-limited';
+    for (let i = 0; i < 50 && reused !== 'ok'; i++) {
+      reused = (await attempt(e.url)).result;
+      if (reused !== 'ok') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(reused, 'ok', 'a closed connection frees its place on the other node');
+
+    // node E dies with 4 connections of ADDR: nothing tells Redis; their leases end within LEASE_S
+    const killedAt = Date.now();
+    await e.kill();
+    const back: string[] = [];
+    while (back.length < 4 && Date.now() - killedAt < 15_000) {
+      const r = (await attempt(f.url)).result;
+      if (r === 'ok') back.push(r);
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    const took = Date.now() - killedAt;
+    assert.equal(back.length, 4, `all 4 places back on node F within 15 s (got ${back.length})`);
+    assert.ok(took < LEASE_S * 1000 + 5000, `the dead node's places came back after ${took} ms (lease ${LEASE_S} s)`);
+    assert.equal((await attempt(f.url)).result, 'rate-limited', 'and the cap holds again with 4 on F');
   });
 });

@@ -102,7 +102,7 @@ test('movie-signal --tls-cert/--tls-key: https:// URL, the page over HTTPS with 
 
 test('movie-get --signal https://… without trusting the certificate: exit 5, and the sentence says why', async () => {
   const { url } = await procs.signal(['--tls-cert', cert, '--tls-key', key]);
-  const get = procs.get('k7pq-apple-river-violin', join(dir, 'untrusted.out'), url, [], { NODE_EXTRA_CA_CERTS: undefined });
+  const get = procs.get('k7pqp-apple-river-violin', join(dir, 'untrusted.out'), url, [], { NODE_EXTRA_CA_CERTS: undefined });
   assert.equal(await get.exited, 5, get.stderr());
   assert.match(get.stderr(), /^movie-get: Cannot reach the signaling server at https:\/\/127\.0\.0\.1:\d+: [^\n]*self-signed certificate/m);
 });

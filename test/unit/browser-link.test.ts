@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browserLink, isSecureContextUrl } from '../../peer/cli/browser-link.js';
 
-const CODE = 'k7pq-apple-river-violin';
+const CODE = 'k7pqp-apple-river-violin';
 
 test('secure contexts: https (and wss), and http on localhost, 127.x.x.x or [::1]', () => {
   for (const url of [

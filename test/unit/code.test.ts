@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
-import { isValidRoomId } from '../../common/code/room-id.js';
+import { ROOM_ALPHABET, isValidRoomId } from '../../common/code/room-id.js';
 import { WORDS, WORD_INDEX, WORD_SET } from '../../common/code/wordlist.js';
-import { CODE_WORDS, EXAMPLE_CODE, makeCode, parseCode, secretBits, suggestWord, withinOneEdit } from '../../common/code/code.js';
+import { CODE_WORDS, EXAMPLE_CODE, checkChar, formatCode, makeCode, parseCode, secretBits, suggestWord, withinOneEdit } from '../../common/code/code.js';
 import '../support/node-crypto.js';
 
 function usageError(input: string, ...fragments: RegExp[]): void {
@@ -50,17 +50,20 @@ test('at least 30 bits of secret (33 with 3 words of 2048)', () => {
   assert.equal(secretBits(), 33);
 });
 
-test('makeCode: room plus CODE_WORDS list words, and round-trips through parseCode', () => {
+test('makeCode: room, check character, CODE_WORDS list words, and round-trips through parseCode', () => {
   for (let i = 0; i < 200; i++) {
     const code = makeCode('k7pq');
     const parts = code.split('-');
     assert.equal(parts.length, 1 + CODE_WORDS);
-    assert.equal(parts[0], 'k7pq');
-    for (const w of parts.slice(1)) assert.ok(WORD_SET.has(w), w);
+    assert.match(parts[0]!, /^k7pq[23456789abcdefghjkmnpqrstuvwxyz]$/);
+    const words = parts.slice(1);
+    for (const w of words) assert.ok(WORD_SET.has(w), w);
+    assert.equal(parts[0], `k7pq${checkChar('k7pq', words)}`);
     const p = parseCode(code);
-    assert.equal(p.room, 'k7pq');
-    assert.deepEqual(p.words, parts.slice(1));
-    assert.equal(p.canonical, code);
+    assert.equal(p.room, 'k7pq', 'the server sees only the 4-character room');
+    assert.deepEqual(p.words, words);
+    assert.equal(p.canonical, ['k7pq', ...words].join('-'), 'the PAKE password has no check character');
+    assert.equal(p.code, code);
   }
 });
 
@@ -77,32 +80,37 @@ test('makeCode rejects an invalid room id', () => {
 });
 
 test('EXAMPLE_CODE is a valid code', () => {
-  assert.equal(parseCode(EXAMPLE_CODE).canonical, EXAMPLE_CODE);
-  assert.ok(isValidRoomId(EXAMPLE_CODE.split('-')[0]));
+  assert.equal(EXAMPLE_CODE, 'k7pqp-apple-river-violin');
+  assert.equal(parseCode(EXAMPLE_CODE).code, EXAMPLE_CODE);
+  assert.equal(parseCode(EXAMPLE_CODE).canonical, 'k7pq-apple-river-violin');
+  assert.ok(isValidRoomId(parseCode(EXAMPLE_CODE).room));
+  assert.equal(formatCode('k7pq', ['apple', 'river', 'violin']), EXAMPLE_CODE);
 });
 
 test('parseCode is forgiving about case, whitespace and separators', () => {
   const canonical = 'k7pq-apple-river-violin';
+  const code = 'k7pqp-apple-river-violin';
   const variants = [
-    'k7pq-apple-river-violin',
-    'K7PQ-Apple-RIVER-violin',
-    '  k7pq-apple-river-violin\n',
-    'k7pq apple river violin',
-    'k7pq_apple_river_violin',
-    'k7pq--apple---river-violin',
-    'k7pq - apple - river - violin',
-    'k7pq\tapple  river\u00a0violin',
-    'k7pq\u2013apple\u2014river\u2011violin',
-    'Code: k7pq-apple-river-violin',
-    '"k7pq-apple-river-violin"',
-    'k7pq-apple-river-violin.',
-    '-k7pq-apple-river-violin-',
-    '\uff4b\uff17\uff50\uff51-apple-river-violin', // full-width letters/digits (NFKC)
+    'k7pqp-apple-river-violin',
+    'K7PQP-Apple-RIVER-violin',
+    '  k7pqp-apple-river-violin\n',
+    'k7pqp apple river violin',
+    'k7pqp_apple_river_violin',
+    'k7pqp--apple---river-violin',
+    'k7pqp - apple - river - violin',
+    'k7pqp\tapple  river\u00a0violin',
+    'k7pqp\u2013apple\u2014river\u2011violin',
+    'Code: k7pqp-apple-river-violin',
+    '"k7pqp-apple-river-violin"',
+    'k7pqp-apple-river-violin.',
+    '-k7pqp-apple-river-violin-',
+    '\uff4b\uff17\uff50\uff51\uff50-apple-river-violin', // full-width letters/digits (NFKC)
   ];
   for (const v of variants) {
     const p = parseCode(v);
     assert.equal(p.canonical, canonical, JSON.stringify(v));
     assert.equal(p.room, 'k7pq');
+    assert.equal(p.code, code);
     assert.deepEqual(p.words, ['apple', 'river', 'violin']);
   }
 });
@@ -114,10 +122,10 @@ test('parseCode: empty input', () => {
 });
 
 test('parseCode: truncated codes', () => {
-  usageError('k7pq', /truncated/, /0 words/);
-  usageError('k7pq-apple', /truncated/, /1 word /);
-  usageError('k7pq-apple-river', /truncated/, /2 words/);
-  usageError('k7pq-apple-river-', /truncated/);
+  usageError('k7pqp', /truncated/, /0 words/);
+  usageError('k7pqp-apple', /truncated/, /1 word /);
+  usageError('k7pqp-apple-river', /truncated/, /2 words/);
+  usageError('k7pqp-apple-river-', /truncated/);
 });
 
 test('parseCode: missing room part', () => {
@@ -125,25 +133,133 @@ test('parseCode: missing room part', () => {
 });
 
 test('parseCode: too many words', () => {
-  usageError('k7pq-apple-river-violin-apple', /4 words after the room instead of 3/);
+  usageError('k7pqp-apple-river-violin-apple', /4 words after the room instead of 3/);
 });
 
 test('parseCode: bad room part', () => {
-  usageError('k7p-apple-river-violin', /first part "k7p" is not a valid room/);
-  usageError('k0pq-apple-river-violin', /not a valid room/, /no 0, 1, i, l or o/);
-  usageError('k7pqr-apple-river-violin', /not a valid room/);
-  usageError('k7p!-apple-river-violin', /not a valid room/);
+  usageError('k7p-apple-river-violin', /first part "k7p" is not a valid room/, /5 characters/);
+  usageError('k0pqp-apple-river-violin', /not a valid room/, /no 0, 1, i, l or o/);
+  usageError('k7pq0-apple-river-violin', /not a valid room/, /no 0, 1, i, l or o/);
+  usageError('k7pqpr-apple-river-violin', /not a valid room/);
+  usageError('k7pq!-apple-river-violin', /not a valid room/);
 });
 
+test('parseCode: an old code (a 4-character room, no check character) is refused with a sentence that says so', () => {
+  usageError('k7pq-apple-river-violin', /first part "k7pq" has 4 characters instead of 5/, /check character/, /older movie-share/, /k7pqp-apple-river-violin/);
+  usageError('K7PQ apple river violin', /has 4 characters instead of 5/);
+});
+
+const TYPO = /^The code has a typo: its check character does not match the rest \(nothing was sent\); check it against the code the sender shared\.$/;
+
+/** Some codes: fixed ones and random ones. */
+function sampleCodes(n: number): string[] {
+  const codes = [EXAMPLE_CODE, formatCode('2222', ['abbey', 'abbey', 'abbey']), formatCode('zzzz', [WORDS[2047]!, WORDS[2047]!, WORDS[2047]!])];
+  for (let i = 0; codes.length < n; i++) {
+    const room = Array.from({ length: 4 }, (_, k) => ROOM_ALPHABET[(i * 7 + k * 13 + i * k) % ROOM_ALPHABET.length]).join('');
+    codes.push(makeCode(room));
+  }
+  return codes;
+}
+
+test('check character: every single substitution in the room part (room or check character) is refused, exhaustively', () => {
+  let tried = 0;
+  for (const code of sampleCodes(40)) {
+    const [roomPart, ...words] = code.split('-') as [string, ...string[]];
+    for (let i = 0; i < roomPart.length; i++) {
+      for (const c of ROOM_ALPHABET) {
+        if (c === roomPart[i]) continue;
+        const typo = [roomPart.slice(0, i) + c + roomPart.slice(i + 1), ...words].join('-');
+        usageError(typo, TYPO);
+        tried++;
+      }
+    }
+  }
+  assert.equal(tried, 40 * 5 * 30);
+});
+
+test('check character: every transposition of two different characters of the room part is refused, adjacent or not', () => {
+  let tried = 0;
+  for (const code of sampleCodes(200)) {
+    const [roomPart, ...words] = code.split('-') as [string, ...string[]];
+    for (let i = 0; i < roomPart.length; i++) {
+      for (let j = i + 1; j < roomPart.length; j++) {
+        if (roomPart[i] === roomPart[j]) continue;
+        const t = [...roomPart];
+        [t[i], t[j]] = [t[j]!, t[i]!];
+        usageError([t.join(''), ...words].join('-'), TYPO);
+        tried++;
+      }
+    }
+  }
+  assert.ok(tried > 1500, `${tried}`);
+});
+
+test('check character: a word replaced by another list word, or two words swapped, is refused about 30 times in 31', () => {
+  const rnd = (n: number): number => Math.floor(Math.random() * n);
+  let caught = 0;
+  let total = 0;
+  let swapsCaught = 0;
+  let swaps = 0;
+  for (const code of sampleCodes(2000)) {
+    const { room, words } = parseCode(code);
+    const w = [...words];
+    const k = rnd(3);
+    let other = WORDS[rnd(WORDS.length)]!;
+    while (other === w[k]) other = WORDS[rnd(WORDS.length)]!;
+    w[k] = other;
+    total++;
+    if (!accepts(`${code.split('-')[0]}-${w.join('-')}`)) caught++;
+    if (words[0] !== words[1]) {
+      swaps++;
+      if (!accepts(`${code.split('-')[0]}-${[words[1], words[0], words[2]].join('-')}`)) swapsCaught++;
+    }
+    void room;
+  }
+  assert.ok(caught / total > 0.93, `${caught}/${total} word substitutions caught`);
+  assert.ok(swapsCaught / swaps > 0.93, `${swapsCaught}/${swaps} word swaps caught`);
+});
+
+test('check character: a typo in a word is refused as an unknown word, and the check is not reached', () => {
+  // one substitution in a word never makes another list word (the wordlist test), so it is always caught
+  for (const code of sampleCodes(50)) {
+    const [roomPart, ...words] = code.split('-') as [string, ...string[]];
+    for (let i = 0; i < words[1]!.length; i++) {
+      for (const c of 'abcdefghijklmnopqrstuvwxyz') {
+        if (c === words[1]![i]) continue;
+        const typo = [roomPart, words[0], words[1]!.slice(0, i) + c + words[1]!.slice(i + 1), words[2]].join('-');
+        usageError(typo, /second word/, /is not a code word/);
+      }
+    }
+  }
+});
+
+test('checkChar: from ROOM_ALPHABET, deterministic, and a caller bug throws', () => {
+  assert.equal(checkChar('k7pq', ['apple', 'river', 'violin']), 'p');
+  assert.equal(checkChar('k7pq', ['apple', 'river', 'violin']), checkChar('k7pq', ['apple', 'river', 'violin']));
+  for (const code of sampleCodes(20)) assert.ok(ROOM_ALPHABET.includes(code[4]!), code);
+  assert.throws(() => checkChar('k7p', ['apple', 'river', 'violin']), TypeError);
+  assert.throws(() => checkChar('k7pq', ['apple', 'river', 'vi0lin']), TypeError);
+});
+
+function accepts(code: string): boolean {
+  try {
+    parseCode(code);
+    return true;
+  } catch (e) {
+    assert.ok(e instanceof MovieShareError && e.exitCode === ExitCode.Usage);
+    return false;
+  }
+}
+
 test('parseCode: unknown word names the word and suggests a unique close match', () => {
-  usageError('k7pq-applle-river-violin', /first word/, /"applle"/, /did you mean "apple"\?/);
-  usageError('k7pq-appel-river-violin', /first word/, /did you mean "apple"\?/); // transposition
+  usageError('k7pqp-applle-river-violin', /first word/, /"applle"/, /did you mean "apple"\?/);
+  usageError('k7pqp-appel-river-violin', /first word/, /did you mean "apple"\?/); // transposition
   // "aple" is one edit from apple, axle and maple: no guess, just the word.
-  usageError('k7pq-aple-river-violin', /first word/, /"aple"/, /check the code for typos/);
-  usageError('k7pq-apple-rivre-violin', /second word/, /"rivre"/, /did you mean "river"\?/); // transposition
-  usageError('k7pq-apple-river-violim', /third word/, /"violim"/, /did you mean "violin"\?/);
-  usageError('k7pq-apple-river-zzzzzz', /third word/, /"zzzzzz"/, /check the code for typos/);
-  usageError('k7pq-apple-river-vi0lin', /third word/, /"vi0lin"/);
+  usageError('k7pqp-aple-river-violin', /first word/, /"aple"/, /check the code for typos/);
+  usageError('k7pqp-apple-rivre-violin', /second word/, /"rivre"/, /did you mean "river"\?/); // transposition
+  usageError('k7pqp-apple-river-violim', /third word/, /"violim"/, /did you mean "violin"\?/);
+  usageError('k7pqp-apple-river-zzzzzz', /third word/, /"zzzzzz"/, /check the code for typos/);
+  usageError('k7pqp-apple-river-vi0lin', /third word/, /"vi0lin"/);
 });
 
 test('suggestWord: only a unique single-edit neighbour is suggested', () => {

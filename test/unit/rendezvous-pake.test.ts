@@ -17,7 +17,7 @@ import { AUTH_FAILURE_SENTENCE, ExitCode, MovieShareError } from '../../common/e
 import { SID_NONCE_BYTES } from '../../common/crypto/pake.js';
 import '../support/node-crypto.js';
 
-const CODE = parseCode('k7pq-apple-river-violin');
+const CODE = parseCode('k7pqp-apple-river-violin');
 
 /** One side's signaling client: what it sends goes to `peer` (if any) on a later turn, and `rewrite` may change it. */
 class FakeSignal {

@@ -48,7 +48,7 @@ test('deriveSessionKeys rejects a short ISK', () => {
 });
 
 test('after a real PAKE both peers derive identical session keys and verification strings', async () => {
-  const code = parseCode('k7pq-apple-river-violin');
+  const code = parseCode('k7pqp-apple-river-violin');
   const sid = sessionId(code.room, randomBytes(SID_NONCE_BYTES), randomBytes(SID_NONCE_BYTES));
   const host = pakeStart({ password: utf8(code.canonical), role: 'host', sid });
   const recv = pakeStart({ password: utf8(code.canonical), role: 'receiver', sid });
