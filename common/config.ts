@@ -81,7 +81,7 @@ export const DTLS_STALL_MS = 3_000;
  * ICE must connect this soon after both descriptions are applied (on real
  * paths it takes well under a second), or the next attempt goes relayed.
  */
-export const DIRECT_ATTEMPT_MS = 5_000;
+export const DIRECT_ATTEMPT_MS = 3_000;
 /** A reconnection attempt (meeting room, nonces, ICE, DTLS) ends after this long. */
 export const ATTEMPT_TIMEOUT_MS = 20_000;
 /** How long the peers keep trying to reconnect after their connection is lost (--patience). */

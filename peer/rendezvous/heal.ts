@@ -100,10 +100,11 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
       }
       // the connection is lost (or never came): patience counts from now
       const deadline = Date.now() + opts.patienceMs;
+      const lost = reason;
       meeting ??= new Meeting(meetingOpts);
       let failures = 0;
       while (!conn) {
-        if (Date.now() >= deadline) throw patienceSpent(role, opts.patienceMs, reason);
+        if (Date.now() >= deadline) throw patienceSpent(role, opts.patienceMs, lost);
         attempt++;
         opts.onReconnecting?.(attempt, reason);
         try {

@@ -55,7 +55,7 @@ const RATE = ['--max-rate', '4M'];
 /** d: small files, many runs */
 const SMALL = 256 * 1024;
 const RELAY_RUNS = Number(process.env.MOVIE_TEST_RELAY_RUNS ?? 60);
-const RELAY_CONCURRENCY = 4;
+const RELAY_CONCURRENCY = 6;
 const OUTAGE_MS = 10_000;
 let big: string;
 let small: string;
