@@ -1,6 +1,6 @@
 /**
  * Transfer codes: `<room><check>-<word>-<word>-<word>`, e.g.
- * `k7pqg-apple-river-violin` (room `k7pq`, check character `g`).
+ * `k7pqp-apple-river-violin` (room `k7pq`, check character `p`).
  *
  * The room (common/code/room-id.ts) is chosen by the signaling server and is the
  * only part the server ever sees. The words are a password drawn uniformly
@@ -47,7 +47,8 @@ export const ROOM_PART_LENGTH = ROOM_LENGTH + 1;
  * character and every transposition of two different symbols (adjacent or
  * not, the check character included); any other change of the room or the
  * words (another list word, two words swapped) goes unnoticed with a chance
- * of about 1 in 31. A single typo inside a word never makes another list word
+ * of about 1 in 31 (test/unit/code.test.ts measures it: ~96.8 % caught). A
+ * single typo inside a word never makes another list word
  * (wordlist.ts) and is refused as an unknown word before the check.
  * Throws if `room` is not a room id or a word is not a list word (a caller bug).
  */

@@ -92,6 +92,7 @@ export async function startRogue(mode: RogueMode): Promise<Rogue> {
     });
   }
 
+  // a PAKE password: the canonical code, room and words without the check character
   const guessed = `${ROGUE_ROOM}-${WORDS[1]}-${WORDS[2]}-${WORDS[3]}`;
   // one CPace run with each victim, the rogue in the other role; each sid is made
   // of the victim's nonce and the rogue's own (the victim's peer never sees either)

@@ -111,7 +111,7 @@ test('missing input file: exit 2 with a clear sentence', async () => {
 test('unreachable signaling server: exit 5 within the connect bound (8 s), not a hang', async () => {
   const t0 = Date.now();
   const dead = 'http://127.0.0.1:9';
-  const get = procs.get(`2345-${WORDS[0]}-${WORDS[1]}-${WORDS[2]}`, join(dir, 'unreach.out'), dead);
+  const get = procs.get(formatCode('2345', [WORDS[0]!, WORDS[1]!, WORDS[2]!]), join(dir, 'unreach.out'), dead);
   const src = join(dir, 'unreach.src');
   await randomFile(src, 10);
   const share = procs.node(BIN.share, [src, '--signal', dead]);
@@ -123,7 +123,7 @@ test('unreachable signaling server: exit 5 within the connect bound (8 s), not a
 });
 
 test('garbled or truncated code: exit 2', async () => {
-  for (const bad of [`2345-${WORDS[0]}`, 'no', `2345-${WORDS[0]}-${WORDS[1]}-zzzzzzzz`]) {
+  for (const bad of [`23456-${WORDS[0]}`, 'no', `23456-${WORDS[0]}-${WORDS[1]}-zzzzzzzz`, `2345-${WORDS[0]}-${WORDS[1]}-${WORDS[2]}`]) {
     const get = procs.get(bad, join(dir, 'garbled.out'), url);
     assert.equal(await get.exited, 2, `${bad}: ${get.stderr()}`);
   }

@@ -16,6 +16,7 @@ import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { makeFaststartVideo, VIDEO_SECONDS } from '../support/videos.js';
 import { rawRequest } from '../support/http.js';
 import { WORDS } from '../../common/code/wordlist.js';
+import { formatCode } from '../../common/code/code.js';
 import { PlayServer, type PlaySource } from '../../peer/node/play-server.js';
 
 const LYING_HOST = `${DIST}test/support/lying-host-main.js`;
@@ -238,7 +239,7 @@ describe('play while downloading', { concurrency: true }, () => {
 
   test('usage errors: --max-rate abc, -o - with --json or --play, --play-port without --play', async () => {
     const dead = 'http://127.0.0.1:9'; // never reached: usage is checked first
-    const code = `2345-${WORDS[0]}-${WORDS[1]}-${WORDS[2]}`;
+    const code = formatCode('2345', [WORDS[0]!, WORDS[1]!, WORDS[2]!]);
     const cases: [Proc, RegExp][] = [
       [procs.get(code, join(dir, 'x.out'), dead, ['--max-rate', 'abc']), /--max-rate must be a rate/],
       [procs.node(BIN.share, [videoPath, '--signal', dead, '--max-rate', 'abc']), /--max-rate must be a rate/],

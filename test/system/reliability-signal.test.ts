@@ -17,6 +17,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WORDS } from '../../common/code/wordlist.js';
+import { formatCode } from '../../common/code/code.js';
 import { BIN, Procs, type Proc } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { assertCleanFailure, exitWithin, freePort, getJson, MiB, RefusingServer, shareJson, waitEvent } from '../support/reliability.js';
@@ -68,7 +69,7 @@ test('signaling server killed (kill -9) after pairing: the transfer completes pe
 test('signaling server unreachable: both CLIs retry with backoff, then exit 5 with a clear sentence', { timeout: 60_000 }, async () => {
   const [forShare, forGet] = await Promise.all([refusing(), refusing()]);
   const share = procs.node(BIN.share, [src, '--signal', forShare.url, '--bind-address', '127.0.0.1']);
-  const get = procs.get(`2345-${WORDS[0]}-${WORDS[1]}-${WORDS[2]}`, join(dir, 'unreachable.out'), forGet.url);
+  const get = procs.get(formatCode('2345', [WORDS[0]!, WORDS[1]!, WORDS[2]!]), join(dir, 'unreachable.out'), forGet.url);
   const [sc, gc] = await Promise.all([exitWithin(share, 30_000, 'movie-share'), exitWithin(get, 30_000, 'movie-get')]);
   assert.equal(sc, 5, share.stderr());
   assert.equal(gc, 5, get.stderr());
