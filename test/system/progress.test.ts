@@ -88,6 +88,30 @@ test('plain (not a TTY) progress lines are whole lines', () => {
   assert.match(out.out, /^receiving: 50% \(50 B of 100 B\), .*\ndone\n$/);
 });
 
+test('reconnecting shows on the progress line: in the live TTY bar, as a plain line otherwise', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const tty = fakeTty();
+    const bar = createProgress('human', 'receiving', { stream: tty });
+    bar.start(1000, 0);
+    bar.update(400);
+    bar.note?.('reconnecting (attempt 2)…');
+    mock.timers.tick(1000);
+    assert.match(visible(tty.out), /receiving .* 40% .*\| reconnecting \(attempt 2\)…/);
+    bar.update(500); // the next update (a new connection carries on) clears it
+    mock.timers.tick(1000);
+    assert.doesNotMatch(visible(tty.out).split('receiving').pop()!, /reconnecting/);
+    bar.finish();
+  } finally {
+    mock.timers.reset();
+  }
+  const out = { ...fakeTty(), isTTY: false };
+  const p = createProgress('human', 'sending', { stream: out, plainEveryMs: 0 });
+  p.start(100, 0);
+  p.note?.('reconnecting (attempt 3)…');
+  assert.equal(out.out, 'sending: reconnecting (attempt 3)…\n');
+});
+
 /* ------------------------------------------------------------------ */
 
 const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
