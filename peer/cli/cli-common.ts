@@ -167,9 +167,10 @@ export class Output {
     if (this.mode === 'human') progress.note?.(`reconnecting (attempt ${attempt})…`);
   }
   /** A new connection carries the transfer on. */
-  reconnected(pair: PairInfo, other: string, attempt: number): void {
+  reconnected(pair: PairInfo, other: string, attempt: number, mtu: MtuChoice): void {
     this.info(`Reconnected to the ${other} (attempt ${attempt}, ${pair.type === 'relay' ? 'through a TURN relay' : `direct, ${pair.type} candidate`}).`);
-    this.event('reconnected', { attempt, candidateType: pair.type, local: pair.local, remote: pair.remote });
+    this.verbose(`reconnected (${pair.summary}; MTU ${mtu.mtu}: ${mtu.reason})`);
+    this.event('reconnected', { attempt, candidateType: pair.type, local: pair.local, remote: pair.remote, mtu: mtu.mtu, mtuReason: mtu.reason });
   }
 }
 

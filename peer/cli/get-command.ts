@@ -218,7 +218,7 @@ void runMain(
         if (attempt === 1) {
           out.connected(c.rtc.pair(), 'sender', c.mtu);
           t0 = Date.now();
-        } else out.reconnected(c.rtc.pair(), 'sender', attempt);
+        } else out.reconnected(c.rtc.pair(), 'sender', attempt, c.mtu);
         signal?.close();
       },
       onReconnecting: (attempt, why) => {

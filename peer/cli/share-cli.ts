@@ -148,7 +148,7 @@ void runMain(
         if (attempt === 1) {
           out.connected(c.rtc.pair(), 'receiver', c.mtu);
           t0 = Date.now();
-        } else out.reconnected(c.rtc.pair(), 'receiver', attempt);
+        } else out.reconnected(c.rtc.pair(), 'receiver', attempt, c.mtu);
         if (!publicUrl) signal?.close();
       },
       onReconnecting: (attempt, why) => {
