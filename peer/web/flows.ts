@@ -7,9 +7,10 @@
  * source (file-source.ts). No DOM here: main.ts renders.
  */
 import { makeCode, parseCode } from '../../common/code/code.js';
-import { DEFAULT_TUNING, LINGER_MS } from '../../common/config.js';
+import { DEFAULT_PATIENCE_MS, DEFAULT_TUNING, LINGER_MS } from '../../common/config.js';
 import type { ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
+import { healingTransfer } from '../rendezvous/heal.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import type { FileSink, IncomingFile, TransferReader } from '../transfer/files.js';
 import { sendFile, type SendResult } from '../transfer/host.js';
@@ -166,36 +167,55 @@ export interface SendParams {
   cancel: AbortSignal;
 }
 
-/** file → hash (meanwhile: room, code, waiting) → PAKE → data channel → chunks, until the receiver verified. */
+/**
+ * file → hash (meanwhile: room, code, waiting) → PAKE → data channel → chunks,
+ * until the receiver verified. A connection that fails on the way is made
+ * again (peer/rendezvous/heal.ts): the receiver resumes from what it has.
+ */
 export async function sendFromPage(p: SendParams): Promise<SendResult> {
   const sha256 = hashBlob(p.file, (n) => p.view.hashed(n));
   sha256.catch(() => undefined); // reported by sendFile, which awaits it
   const signal = await SignalClient.connect({ url: p.signalUrl });
+  let channel: { close(): void } | undefined;
   try {
     const room = await signal.createRoom();
     const code = makeCode(room.room);
     p.view.code(code);
-    const rz = await rendezvous({
+    const factory = browserPeerFactory(room.iceServers);
+    return await healingTransfer({
       role: 'host',
-      code: parseCode(code),
-      signal,
-      factory: browserPeerFactory(room.iceServers),
+      first: () =>
+        rendezvous({
+          role: 'host',
+          code: parseCode(code),
+          signal,
+          factory,
+          lowWaterMark: DEFAULT_TUNING.lowWaterMark,
+          onVerified: (v) => p.view.verified(v),
+          log: (l) => p.view.log(l),
+        }),
+      run: (c) => {
+        channel = c.session.channel;
+        return sendFile(c.session, {
+          file: browserFileSource(p.file, sha256),
+          tuning: DEFAULT_TUNING,
+          progress: p.view.progress,
+          link: { cancel: p.cancel, lingerMs: LINGER_MS },
+        });
+      },
+      factory,
       lowWaterMark: DEFAULT_TUNING.lowWaterMark,
-      onVerified: (v) => p.view.verified(v),
+      connectSignal: () => SignalClient.connect({ url: p.signalUrl }),
+      patienceMs: DEFAULT_PATIENCE_MS,
+      onConnected: () => signal.close(),
+      onReconnecting: (attempt, why) => {
+        p.view.log(`reconnecting (attempt ${attempt}): ${why}`);
+        p.view.progress.note?.(`reconnecting (attempt ${attempt})…`);
+      },
       log: (l) => p.view.log(l),
     });
-    signal.close();
-    try {
-      return await sendFile(rz.session, {
-        file: browserFileSource(p.file, sha256),
-        tuning: DEFAULT_TUNING,
-        progress: p.view.progress,
-        link: { cancel: p.cancel, lingerMs: LINGER_MS },
-      });
-    } finally {
-      rz.session.channel.close();
-    }
   } finally {
+    channel?.close();
     signal.close();
   }
 }

@@ -128,6 +128,10 @@ function progressView(verb: string): ProgressSink {
     },
     update: (done) => draw(done),
     finish: () => draw(total, true),
+    note(text) {
+      ui.progressLabel.textContent = `${verb} so far: ${formatBytes(Number(ui.progress.value))} · ${text}`;
+      say(text);
+    },
   };
 }
 

@@ -65,6 +65,28 @@ test('page → movie-get: 32 MiB, byte-identical; the page says verified', { tim
   }
 });
 
+test('page → movie-get, the receiver frozen for 12 s mid-transfer (SIGSTOP): the page reconnects on its own, the file arrives byte-identical', { timeout: 150_000 }, async () => {
+  const src = join(dir, 'heal.bin');
+  await randomFile(src, 24 * MiB);
+  const { tp, code } = await sendingPage(src);
+  try {
+    const out = join(dir, 'heal.out');
+    // the receiver's rate cap (honoured by the page) makes the transfer last ~12 s
+    const get = procs.get(code, out, url, ['--json', '--max-rate', '2M']);
+    await get.waitFor(/"event":"progress","bytes":([3-9]\d{6}|\d{8})/, 60_000); // past 3 MB
+    get.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 12_000));
+    get.kill('SIGCONT');
+    assert.equal(await get.exited, 0, `movie-get: ${get.stderr()}\npage: ${tp.log()}`);
+    assert.ok(await sameBytes(src, out), 'byte-identical');
+    assert.match(get.stdout(), /"event":"reconnected"/, 'movie-get reconnected');
+    assert.match(tp.log(), /reconnecting \(attempt 2\)/, 'the page reconnected');
+    assert.equal(await pageState(tp.page, ['verified', 'failed']), 'verified', JSON.stringify(await pageError(tp.page)));
+  } finally {
+    await tp.context.close();
+  }
+});
+
 test('page → page: 8 MiB, saved identical, both pages say verified', { timeout: 120_000 }, async () => {
   const src = join(dir, 'to-page.bin');
   await randomFile(src, 8 * MiB);
