@@ -23,6 +23,12 @@ export interface SessionKeys {
    * room's id and each reconnection attempt's keys come from it.
    */
   reconnect: Uint8Array;
+  /**
+   * 32-byte HMAC-SHA256 key for the net hint's `host` value
+   * (peer/rtc/path-mtu.ts, hostValue): per session, and per reconnection
+   * attempt, so that the value cannot be linked across transfers.
+   */
+  sameHost: Uint8Array;
 }
 
 const SALT = utf8('movie-share/v1 session keys');
@@ -33,6 +39,7 @@ const LABEL = {
   confirmReceiver: 'movie-share/v1 confirm receiver',
   verification: 'movie-share/v1 verification',
   reconnect: 'movie-share/v1 reconnect',
+  sameHost: 'movie-share/v1 same host',
   meetingRoom: 'movie-share/v1 meeting room',
   attempt: 'movie-share/v1 reconnection attempt',
 } as const;
@@ -58,6 +65,7 @@ export function deriveSessionKeys(isk: Uint8Array): SessionKeys {
     confirmReceiver: expand(isk, LABEL.confirmReceiver, 32),
     verification: `${digits.slice(0, 4)} ${digits.slice(4, 8)} ${digits.slice(8)}`,
     reconnect: expand(isk, LABEL.reconnect, 32),
+    sameHost: expand(isk, LABEL.sameHost, 32),
   };
 }
 

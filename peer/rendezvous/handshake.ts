@@ -57,6 +57,8 @@ export function sealAad(kind: SignalKind, room: string, from: Role): Uint8Array 
 interface NetHint {
   type: 'net';
   links: unknown;
+  /** this side's same-host value (peer/rtc/path-mtu.ts), checked by the factory's chooseMtu */
+  host?: unknown;
   /** this side has a TURN server */
   turn?: boolean;
   /** this side allows only relayed connections */
@@ -73,7 +75,7 @@ interface NetHint {
 export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint | 'ignore' {
   if (typeof data !== 'object' || data === null) throw authError(AUTH_FAILURE_SENTENCE);
   const d = data as Record<string, unknown>;
-  if (d.type === 'net') return { type: 'net', links: d.links, turn: d.turn === true, relayOnly: d.relayOnly === true };
+  if (d.type === 'net') return { type: 'net', links: d.links, host: d.host, turn: d.turn === true, relayOnly: d.relayOnly === true };
   // simple-peer's request for a new offer: one offer and one answer are all this protocol uses
   if (d.type === 'renegotiate' || d.renegotiate === true) return 'ignore';
   const description = from === 'host' ? 'offer' : 'answer';
@@ -259,11 +261,12 @@ export class Handshake<P extends WebRtcPeer> {
 
     // net hints: both sides choose the MTU and the path plan from what they say
     const myLinks: LinkHint[] = factory.localLinks();
+    const myHost = factory.hostValue(k.sameHost);
     const mine: RelayAbility = { turn: factory.hasTurn, relayOnly: factory.relayOnly };
-    await this.step(this.sendSealed(k, { type: 'net', links: myLinks, ...mine }));
+    await this.step(this.sendSealed(k, { type: 'net', links: myLinks, ...(myHost === undefined ? {} : { host: myHost }), ...mine }));
     const hint = await this.takeSealed(k, 'sdp');
     if (hint === 'ignore' || hint.type !== 'net') throw authError(AUTH_FAILURE_SENTENCE);
-    const mtu = factory.chooseMtu(myLinks, hint.links);
+    const mtu = factory.chooseMtu(myLinks, hint.links, { mine: myHost, theirs: hint.host });
     if (!mtu) throw authError(AUTH_FAILURE_SENTENCE);
     const theirs: RelayAbility = { turn: hint.turn === true, relayOnly: hint.relayOnly === true };
     const plan = pathPlan(attempt, mine, theirs);

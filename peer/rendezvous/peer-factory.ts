@@ -63,8 +63,18 @@ export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   readonly hasTurn: boolean;
   /** our links for the sealed net hint */
   localLinks(): LinkHint[];
-  /** the MTU from both sides' links; undefined when the other side's hint is malformed */
-  chooseMtu(mine: LinkHint[], theirs: unknown): MtuChoice | undefined;
+  /**
+   * our `host` value for the sealed net hint, keyed with this attempt's
+   * SessionKeys.sameHost: equal only for two processes on one kernel and
+   * network namespace (peer/rtc/path-mtu.ts); undefined where it cannot be
+   * told (a page, a system without /proc) or must not be (behind TURN)
+   */
+  hostValue(key: Uint8Array): string | undefined;
+  /**
+   * the MTU from both sides' links and host values; undefined when the other
+   * side's hint (its links, or its host value) is malformed
+   */
+  chooseMtu(mine: LinkHint[], theirs: unknown, hosts?: { mine?: string; theirs?: unknown }): MtuChoice | undefined;
   /** one line for --verbose: the ICE servers and policy of an attempt with this plan */
   describe(plan: PathPlan): string;
   /** a connection for this side, on this plan; the host makes the offer */

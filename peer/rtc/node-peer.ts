@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import type { MessageChannel } from '../transfer/channel.js';
 import type { PeerFactory, WebRtcPeer } from '../rendezvous/peer-factory.js';
 import { checkGathered, describeIce, diagnoseNoRelay, ensureRtcLogger, hasTurn, iceFailureMessage, noRelayMessage, planConfig, turnLogMark } from './ice.js';
-import { chooseMtu, hintLinks, parseNetHint } from './path-mtu.js';
+import { chooseMtu, hintHost, hintLinks, parseNetHint } from './path-mtu.js';
 import { offerAsDtlsClient } from './dtls-role.js';
 import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
 import { DataChannelTransport } from '../webrtc/datachannel.js';
@@ -101,9 +101,11 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
     relayOnly,
     // behind TURN our addresses stay here (--relay-only promises it)
     localLinks: () => hintLinks({ bindAddress: config.bindAddress, relayOnly, turnConfigured: hasTurn(config) }),
-    chooseMtu(mine, theirs) {
-      const hint = parseNetHint({ type: 'net', links: theirs });
-      return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config)) : undefined;
+    // one kernel and network namespace: the same value on both sides (path-mtu.ts)
+    hostValue: (key) => hintHost(key, { relayOnly, turnConfigured: hasTurn(config) }),
+    chooseMtu(mine, theirs, hosts = {}) {
+      const hint = parseNetHint({ type: 'net', links: theirs, host: hosts.theirs });
+      return hint ? chooseMtu(config.mtu, mine, hint.links, hasTurn(config), { mine: hosts.mine, theirs: hint.host }) : undefined;
     },
     hasTurn: hasTurn(config),
     describe: (plan) => describeIce(planConfig(config, plan)),

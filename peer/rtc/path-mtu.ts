@@ -26,15 +26,32 @@
  * the other side never learns this side's addresses, and over a relay the MTU
  * is 1280 anyway. The other side then treats it as it treats a browser.
  *
+ * One machine is one machine: two processes on one host may connect over its
+ * non-loopback address (ICE gathers no loopback candidates unless bound to
+ * one), and then the two equal addresses prove no link. So each Node side also
+ * sends a `host` value (hostValue): an HMAC, keyed with a key of this session
+ * (SessionKeys.sameHost), over the kernel's boot id and the identity of this
+ * process's network namespace. Equal values mean both sides run on one kernel
+ * in one network namespace: every path between them, whichever local address
+ * ICE picks, is routed inside that kernel (through `lo`), so the MTU is 4096
+ * like loopback's, unless a TURN relay is configured on either side (a
+ * relayed pair may be chosen) or `--mtu` says otherwise. The value reveals
+ * only that (it is sealed, and keyed per session so that it links nothing
+ * across transfers); where there is no /proc (not Linux) no value is sent and
+ * the rules above apply.
+ *
  * An explicit `--mtu` / `MOVIE_MTU` wins, except over a side that lists no
  * links (a browser, or a side behind TURN): Chromium stalled receiving at
  * 4096, so 1280 is the most a browser gets. Each side caps the packets *it*
  * sends, so it is the host's choice that sets the speed of the file.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { LinkHint, MtuChoice } from '../rendezvous/peer-factory.js';
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual, lengthPrefixed } from '../../common/crypto/mac.js';
+import { fromBase64, isBase64, toBase64, utf8 } from '../../common/bytes.js';
 
 export type { LinkHint, MtuChoice };
 
@@ -42,6 +59,14 @@ export type { LinkHint, MtuChoice };
 export interface NetHint {
   type: 'net';
   links: LinkHint[];
+  /** the same-host value (hostValue), when the side sent one */
+  host?: string;
+}
+
+/** Both sides' same-host values (hostValue), as chooseMtu compares them. */
+export interface HostValues {
+  mine?: string;
+  theirs?: string;
 }
 
 /** Fits every IPv6 path by definition, and in practice every IPv4 path, tunnels and TURN included. */
@@ -49,6 +74,9 @@ export const SAFE_MTU = 1280;
 /** libjuice reads each datagram into a 4096-byte buffer: larger ones never arrive. */
 export const MAX_MTU = 4096;
 const MAX_LINKS = 32;
+/** base64 of an HMAC-SHA256 tag */
+const HOST_VALUE_CHARS = 44;
+const HOST_LABEL = utf8('movie-share/v1 same host');
 
 const isLoopback = (a: string): boolean => (isIPv4(a) && a.startsWith('127.')) || a === '::1';
 const family = (a: string): 'ipv4' | 'ipv6' | undefined => (isIPv4(a) ? 'ipv4' : isIPv6(a) ? 'ipv6' : undefined);
@@ -106,6 +134,52 @@ export function hintLinks(opts: { bindAddress?: string; relayOnly: boolean; turn
   return localLinks(opts.bindAddress);
 }
 
+/**
+ * What makes this process's kernel and network namespace this one: the
+ * kernel's boot id (a random UUID per boot, the same in every container on
+ * that kernel) and the device and inode of /proc/self/ns/net (unique per
+ * network namespace while the kernel runs). Undefined without procfs (not
+ * Linux, or /proc not mounted).
+ */
+export function machineIdentity(): Uint8Array | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    if (!/^[0-9a-f-]{16,64}$/i.test(boot)) return undefined;
+    const ns = statSync('/proc/self/ns/net');
+    if (!ns.ino) return undefined;
+    return lengthPrefixed(utf8(boot.toLowerCase()), utf8(`${ns.dev}:${ns.ino}`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Our `host` value: HMAC-SHA256 under this session's same-host key of the
+ * machine identity (machineIdentity()), base64; undefined without one. Equal for two processes of one session on one
+ * kernel and network namespace; tells nothing else (nor links two sessions).
+ */
+export function hostValue(key: Uint8Array, identity: Uint8Array | undefined): string | undefined {
+  return identity ? toBase64(createHmac('sha256', key).update(lengthPrefixed(HOST_LABEL, identity)).digest()) : undefined;
+}
+
+/**
+ * The `host` value our sealed net hint carries: none when a TURN relay may
+ * carry the data (like hintLinks: `--relay-only` tells nothing of this
+ * machine, and over a relay the MTU is 1280 anyway), else hostValue(key).
+ */
+export function hintHost(key: Uint8Array, opts: { relayOnly: boolean; turnConfigured: boolean }): string | undefined {
+  if (opts.relayOnly || opts.turnConfigured) return undefined;
+  return hostValue(key, machineIdentity());
+}
+
+/** 32 bytes in canonical base64: 43 characters and one `=` */
+const isHostValue = (v: unknown): v is string => isBase64(v, HOST_VALUE_CHARS) && v.length === HOST_VALUE_CHARS && /[^=]=$/.test(v);
+
+/** Both sides sent a host value, and the values are equal (compared in constant time). */
+function sameHost({ mine, theirs }: HostValues): boolean {
+  return isHostValue(mine) && isHostValue(theirs) && constantTimeEqual(fromBase64(mine), fromBase64(theirs));
+}
+
 /** The other side's hint, checked: it is sealed under the PAKE keys, but it is still input. */
 export function parseNetHint(v: unknown): NetHint | undefined {
   if (typeof v !== 'object' || v === null || (v as { type?: unknown }).type !== 'net') return undefined;
@@ -121,7 +195,10 @@ export function parseNetHint(v: unknown): NetHint | undefined {
     if (!Number.isInteger(mtu) || (mtu as number) < 576 || (mtu as number) > 1 << 20) return undefined;
     ok.push({ address, prefix: prefix as number, mtu: mtu as number });
   }
-  return { type: 'net', links: ok };
+  const host = (v as { host?: unknown }).host;
+  if (host === undefined) return { type: 'net', links: ok };
+  if (!isHostValue(host)) return undefined;
+  return { type: 'net', links: ok, host };
 }
 
 function inPrefix(address: string, net: LinkHint): boolean {
@@ -133,7 +210,7 @@ function inPrefix(address: string, net: LinkHint): boolean {
 }
 
 /** Which MTU our connection uses (see the top of this file). */
-export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs: LinkHint[], turnConfigured: boolean): MtuChoice {
+export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs: LinkHint[], turnConfigured: boolean, hosts: HostValues = {}): MtuChoice {
   // A page cannot read its links, so it lists none (peer/web/browser-peer.ts); nor does a
   // side behind TURN (hintLinks). Chromium stalled receiving from us at 4096 and worked
   // at 1280: cap, even over --mtu.
@@ -146,6 +223,10 @@ export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs
   }
   if (explicit !== undefined) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
   if (turnConfigured) return { mtu: SAFE_MTU, reason: 'a TURN relay may carry the data' };
+  // (a side with a TURN server sends neither links nor a host value: the first rule)
+  if (sameHost(hosts)) {
+    return { mtu: MAX_MTU, reason: 'both on this machine (same kernel and network namespace)' };
+  }
   let shared: number | undefined;
   let loopback = true;
   for (const m of mine) {

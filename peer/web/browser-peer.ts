@@ -58,6 +58,8 @@ export function browserPeerFactory(iceServers: IceServerConfig[]): PeerFactory {
     relayOnly: false,
     hasTurn: iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u))),
     localLinks: () => [],
+    // a page cannot tell which machine it runs on: no host value, so never the same-host MTU
+    hostValue: () => undefined,
     chooseMtu: (_mine, theirs): MtuChoice | undefined => (isLinkList(theirs) ? { mtu: BROWSER_MTU, reason: "the browser's own SCTP packet size" } : undefined),
     describe: () =>
       iceServers.length ? `ICE servers: ${iceServers.map((s) => [s.urls].flat().join(' ')).join(', ')}` : 'ICE: host candidates only (no STUN/TURN server configured)',

@@ -4,7 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseMtu, hintLinks, localLinks, parseNetHint, SAFE_MTU, MAX_MTU, type LinkHint } from '../../peer/rtc/path-mtu.js';
+import { chooseMtu, hintHost, hintLinks, hostValue, localLinks, machineIdentity, parseNetHint, SAFE_MTU, MAX_MTU, type LinkHint } from '../../peer/rtc/path-mtu.js';
+import { utf8 } from '../../common/bytes.js';
+import { nodePeerFactory } from '../../peer/rtc/node-peer.js';
+import { buildRtcConfig } from '../../peer/rtc/ice.js';
+import { parsePeerSignal } from '../../peer/rendezvous/handshake.js';
 
 const L = (address: string, prefix: number, mtu: number): LinkHint => ({ address, prefix, mtu });
 
@@ -104,4 +108,85 @@ test('behind TURN (--relay-only, or a TURN server configured) the net hint lists
       assert.equal(chooseMtu(4096, open, links, false).mtu, SAFE_MTU);
     }
   }
+});
+
+// One machine is one machine (issue #16): two processes on one kernel and network namespace,
+// connected over its non-loopback address, prove it with equal keyed host values.
+const KEY = new Uint8Array(32).fill(7);
+const OTHER_KEY = new Uint8Array(32).fill(8);
+/** what each side lists when neither is bound: the same non-loopback address (equal addresses prove no link) */
+const LAN = [L('fd00::2', 64, 1500), L('192.168.1.10', 24, 1500)];
+
+test('the host value: a keyed hash of this kernel and network namespace, equal per session, unlinkable across sessions', () => {
+  const id = machineIdentity();
+  if (process.platform === 'linux') assert.ok(id, 'Linux has /proc/sys/kernel/random/boot_id and /proc/self/ns/net');
+  const mine = hostValue(KEY, id);
+  assert.equal(hostValue(KEY, id), mine, 'deterministic: both processes on this machine compute the same');
+  if (id) {
+    assert.match(mine!, /^[A-Za-z0-9+/]{43}=$/);
+    assert.notEqual(hostValue(OTHER_KEY, id), mine, 'another session: another value');
+    // another kernel (boot id) or another network namespace (a container): another value
+    assert.notEqual(hostValue(KEY, Uint8Array.from([...id, 1])), mine);
+  }
+  assert.equal(hostValue(KEY, undefined), undefined, 'no /proc (not Linux): no host value');
+  // behind TURN the hint tells nothing of this machine
+  assert.equal(hintHost(KEY, { relayOnly: true, turnConfigured: false }), undefined);
+  assert.equal(hintHost(KEY, { relayOnly: false, turnConfigured: true }), undefined);
+  assert.equal(hintHost(KEY, { relayOnly: false, turnConfigured: false }), mine, 'otherwise: the value of this machine');
+});
+
+test('same host value on both sides: 4096, over the non-loopback address that proves no link', () => {
+  const host = hostValue(KEY, utf8('boot|ns'))!;
+  assert.equal(chooseMtu(undefined, LAN, LAN, false).mtu, SAFE_MTU, "today's rule without host values");
+  const c = chooseMtu(undefined, LAN, LAN, false, { mine: host, theirs: host });
+  assert.deepEqual(c, { mtu: MAX_MTU, reason: 'both on this machine (same kernel and network namespace)' });
+  // whatever links the two sides list
+  assert.equal(chooseMtu(undefined, [L('10.0.0.1', 24, 1500)], [L('10.9.0.1', 24, 1500)], false, { mine: host, theirs: host }).mtu, MAX_MTU);
+  // an explicit --mtu still wins
+  assert.equal(chooseMtu(2048, LAN, LAN, false, { mine: host, theirs: host }).mtu, 2048);
+});
+
+test("different, missing or malformed host values: today's rule", () => {
+  const a = hostValue(KEY, utf8('boot a|ns'))!;
+  const b = hostValue(KEY, utf8('boot b|ns'))!;
+  for (const hosts of [{ mine: a, theirs: b }, { mine: a }, { theirs: a }, {}, { mine: a, theirs: 'x' }, { mine: 'x', theirs: 'x' }]) {
+    assert.equal(chooseMtu(undefined, LAN, LAN, false, hosts).mtu, SAFE_MTU, JSON.stringify(hosts));
+    assert.match(chooseMtu(undefined, LAN, LAN, false, hosts).reason, /no shared link/);
+    // a shared link still counts
+    assert.equal(chooseMtu(undefined, [L('192.168.1.10', 24, 1500)], [L('192.168.1.20', 24, 1500)], false, hosts).mtu, 1500);
+  }
+});
+
+test('same host value but a TURN server configured, or a side that lists no links (a page, a side behind TURN): 1280', () => {
+  const host = hostValue(KEY, utf8('boot|ns'))!;
+  const same = { mine: host, theirs: host };
+  assert.equal(chooseMtu(undefined, LAN, LAN, true, same).mtu, SAFE_MTU);
+  assert.match(chooseMtu(undefined, LAN, LAN, true, same).reason, /TURN/);
+  assert.equal(chooseMtu(undefined, LAN, [], false, same).mtu, SAFE_MTU);
+  assert.equal(chooseMtu(4096, LAN, [], false, same).mtu, SAFE_MTU);
+});
+
+test('parseNetHint: a host value is 32 bytes of canonical base64, or absent; anything else is refused (exit 4)', () => {
+  const host = hostValue(KEY, utf8('boot|ns'))!;
+  assert.deepEqual(parseNetHint({ type: 'net', links: LAN, host }), { type: 'net', links: LAN, host });
+  assert.deepEqual(parseNetHint({ type: 'net', links: LAN }), { type: 'net', links: LAN });
+  for (const bad of [null, 1, true, '', 'x', host.slice(0, 40), `${host}AAAA`, host.replace('=', 'A'), Buffer.alloc(31).toString('base64'), [host], { host }]) {
+    assert.equal(parseNetHint({ type: 'net', links: LAN, host: bad }), undefined, JSON.stringify(bad));
+  }
+});
+
+test("the Node factory: a host value on this machine, none behind TURN; the other side's malformed host value ends the attempt (exit 4)", () => {
+  const open = nodePeerFactory(buildRtcConfig({ stun: [], turn: [], relayOnly: false }, []));
+  const mine = open.hostValue(KEY);
+  assert.equal(mine, hostValue(KEY, machineIdentity()));
+  const turn = nodePeerFactory(buildRtcConfig({ stun: [], turn: [{ url: 'turn:127.0.0.1:3478', username: 'u', password: 'p' }], relayOnly: false }, []));
+  assert.equal(turn.hostValue(KEY), undefined);
+  // the hint as it arrives, through the handshake's parser
+  const hint = parsePeerSignal({ type: 'net', links: LAN, host: mine }, 'host');
+  assert.ok(hint !== 'ignore' && hint.type === 'net');
+  const c = open.chooseMtu(LAN, hint.links, { mine, theirs: hint.host });
+  if (mine !== undefined) assert.equal(c?.mtu, MAX_MTU);
+  assert.equal(open.chooseMtu(LAN, LAN, { mine, theirs: 'not a host value' }), undefined, 'refused: the handshake throws the authentication error (exit 4)');
+  assert.equal(open.chooseMtu(LAN, LAN, { mine, theirs: 42 }), undefined);
+  assert.equal(open.chooseMtu(LAN, LAN, { mine })?.mtu, SAFE_MTU, 'no host value from the other side: the link rule');
 });

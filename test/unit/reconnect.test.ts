@@ -98,6 +98,7 @@ function factory(seen: unknown[]): PeerFactory<WebRtcPeer> {
     relayOnly: false,
     hasTurn: false,
     localLinks: () => [],
+    hostValue: () => undefined,
     chooseMtu: (_mine: unknown, theirs: unknown) => {
       seen.push(theirs);
       return undefined; // ends the attempt (exit 4): the test is over

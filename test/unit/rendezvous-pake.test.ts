@@ -54,6 +54,7 @@ class FakeSignal {
 /** A factory that is never reached: the tests end at the PAKE. */
 const factory = {
   localLinks: () => [],
+  hostValue: () => undefined,
   chooseMtu: () => undefined,
 } as unknown as PeerFactory<WebRtcPeer>;
 

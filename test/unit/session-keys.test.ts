@@ -26,20 +26,21 @@ test('deriveSessionKeys is deterministic and gives 32-byte keys', () => {
   const a = deriveSessionKeys(isk(7));
   const b = deriveSessionKeys(isk(7));
   assert.deepEqual(a, b);
-  for (const k of [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver]) {
+  for (const k of [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver, a.reconnect, a.sameHost]) {
     assert.ok(k instanceof Uint8Array);
     assert.equal(k.length, 32);
   }
   assert.match(a.verification, /^\d{4} \d{4} \d{4}$/);
 });
 
-test('deriveSessionKeys: the four keys are pairwise distinct, and change with the ISK', () => {
+test('deriveSessionKeys: the keys are pairwise distinct, and change with the ISK', () => {
   const a = deriveSessionKeys(isk(7));
-  const keys = [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver].map((k) => bytesToHex(k));
-  assert.equal(new Set(keys).size, 4);
+  const keys = [a.sealHostToReceiver, a.sealReceiverToHost, a.confirmHost, a.confirmReceiver, a.reconnect, a.sameHost].map((k) => bytesToHex(k));
+  assert.equal(new Set(keys).size, 6);
   const c = deriveSessionKeys(isk(8));
   assert.notDeepEqual(c.sealHostToReceiver, a.sealHostToReceiver);
   assert.notDeepEqual(c.confirmHost, a.confirmHost);
+  assert.notDeepEqual(c.sameHost, a.sameHost);
   assert.notEqual(c.verification, a.verification);
 });
 
