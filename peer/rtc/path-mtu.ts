@@ -223,10 +223,6 @@ export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs
   }
   if (explicit !== undefined) return { mtu: explicit, reason: 'set by --mtu / MOVIE_MTU' };
   if (turnConfigured) return { mtu: SAFE_MTU, reason: 'a TURN relay may carry the data' };
-  // (a side with a TURN server sends neither links nor a host value: the first rule)
-  if (sameHost(hosts)) {
-    return { mtu: MAX_MTU, reason: 'both on this machine (same kernel and network namespace)' };
-  }
   let shared: number | undefined;
   let loopback = true;
   for (const m of mine) {
@@ -237,7 +233,10 @@ export function chooseMtu(explicit: number | undefined, mine: LinkHint[], theirs
       loopback &&= isLoopback(m.address);
     }
   }
+  if (shared !== undefined && loopback) return { mtu: Math.min(MAX_MTU, shared), reason: `both on this machine (loopback MTU ${shared})` };
+  // One kernel and network namespace, over any of its addresses: the path runs through `lo`
+  // (a side with a TURN server sends neither links nor a host value: the first rule).
+  if (sameHost(hosts)) return { mtu: MAX_MTU, reason: 'both on this machine (same kernel and network namespace)' };
   if (shared === undefined) return { mtu: SAFE_MTU, reason: 'no shared link: the path MTU is unknown' };
-  const mtu = Math.min(MAX_MTU, shared);
-  return { mtu, reason: loopback ? `both on this machine (loopback MTU ${shared})` : `one shared link (MTU ${shared})` };
+  return { mtu: Math.min(MAX_MTU, shared), reason: `one shared link (MTU ${shared})` };
 }

@@ -140,8 +140,12 @@ test('same host value on both sides: 4096, over the non-loopback address that pr
   assert.equal(chooseMtu(undefined, LAN, LAN, false).mtu, SAFE_MTU, "today's rule without host values");
   const c = chooseMtu(undefined, LAN, LAN, false, { mine: host, theirs: host });
   assert.deepEqual(c, { mtu: MAX_MTU, reason: 'both on this machine (same kernel and network namespace)' });
-  // whatever links the two sides list
+  // whatever links the two sides list, a shared Ethernet link included (the kernel routes through `lo`)
   assert.equal(chooseMtu(undefined, [L('10.0.0.1', 24, 1500)], [L('10.9.0.1', 24, 1500)], false, { mine: host, theirs: host }).mtu, MAX_MTU);
+  assert.equal(chooseMtu(undefined, [L('10.0.0.1', 24, 1500)], [L('10.0.0.2', 24, 1500)], false, { mine: host, theirs: host }).mtu, MAX_MTU);
+  // both bound to loopback: the loopback rule says so first (its MTU, capped)
+  const lo = localLinks('127.0.0.1');
+  assert.deepEqual(chooseMtu(undefined, lo, lo, false, { mine: host, theirs: host }), chooseMtu(undefined, lo, lo, false));
   // an explicit --mtu still wins
   assert.equal(chooseMtu(2048, LAN, LAN, false, { mine: host, theirs: host }).mtu, 2048);
 });
