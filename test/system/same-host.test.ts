@@ -4,9 +4,10 @@
  * their keyed `host` values that they share a kernel and a network namespace,
  * and choose MTU 4096 (without the host value: "no shared link", 1280).
  *
- * The address is the machine's own (`ip -o addr`); on a machine with none, a
- * network namespace this test creates, with a veth pair inside it, and everything
- * (movie-signal included) runs inside it; without root there, skipped.
+ * Tests talk to loopback or to namespaces they create, never to another of
+ * the machine's addresses: so a network namespace this test creates, with a
+ * veth pair inside it, gives the non-loopback address, and everything
+ * (movie-signal included) runs inside it; without root, skipped.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,9 +28,9 @@ function machineAddress(): string | undefined {
 }
 
 const NS_ADDR = '198.18.7.1';
-const own = machineAddress();
+const own: string | undefined = process.env.MOVIE_TEST_OWN_ADDRESS === '1' ? machineAddress() : undefined;
 const skip = own ? undefined : netnsUnavailable();
-if (skip) process.stderr.write(`same-host.test: skipped: this machine has no non-loopback address, and ${skip}\n`);
+if (skip) process.stderr.write(`same-host.test: skipped: ${skip}\n`);
 
 const procs = new Procs();
 let ns: string | undefined;
