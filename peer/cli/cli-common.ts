@@ -37,7 +37,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--signal <url>', `signaling server (env ${SIGNAL_URL_ENV}, default ${DEFAULT_SIGNAL_URL}; self-signed https: NODE_EXTRA_CA_CERTS=cert.pem)`)
-    .option('--json', 'print one JSON event per line on stdout (code, connected, progress, play, done, error)')
+    .option('--json', 'print one JSON event per line on stdout (code, connected, progress, play, text, done, error)')
     .option('--quiet', 'no progress output')
     .option('--verbose', 'say what is happening, step by step, on stderr')
     .option('--verify', 'print a verification string to compare with the other side out of band')

@@ -6,7 +6,7 @@
  * then is never replaced (exit 2). The host's name is never used as a path.
  *
  * A text (`movie-share --text`) is printed on stdout (control characters
- * removed; with --json an `text` event), and no file is written, unless -o
+ * removed; with --json a `text` event), and no file is written, unless -o
  * is given: then it goes there like a file.
  *
  * `-o -` streams the file to stdout in order as it is authenticated (for a
