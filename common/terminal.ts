@@ -16,3 +16,13 @@ const BREAKS = /[\t\n\r\u2028\u2029]/g;
 export function safeText(s: string): string {
   return s.replace(BREAKS, ' ').replace(UNSAFE, '');
 }
+
+/**
+ * Several lines of text from outside (a text sent with `movie-share --text`)
+ * made safe to print: what safeText removes is removed, but line feeds and
+ * tabs stay, and a carriage return (CRLF or alone: it could overwrite a line
+ * on screen) becomes a line feed. U+2028 and U+2029 become line feeds too.
+ */
+export function safeLines(s: string): string {
+  return s.replace(/\r\n?|[\u2028\u2029]/g, '\n').replace(UNSAFE, ''); // UNSAFE leaves tab and line feed alone
+}

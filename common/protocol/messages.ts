@@ -145,6 +145,14 @@ export function parseHostMessage(json: string): HostMessage {
   }
 }
 
+/**
+ * What a transfer carries: a file (saved), or a short text (`movie-share
+ * --text`: printed by the receiver, at most MAX_TEXT_BYTES of UTF-8).
+ */
+export type TransferKind = 'file' | 'text';
+/** the largest text a `text` transfer may carry, in bytes (both sides check) */
+export const MAX_TEXT_BYTES = 64 * 1024;
+
 /** The secret part of the key message, readable only with the receiver's RSA private key. */
 export interface KeyPayload {
   /** 16 random bytes naming this transfer; bound into every chunk's AAD */
@@ -157,6 +165,8 @@ export interface KeyPayload {
   /** the host's file name: metadata only, never used as a path */
   name: string;
   chunkSize: number;
+  /** absent on the wire for a file (what hosts before it sent) */
+  kind: TransferKind;
 }
 
 export function serializeKeyPayload(p: KeyPayload): Uint8Array {
@@ -168,6 +178,7 @@ export function serializeKeyPayload(p: KeyPayload): Uint8Array {
       size: p.size,
       name: p.name,
       chunkSize: p.chunkSize,
+      ...(p.kind === 'text' ? { kind: 'text' } : {}),
     }),
   );
 }
@@ -180,5 +191,9 @@ export function parseKeyPayload(bytes: Uint8Array): KeyPayload {
   if (transferId.length !== 16 || key.length !== 32 || !/^[0-9a-f]{64}$/.test(sha256)) throw protocolError('key payload');
   const chunkSize = uint(o, 'chunkSize');
   if (chunkSize < 1024 || chunkSize > 16 * 1024 * 1024) throw protocolError('chunk size');
-  return { transferId, key, sha256, size: uint(o, 'size'), name: str(o, 'name', 1024), chunkSize };
+  const kind = o['kind'] ?? 'file';
+  if (kind !== 'file' && kind !== 'text') throw protocolError('field kind');
+  const size = uint(o, 'size');
+  if (kind === 'text' && size > MAX_TEXT_BYTES) throw protocolError(`a text of more than ${MAX_TEXT_BYTES} bytes`);
+  return { transferId, key, sha256, size, name: str(o, 'name', 1024), chunkSize, kind };
 }

@@ -37,7 +37,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--signal <url>', `signaling server (env ${SIGNAL_URL_ENV}, default ${DEFAULT_SIGNAL_URL}; self-signed https: NODE_EXTRA_CA_CERTS=cert.pem)`)
-    .option('--json', 'print one JSON event per line on stdout (code, connected, progress, play, done, error)')
+    .option('--json', 'print one JSON event per line on stdout (code, connected, progress, play, text, done, error)')
     .option('--quiet', 'no progress output')
     .option('--verbose', 'say what is happening, step by step, on stderr')
     .option('--verify', 'print a verification string to compare with the other side out of band')
@@ -54,10 +54,46 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
 }
 
+/**
+ * Commander's own usage errors (an unknown option, a missing argument or
+ * value, too many arguments) as one sentence like every other error,
+ * `PROG: …` on stderr (and an `error` event with --json), exit 2; --help and
+ * --version exit 0.
+ */
 export function configureExit(cmd: Command): Command {
-  return cmd.exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : ExitCode.Usage);
+  const prog = cmd.name();
+  return cmd.configureOutput({ outputError: () => undefined }).exitOverride((err) => {
+    if (err.exitCode === 0) process.exit(0);
+    const message = commanderSentence(prog, err);
+    printLine(`${prog}: ${message}`);
+    if (process.argv.includes('--json')) jsonEvent('error', { code: ExitCode.Usage, message });
+    process.exit(ExitCode.Usage);
   });
+}
+
+/** One sentence saying what to do, for a CommanderError. */
+export function commanderSentence(prog: string, err: { code: string; message: string }): string {
+  const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
+  const quoted = /'([^']+)'/.exec(first)?.[1];
+  const help = `run ${prog} --help to see how to use it`;
+  switch (err.code) {
+    case 'commander.unknownOption': {
+      const guess = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+      return `Unknown option ${quoted ?? first}${guess ? ` (did you mean ${guess}?)` : ''}; ${help}.`;
+    }
+    case 'commander.missingArgument':
+      return `The ${(quoted ?? 'argument').toUpperCase()} argument is missing; ${help}.`;
+    case 'commander.optionMissingArgument':
+      return `The option ${quoted ?? ''} needs a value; ${help}.`;
+    case 'commander.excessArguments': {
+      const m = /Expected (\d+) arguments? but got (\d+)/.exec(first);
+      return `Too many arguments${m ? ` (${m[2]}, where ${prog} takes ${m[1]})` : ''}; ${help}.`;
+    }
+    default: {
+      const text = first.replace(/[.\s]+$/, '');
+      return `${text.charAt(0).toUpperCase()}${text.slice(1)}; ${help}.`;
+    }
+  }
 }
 
 export function outputMode(f: CommonFlags): OutputMode {

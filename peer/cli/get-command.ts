@@ -1,6 +1,13 @@
 /**
- * movie-get CODE -o OUT: the receiver. Exits 0 only when OUT holds the
- * verified file. Never uses the host's file name as a path.
+ * movie-get CODE [-o OUT]: the receiver. Exits 0 only when OUT holds the
+ * verified file. Without -o, OUT is the host's file name made safe
+ * (common/file-name.ts) in the current directory, known only once the key
+ * message is decrypted; an OUT (or OUT.part of another file) that is there
+ * then is never replaced (exit 2). The host's name is never used as a path.
+ *
+ * A text (`movie-share --text`) is printed on stdout (control characters
+ * removed; with --json a `text` event), and no file is written, unless -o
+ * is given: then it goes there like a file.
  *
  * `-o -` streams the file to stdout in order as it is authenticated (for a
  * player reading a pipe); the exit code is then the only verdict on the
@@ -12,9 +19,13 @@
  * started.
  */
 import { Command } from 'commander';
-import { safeText } from '../../common/terminal.js';
+import { safeLines, safeText } from '../../common/terminal.js';
+import { safeFileName } from '../../common/file-name.js';
+import { fromUtf8 } from '../../common/bytes.js';
+import { MemorySink } from '../transfer/memory-sink.js';
+import type { IncomingFile } from '../transfer/files.js';
 import { access, constants, lstat, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
@@ -28,13 +39,13 @@ import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
 import { nodePeerFactory } from '../rtc/node-peer.js';
 import { NodeFileSink } from '../node/file-sink.js';
-import { checkResumeFiles } from '../node/resume.js';
+import { checkResumeFiles, partPath, readSidecar, sidecarPath } from '../node/resume.js';
 import { StdoutSink } from '../node/stdout-sink.js';
 import { PlayServer } from '../node/play-server.js';
 import { receiverKeyPair } from './early-keygen.js';
 
 interface GetFlags extends CommonFlags {
-  output: string;
+  output?: string;
   force?: boolean;
   play?: boolean;
   playPort?: string;
@@ -46,13 +57,13 @@ const STDOUT = '-';
 const program = configureExit(
   addCommonOptions(
     new Command('movie-get')
-      .description('Receive a file sent with movie-share, verify it, and write it to OUT.')
+      .description("Receive a file sent with movie-share, verify it, and write it to OUT (default: the sender's file name in the current folder); a text is printed.")
       .argument('<code>', `the code movie-share printed, e.g. ${EXAMPLE_CODE}`)
-      .requiredOption(
+      .option(
         '-o, --output <path>',
-        'where to write the file; "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
+        'where to write the file (default: the sender\'s file name, made safe, in the current folder; never replacing a file there); "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
       )
-      .option('--force', 'overwrite OUT if it exists (or appears meanwhile), and an OUT.part left without its OUT.part.json')
+      .option('--force', 'overwrite OUT if it exists (or appears meanwhile), and an OUT.part left without its OUT.part.json; needs -o')
       .option(
         '--play',
         'also serve OUT while it arrives at http://127.0.0.1:PORT/NAME for a player (seeking fetches that part first); after it is verified, keep serving until Ctrl-C',
@@ -65,6 +76,8 @@ const flags = program.opts<GetFlags>();
 const rawCode = program.args[0]!;
 
 const toStdout = flags.output === STDOUT;
+/** -o given, else the sender's name in the current folder */
+const explicitOut = flags.output !== undefined;
 
 let signal: SignalClient | undefined;
 let closeChannel: (() => void) | undefined;
@@ -74,6 +87,34 @@ let stopServing: (() => void) | undefined;
 const cancel = new AbortController();
 /** between connections: a Ctrl-C leaves the part received for a later run */
 let reconnecting = false;
+
+/** Without -o: the folder the file will land in must be writable (checked before joining, so a refusal does not use up the code). */
+async function checkHere(): Promise<void> {
+  try {
+    await access('.', constants.W_OK);
+  } catch {
+    throw usageError('Cannot write to the current folder (permission denied or read-only); cd to another folder or choose where to save with -o OUT.');
+  }
+}
+
+/**
+ * Without -o, once the key message named the file: ./NAME (made safe), which
+ * must not exist, and whose NAME.part may only be the kept part of this very
+ * file (same SHA-256 and size: resume).
+ */
+async function defaultOutput(file: IncomingFile): Promise<string> {
+  const name = safeFileName(file.name);
+  const out = resolve(name);
+  const taken = (what: string) => usageError(`${what} already exists in this folder and was not replaced; run both commands again, with -o OTHER-NAME for movie-get.`);
+  if (await lstat(out).catch(() => null)) throw taken(name);
+  const sidecar = await readSidecar(out);
+  const ours = sidecar !== null && sidecar.sha256 === file.sha256 && sidecar.size === file.size;
+  if (!ours) {
+    for (const p of [partPath(out), sidecarPath(out)]) if (await lstat(p).catch(() => null)) throw taken(basename(p));
+  }
+  await checkResumeFiles(out, false); // ours: no link where the resume state is kept
+  return out;
+}
 
 async function checkOutput(out: string, force: boolean): Promise<void> {
   const st = await stat(out).catch(() => null);
@@ -107,6 +148,7 @@ function checkModes(): void {
       throw usageError('-o - writes the file to stdout, which is a terminal here; pipe it into a player (movie-get CODE -o - | mpv -) or give -o a file path.');
   }
   if (flags.playPort !== undefined && !flags.play) throw usageError('--play-port needs --play.');
+  if (flags.force && !explicitOut) throw usageError('--force replaces OUT, so it needs -o OUT (without -o, movie-get never replaces a file).');
 }
 
 /** With -o -, the core's "nothing was saved" is not true: the bytes are already out. */
@@ -127,8 +169,18 @@ void runMain(
     const mode = outputMode(flags);
     const out = new Output(mode, 'movie-get', Boolean(flags.verbose));
     const code = parseCode(rawCode);
-    const outPath = toStdout ? STDOUT : resolve(flags.output);
-    if (!toStdout) await checkOutput(outPath, Boolean(flags.force));
+    /** OUT: known now with -o, else once the key message named the file (the same on every reconnection) */
+    let outPath = flags.output === undefined ? undefined : toStdout ? STDOUT : resolve(flags.output);
+    let chosen: Promise<string> | undefined;
+    const outputFor = (file: IncomingFile): Promise<string> =>
+      (chosen ??= defaultOutput(file).then((p) => {
+        outPath = p;
+        return p;
+      }));
+    if (outPath === undefined) await checkHere();
+    else if (!toStdout) await checkOutput(outPath, Boolean(flags.force));
+    /** the text of a text transfer without -o */
+    let text: MemorySink | undefined;
     const ice = iceOptions(flags);
     const tune = tuning(flags);
     const rate = maxRate(flags);
@@ -170,7 +222,7 @@ void runMain(
       finish: () => bar.finish(),
       note: (text) => bar.note?.(text),
     };
-    const where = toStdout ? 'stdout' : outPath;
+    const where = (): string => (toStdout ? 'stdout' : (outPath ?? 'the current folder'));
     let playing = false;
     const res = await healingTransfer({
       role: 'receiver',
@@ -187,7 +239,14 @@ void runMain(
       run: (c) => {
         closeChannel = () => c.session.channel.close();
         return receiveFile(c.session, {
-          sink: toStdout ? new StdoutSink() : new NodeFileSink(outPath, Boolean(flags.force)),
+          sink: (file) => {
+            if (file.kind === 'text' && !explicitOut) {
+              if (flags.play) throw usageError('The sender sent a text, not a file to play; run both commands again without --play.');
+              return (text = new MemorySink());
+            }
+            if (toStdout) return new StdoutSink();
+            return new NodeFileSink(outPath ?? outputFor, Boolean(flags.force));
+          },
           keyPair,
           tuning: tune,
           maxRate: rate,
@@ -195,7 +254,7 @@ void runMain(
           link: { cancel: cancel.signal, lingerMs: LINGER_MS },
           onStart: (i) => {
             if (i.notice) out.info(i.notice);
-            out.verbose(`receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where}`);
+            out.verbose(text ? `receiving a text (${formatBytes(i.size)})` : `receiving "${safeText(i.name)}" (${formatBytes(i.size)}) into ${where()}`);
           },
           onReader: play
             ? (reader) => {
@@ -231,12 +290,23 @@ void runMain(
       throw stdoutSentence(e);
     });
     const secs = (Date.now() - t0) / 1000;
-    out.event('done', { path: where, name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs, ...(play ? { url: play.url } : {}) });
-    out.info(`Received ${formatBytes(res.size)} into ${where} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+    if (text) {
+      const received = fromUtf8(text.bytes());
+      if (mode === 'json') out.event('text', { text: received });
+      else {
+        const shown = safeLines(received);
+        process.stdout.write(shown.endsWith('\n') || shown === '' ? shown : `${shown}\n`);
+      }
+      out.event('done', { kind: 'text', size: res.size, sha256: res.sha256, seconds: secs });
+      out.info(`Received a text of ${formatBytes(res.size)}; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+      return;
+    }
+    out.event('done', { path: where(), name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs, ...(play ? { url: play.url } : {}) });
+    out.info(`Received ${formatBytes(res.size)} into ${where()} in ${secs.toFixed(1)} s; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
     if (play) {
       closeChannel?.();
       closeChannel = undefined;
-      await play.useFile(outPath);
+      await play.useFile(outPath!);
       if (mode !== 'json') printLine(`Verified and saved; the player can go on at ${play.url} until you press Ctrl-C.`);
       await new Promise<void>((resolve) => (stopServing = resolve));
     }

@@ -2,10 +2,16 @@
 /**
  * movie-share FILE: the host. Prints the code, waits for one receiver, sends,
  * and exits 0 only after the receiver confirmed a verified write.
+ *
+ * movie-share --text "…" (or --text - to read it from stdin): a short text
+ * (at most MAX_TEXT_BYTES) instead of a file, which movie-get prints.
  */
 import { Command } from 'commander';
 import { makeCode, parseCode } from '../../common/code/code.js';
-import { ExitCode, MovieShareError } from '../../common/errors.js';
+import { ExitCode, MovieShareError, usageError } from '../../common/errors.js';
+import { MAX_TEXT_BYTES } from '../../common/protocol/messages.js';
+import { textSource } from '../transfer/text-source.js';
+import type { FileSource } from '../transfer/files.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
@@ -26,15 +32,18 @@ import type { TlsFiles } from '../../signaling/server/index.js';
 
 const program = configureExit(
   addCommonOptions(
-    new Command('movie-share').description('Send a file end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).').argument('<file>', 'the file to send'),
+    new Command('movie-share')
+      .description('Send a file (or a short text) end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).')
+      .argument('[file]', 'the file to send'),
   )
+    .option('--text <text>', `send this text instead of a file (at most ${MAX_TEXT_BYTES / 1024} KiB; "-" reads it from stdin); movie-get prints it`)
     .option('--tls-cert <file>', 'run the signaling server (and the browser page) in this process over HTTPS with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert'),
 );
 useCryptoBackend(nodeCrypto);
 program.parse();
-const flags = program.opts<CommonFlags & { tlsCert?: string; tlsKey?: string }>();
-const file = program.args[0]!;
+const flags = program.opts<CommonFlags & { tlsCert?: string; tlsKey?: string; text?: string }>();
+const file = program.args[0];
 
 let signal: SignalClient | undefined;
 let embedded: (RunningSignalServer & { connect: () => Promise<SignalClient> }) | undefined;
@@ -42,6 +51,37 @@ let closeChannel: (() => void) | undefined;
 const cancel = new AbortController();
 /** between connections: a Ctrl-C leaves the part received for a later run */
 let reconnecting = false;
+
+/** `--text -`: all of stdin, refused past MAX_TEXT_BYTES (read no further than that). */
+async function readStdinText(): Promise<string> {
+  if (process.stdin.isTTY) printLine('Type the text, then press Ctrl-D on a line of its own.');
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin) {
+    const b = chunk as Buffer;
+    parts.push(b);
+    total += b.length;
+    if (total > MAX_TEXT_BYTES) break;
+  }
+  if (total > MAX_TEXT_BYTES) throw usageError(`stdin holds more than ${MAX_TEXT_BYTES / 1024} KiB, the most a text can be; save it to a file and send that instead.`);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** FILE, or the text of --text: exactly one of them. */
+async function source(): Promise<{ source: FileSource }> {
+  if (flags.text !== undefined && file !== undefined) throw usageError('Give either a FILE or --text, not both; send them one after the other.');
+  if (flags.text === undefined) {
+    if (file === undefined) throw usageError('Give the file to send (movie-share FILE), or a text with --text "…".');
+    const info = await inspectFile(file);
+    const hashing = hashFile(info.path);
+    hashing.catch(() => undefined);
+    // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
+    return { source: nodeFileSource(info, hashing) };
+  }
+  const text = flags.text === '-' ? await readStdinText() : flags.text;
+  if (text === '') throw usageError(flags.text === '-' ? 'stdin was empty; there is no text to send.' : '--text needs some text to send.');
+  return { source: textSource(text) };
+}
 
 function shellQuote(s: string): string {
   return /^[\w.,+@%=:/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -76,21 +116,28 @@ void runMain(
     const rate = maxRate(flags);
     const patience = patienceMs(flags);
     const tls = await readShareTls(flags.tlsCert, flags.tlsKey, signalUrl(flags).explicit);
-    const info = await inspectFile(file);
-    const hashing = hashFile(info.path);
-    hashing.catch(() => undefined);
+    const { source: info } = await source();
+    const isText = info.kind === 'text';
 
     const { client, publicUrl, servesPage } = await connectSignal(out, tls);
     signal = client;
     const room = await client.createRoom();
     const code = makeCode(room.room);
-    const getLine = `movie-get ${code} -o ${shellQuote(info.name)}${publicUrl ? ` --signal ${publicUrl}` : ''}`;
+    const getLine = `movie-get ${code}${isText ? '' : ` -o ${shellQuote(info.name)}`}${publicUrl ? ` --signal ${publicUrl}` : ''}`;
     // the code only in the fragment: a browser never sends it to a server
     const browserUrl = servesPage === false ? undefined : browserLink(publicUrl ?? signalUrl(flags).url, code);
     if (servesPage === false) out.verbose('no browser link: the web page is not built into this movie-share');
     else if (!browserUrl) out.verbose(NO_BROWSER_LINK);
     if (mode === 'json') {
-      out.event('code', { code, room: room.room, name: info.name, size: info.size, ...(publicUrl ? { signal: publicUrl } : {}), ...(browserUrl ? { browserUrl } : {}) });
+      out.event('code', {
+        code,
+        room: room.room,
+        name: info.name,
+        size: info.size,
+        ...(isText ? { kind: 'text' } : {}),
+        ...(publicUrl ? { signal: publicUrl } : {}),
+        ...(browserUrl ? { browserUrl } : {}),
+      });
     } else {
       process.stdout.write(`Code: ${code}\n`);
       // beside the movie-get line: on stdout when the receiver needs our server's address, else on stderr
@@ -129,7 +176,7 @@ void runMain(
       run: (c) => {
         closeChannel = () => c.session.channel.close();
         return sendFile(c.session, {
-          file: nodeFileSource(info, hashing), // the hash may still be running (a big file): sendFile keeps the link alive meanwhile
+          file: info,
           tuning: tune,
           maxRate: rate,
           progress,
@@ -159,9 +206,13 @@ void runMain(
       log: (l) => out.verbose(l),
     });
     const secs = (Date.now() - t0) / 1000;
-    const sha256 = await hashing;
-    out.event('done', { name: info.name, size: info.size, sha256, sentBytes: res.sentBytes, resumedFrom: res.resumedFrom, seconds: secs });
-    out.info(`Sent ${info.name} (${formatBytes(info.size)}) in ${secs.toFixed(1)} s, ${formatBytes(res.sentBytes / Math.max(secs, 0.001))}/s. The receiver verified its SHA-256.`);
+    const sha256 = await info.sha256;
+    out.event('done', { ...(isText ? { kind: 'text' } : {}), name: info.name, size: info.size, sha256, sentBytes: res.sentBytes, resumedFrom: res.resumedFrom, seconds: secs });
+    if (isText) out.info(`Sent a text of ${formatBytes(info.size)}. The receiver verified its SHA-256.`);
+    else
+      out.info(
+        `Sent ${info.name} (${formatBytes(info.size)}) in ${secs.toFixed(1)} s, ${formatBytes(res.sentBytes / Math.max(secs, 0.001))}/s. The receiver verified its SHA-256.`,
+      );
   },
   async () => {
     closeChannel?.();

@@ -32,16 +32,32 @@ export class NodeFileSink implements FileSink {
   private reading: Promise<FileHandle> | undefined;
   private state: 'new' | 'open' | 'finished' | 'committed' | 'aborted' = 'new';
 
-  /** `force`: replace an OUT that exists at commit, and an OUT.part without a sidecar (--force) */
+  /** OUT, known once open() was called */
+  private out: string;
+  private readonly outputFor: ((file: IncomingFile) => Promise<string>) | undefined;
+
+  /**
+   * `out`: OUT, or a function giving it for the file the key message announces
+   * (`movie-get CODE` without -o: the sender's name, sanitized; it may refuse).
+   * `force`: replace an OUT that exists at commit, and an OUT.part without a sidecar (--force)
+   */
   constructor(
-    private readonly out: string,
+    out: string | ((file: IncomingFile) => Promise<string>),
     private readonly force = false,
   ) {
+    this.out = typeof out === 'string' ? out : '';
+    this.outputFor = typeof out === 'string' ? undefined : out;
     this.failure = new Promise<never>((_, reject) => (this.rejectFailure = reject));
     this.failure.catch(() => undefined);
   }
 
+  /** OUT ('' until open() chose it) */
+  get path(): string {
+    return this.out;
+  }
+
   async open(file: IncomingFile, onWritten: (bytes: number) => void): Promise<{ have: number[]; notice?: string }> {
+    if (this.outputFor) this.out = await this.outputFor(file);
     const resume = await prepareResume(this.out, file, this.force);
     this.fh = resume.fh;
     this.file = { sha256: file.sha256, size: file.size, name: file.name };

@@ -20,6 +20,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import rangeParser from 'range-parser';
 import { ExitCode, MovieShareError, usageError } from '../../common/errors.js';
 import { readAt } from './file-source.js';
+import { safeFileName } from '../../common/file-name.js';
 
 /** What the server reads from: a TransferReader, or the saved file. */
 export interface PlaySource {
@@ -42,19 +43,6 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentType(name: string): string {
   const dot = name.lastIndexOf('.');
   return (dot >= 0 && CONTENT_TYPES[name.slice(dot + 1).toLowerCase()]) || 'application/octet-stream';
-}
-
-/**
- * The host's file name as one path segment: its last component (after any
- * `/` or `\`), without control characters, at most 200 characters; `file`
- * when nothing usable is left. The host chose it: it is metadata, never a path.
- */
-export function safeFileName(name: string): string {
-  const base = name.split(/[/\\]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  const cut = Array.from(clean).slice(0, 200).join('');
-  return cut === '' || cut === '.' || cut === '..' ? 'file' : cut;
 }
 
 /** An inclusive byte range. */

@@ -1,3 +1,5 @@
+import type { TransferKind } from '../../common/protocol/messages.js';
+
 /**
  * The file at each end of a transfer, as the protocol core sees it. The Node
  * shell reads and writes the disk (peer/node/file-sink.ts and the source in
@@ -13,6 +15,8 @@ export interface FileSource {
   readonly size: number;
   /** SHA-256 of the whole file (hex); a promise while it is still being computed */
   readonly sha256: string | Promise<string>;
+  /** `text` for a short text the receiver prints (`movie-share --text`); absent: a file */
+  readonly kind?: TransferKind;
   /** [from, size) in slices of `chunkSize` bytes (one empty slice for an empty file); each valid until the next step */
   chunks(from: number, chunkSize: number): AsyncIterable<Uint8Array>;
 }
@@ -22,6 +26,8 @@ export interface IncomingFile {
   sha256: string;
   size: number;
   name: string;
+  /** `text`: a short text (at most MAX_TEXT_BYTES) to show, not a file to save; absent: a file */
+  kind?: TransferKind;
 }
 
 /** Where the receiver puts the file: staged, and visible under its final name only after commit(). */

@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { CHUNK_OVERHEAD, chunkCount, encodeChunk, KEY_BYTES, TRANSFER_ID_BYTES } from '../../common/protocol/framing.js';
 import { encryptKeyMessage, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
-import { parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import { MAX_TEXT_BYTES, parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { bytesToHex, fromBase64, toBase64 } from '../../common/bytes.js';
@@ -52,6 +52,8 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
   const progress = opts.progress ?? silentProgress;
   const { file, tuning } = opts;
   try {
+    if (file.kind === 'text' && file.size > MAX_TEXT_BYTES)
+      throw new MovieShareError(ExitCode.Usage, `A text can be at most ${MAX_TEXT_BYTES / 1024} KiB; send a longer one as a file.`);
     const hello = await link.expect('hello');
     if (hello.v !== PROTOCOL_VERSION) {
       throw new MovieShareError(ExitCode.Other, `The receiver speaks protocol version ${hello.v}, this movie-share speaks ${PROTOCOL_VERSION}; update both.`);
@@ -62,7 +64,9 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
     const key = cryptoBackend().randomBytes(KEY_BYTES);
     const transferId = cryptoBackend().randomBytes(TRANSFER_ID_BYTES);
-    const encryptedKey = await link.guard(encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize })));
+    const encryptedKey = await link.guard(
+      encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize, kind: file.kind ?? 'file' })),
+    );
     const transcript = transcriptBytes({
       version: PROTOCOL_VERSION,
       hostFingerprint: session.hostFingerprint,

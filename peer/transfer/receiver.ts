@@ -17,17 +17,21 @@ import { constantTimeEqual } from '../../common/crypto/mac.js';
 import { bytesToHex, fromBase64, hexToBytes, toBase64 } from '../../common/bytes.js';
 import { CHUNK_OVERHEAD, chunkCount, decodeChunk, MAX_CHUNKS, type OpenedChunk } from '../../common/protocol/framing.js';
 import { decryptKeyMessage, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
-import { MAX_HAVE_RANGES, parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import { MAX_HAVE_RANGES, parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage, type TransferKind } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { ChunkSet } from './chunk-set.js';
-import type { FileSink, TransferReader } from './files.js';
+import type { FileSink, IncomingFile, TransferReader } from './files.js';
 import { Link, type LinkOptions } from './link.js';
 import { OrderedHash } from './ordered-hash.js';
 import { silentProgress, type ProgressSink, type SecureSession } from './session.js';
 
 export interface ReceiveOptions {
-  /** where the file goes (staged until the whole-file hash matched) */
-  sink: FileSink;
+  /**
+   * where the file goes (staged until the whole-file hash matched); or the
+   * sink for what the authenticated key message announces (its name, size,
+   * kind: a text need not go where a file would)
+   */
+  sink: FileSink | ((file: IncomingFile) => FileSink);
   keyPair: Promise<ReceiverKeyPair>;
   tuning: TransportTuning;
   progress?: ProgressSink;
@@ -42,6 +46,8 @@ export interface ReceiveOptions {
 
 export interface ReceiveResult {
   name: string;
+  /** `text`: a short text (movie-share --text), `file` otherwise */
+  kind: TransferKind;
   size: number;
   sha256: string;
   /** bytes that were already here from an earlier run */
@@ -61,8 +67,8 @@ interface Waiter {
 export async function receiveFile(session: SecureSession, opts: ReceiveOptions): Promise<ReceiveResult> {
   const link = new Link<HostMessage, ReceiverMessage>(session.channel, parseHostMessage, opts.link);
   const progress = opts.progress ?? silentProgress;
-  const { sink } = opts;
-  let opened = false;
+  /** the sink once opened, until committed: aborted if the transfer fails */
+  let opened: FileSink | undefined;
   const waiters = new Set<Waiter>();
   try {
     const kp = await link.guard(opts.keyPair);
@@ -100,8 +106,9 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
         link.sendControl({ t: 'ack', written });
       }
     };
+    const sink = typeof opts.sink === 'function' ? opts.sink(payload) : opts.sink;
     const resume = await link.guard(sink.open(payload, onWritten));
-    opened = true;
+    opened = sink;
     sink.failure.catch((e: unknown) => link.fail(e));
     const kept = haveChunks(count, chunkSize, size, resume.have);
     // the confirm carries the SHA-256 of the kept bytes: the host resumes only if its file holds the same there
@@ -228,18 +235,18 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
       throw integrityError("The received file does not match the sender's SHA-256; nothing was saved. Try the transfer again.");
     }
     await sink.commit();
-    opened = false;
+    opened = undefined;
     link.sendControl({ t: 'done', sha256: payload.sha256 });
     link.finish();
     progress.finish();
     await session.channel.drained();
     await link.linger(); // the host closes once it has read `done`; closing first could lose it
-    return { name: payload.name, size, sha256: payload.sha256, resumedFrom };
+    return { name: payload.name, kind: payload.kind, size, sha256: payload.sha256, resumedFrom };
   } catch (e) {
     const err = link.fail(e);
     for (const w of waiters) w.reject(err);
     waiters.clear();
-    if (opened) await sink.abort(err.exitCode !== ExitCode.Integrity);
+    if (opened) await opened.abort(err.exitCode !== ExitCode.Integrity);
     await link.linger(); // let an abort we sent reach the host before the CLI closes the channel
     throw err;
   }

@@ -41,9 +41,9 @@ const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
 export class Procs {
   private children: Proc[] = [];
 
-  /** `stdin: 'pipe'` to type into the child (`child.stdin`), e.g. a Ctrl-C through `script`'s terminal. */
-  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { stdin?: 'pipe' } = {}): Proc {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  /** `stdin: 'pipe'` to type into the child (`child.stdin`), e.g. a Ctrl-C through `script`'s terminal; `cwd`: where it runs. */
+  spawn(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { stdin?: 'pipe'; cwd?: string } = {}): Proc {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], cwd: opts.cwd });
     live.add(child);
     let out = '';
     let err = '';
@@ -101,8 +101,8 @@ export class Procs {
     return p;
   }
 
-  node(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    return this.spawn(process.execPath, [script, ...args], env);
+  node(script: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { stdin?: 'pipe'; cwd?: string } = {}): Proc {
+    return this.spawn(process.execPath, [script, ...args], env, opts);
   }
 
   /** A real movie-signal on 127.0.0.1, ephemeral port (`https://` with --tls-cert/--tls-key). */

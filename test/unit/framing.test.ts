@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { CHUNK_OVERHEAD, chunkAad, chunkCount, chunkIndex, chunkNonce, classifyFrame, decodeChunk, encodeChunk, encodeControl } from '../../common/protocol/framing.js';
-import { readU64 } from '../../common/bytes.js';
+import { readU64, utf8 } from '../../common/bytes.js';
 import { decryptKeyMessage, encryptKeyMessage, generateReceiverKeyPair, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
-import { parseKeyPayload, parseReceiverMessage, parseHostMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
+import { MAX_TEXT_BYTES, parseKeyPayload, parseReceiverMessage, parseHostMessage, serializeKeyPayload } from '../../common/protocol/messages.js';
 import { receiverMac, sdpFingerprint, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { now } from '../support/node-crypto.js';
 
@@ -174,6 +174,7 @@ test('key transport: RSA-OAEP-3072 round trip; wrong key or tampering → exit 4
     size: 5 * 2 ** 30,
     name: 'film ünïcode ../../etc/passwd.mp4',
     chunkSize: 65536,
+    kind: 'file' as const,
   };
   const msg = await encryptKeyMessage(await importReceiverPublicKey(kp.publicKeyDer), serializeKeyPayload(payload));
   assert.deepEqual(parseKeyPayload(await decryptKeyMessage(kp.privateKey, msg)), payload);
@@ -229,4 +230,29 @@ test('DTLS fingerprint is read from the SDP', () => {
     code(() => sdpFingerprint('v=0\r\n')),
     ExitCode.Auth,
   );
+});
+
+test('key payload: kind is absent for a file, "text" for a text of at most MAX_TEXT_BYTES; anything else is refused', () => {
+  const base = { transferId: new Uint8Array(16), key: new Uint8Array(32), sha256: 'ab'.repeat(32), size: 11, name: 'text', chunkSize: 65536 };
+  const asFile = serializeKeyPayload({ ...base, kind: 'file' });
+  assert.ok(!new TextDecoder().decode(asFile).includes('kind'), 'a file is sent as before');
+  assert.equal(parseKeyPayload(asFile).kind, 'file');
+  assert.equal(parseKeyPayload(serializeKeyPayload({ ...base, kind: 'text' })).kind, 'text');
+  assert.equal(parseKeyPayload(serializeKeyPayload({ ...base, size: MAX_TEXT_BYTES, kind: 'text' })).size, MAX_TEXT_BYTES);
+  const wire = (extra: Record<string, unknown>) =>
+    utf8(
+      JSON.stringify({
+        transferId: Buffer.alloc(16).toString('base64'),
+        key: Buffer.alloc(32).toString('base64'),
+        sha256: base.sha256,
+        size: 11,
+        name: 'x',
+        chunkSize: 65536,
+        ...extra,
+      }),
+    );
+  assert.throws(() => parseKeyPayload(wire({ kind: 'text', size: MAX_TEXT_BYTES + 1 })), /a text of more than/);
+  assert.throws(() => parseKeyPayload(wire({ kind: 'folder' })), /field kind/);
+  assert.throws(() => parseKeyPayload(wire({ kind: 1 })), /field kind/);
+  assert.equal(parseKeyPayload(wire({ kind: 'file' })).kind, 'file');
 });

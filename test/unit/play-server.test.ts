@@ -1,7 +1,8 @@
 /** The pure parts of `movie-get --play`'s server: Range headers, the URL's name, Content-Type. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentType, parseRange, safeFileName } from '../../peer/node/play-server.js';
+import { contentType, parseRange } from '../../peer/node/play-server.js';
+import { safeFileName } from '../../common/file-name.js';
 
 test('parseRange: single byte ranges, suffixes, open ends, clamping', () => {
   assert.deepEqual(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
@@ -26,15 +27,28 @@ test('parseRange: ranges outside the file are unsatisfiable (416)', () => {
   assert.equal(parseRange('bytes=0-', 0), 'unsatisfiable', 'an empty file has no bytes to range over');
 });
 
-test('safeFileName: the last path component, no control characters, never empty or a dot name', () => {
+test('safeFileName: one safe path segment, never empty, hidden, a device name or too long', () => {
   assert.equal(safeFileName('movie.mp4'), 'movie.mp4');
   assert.equal(safeFileName('../../etc/passwd'), 'passwd');
+  assert.equal(safeFileName('../evil'), 'evil');
   assert.equal(safeFileName('C:\\Users\\me\\clip.webm'), 'clip.webm');
-  assert.equal(safeFileName('a\u0000b\nc.mkv'), 'abc.mkv');
+  assert.equal(safeFileName('a\u0000b\nc\u001b[31m.mkv'), 'abc[31m.mkv');
+  assert.equal(safeFileName('x\u202egpj.exe'), 'xgpj.exe', 'no bidirectional override');
   assert.equal(safeFileName(''), 'file');
   assert.equal(safeFileName('dir/'), 'file');
   assert.equal(safeFileName('..'), 'file');
-  assert.equal(Array.from(safeFileName('x'.repeat(500))).length, 200);
+  assert.equal(safeFileName('...'), 'file');
+  assert.equal(safeFileName('.bashrc'), 'bashrc', 'a leading dot would hide it');
+  assert.equal(safeFileName('name. . '), 'name', 'Windows drops trailing dots and spaces');
+  assert.equal(safeFileName('a<b>c:d"e|f?g*h'), 'a_b_c_d_e_f_g_h');
+  assert.equal(safeFileName('CON'), '_CON');
+  assert.equal(safeFileName('nul.txt'), '_nul.txt');
+  assert.equal(safeFileName('com1.tar.gz'), '_com1.tar.gz');
+  assert.equal(safeFileName('console.log'), 'console.log');
+  assert.equal(safeFileName('x'.repeat(500)).length, 200);
+  const long = safeFileName(`${'é'.repeat(300)}.mp4`);
+  assert.ok(long.endsWith('.mp4'), 'the extension is kept');
+  assert.ok(new TextEncoder().encode(long).length <= 200, 'bounded in bytes, not characters');
 });
 
 test('contentType: from the extension, case-insensitive', () => {

@@ -1,7 +1,7 @@
 /** Outside text loses its terminal controls before it is printed (common/terminal.ts, peer/cli/progress.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { safeText } from '../../common/terminal.js';
+import { safeLines, safeText } from '../../common/terminal.js';
 import { jsonLine, printLine, type TextStream } from '../../peer/cli/progress.js';
 
 test('safeText: C0, DEL, C1 and bidi controls removed, line breaks become spaces, printable Unicode kept', () => {
@@ -13,6 +13,13 @@ test('safeText: C0, DEL, C1 and bidi controls removed, line breaks become spaces
   const printable = 'Ünïcødé 電影 🎬 — “quotes” ½ ß Ελληνικά עברית العربية';
   assert.equal(safeText(printable), printable);
   assert.equal(safeText(''), '');
+});
+
+test('safeLines: controls removed as by safeText, but line feeds and tabs kept; a carriage return becomes a line feed', () => {
+  assert.equal(safeLines('one\ntwo\tcols\n'), 'one\ntwo\tcols\n');
+  assert.equal(safeLines('a\r\nb\rc\u2028d'), 'a\nb\nc\nd', 'a lone CR cannot overwrite the line on screen');
+  assert.equal(safeLines('\u001b]0;title\u0007x\u001b[2J\u009b1m\u202eevil\u007f'), ']0;titlex[2J1mevil');
+  assert.equal(safeLines('héllo ✓'), 'héllo ✓');
 });
 
 test('printLine: every line it prints is without terminal controls; its own line breaks stay', () => {
