@@ -72,6 +72,8 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
   let conn: Connected<P> | undefined;
   let keys: SessionKeys;
   let reason = '';
+  /** the failure that lost the connection: what a side without patience reports as it is */
+  let lostBy: MovieShareError | undefined;
   try {
     const rz = await opts.first();
     keys = rz.keys;
@@ -81,6 +83,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
     if (e.stuck) throw networkError(STUCK_SENTENCE);
     keys = e.keys;
     reason = cause(e.failure);
+    lostBy = e.failure;
   }
   const meetingOpts: MeetingOptions<P> = { role, keys, factory: opts.factory, lowWaterMark: opts.lowWaterMark, connectSignal: opts.connectSignal, log };
   let meeting: Meeting<P> | undefined;
@@ -94,6 +97,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
         } catch (e) {
           if (!recoverable(e)) throw e;
           reason = cause(e);
+          lostBy = e;
           conn.rtc.peer.destroy();
           conn = undefined;
         }
@@ -101,6 +105,7 @@ export async function healingTransfer<P extends WebRtcPeer, T>(opts: HealOptions
       // the connection is lost (or never came): patience counts from now
       const deadline = Date.now() + opts.patienceMs;
       const lost = reason;
+      if (opts.patienceMs <= 0 && lostBy) throw lostBy;
       meeting ??= new Meeting(meetingOpts);
       let failures = 0;
       while (!conn) {
