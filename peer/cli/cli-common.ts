@@ -48,7 +48,10 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--relay-only', 'only use the TURN relay (env MOVIE_RELAY_ONLY=1)')
     .option('--bind-address <addr>', 'bind ICE to this local address (env MOVIE_BIND_ADDRESS)')
     .option('--max-rate <rate>', 'send or receive at most this many bytes per second, e.g. 500K, 5M, 1.5MiB (K, M, G: powers of 1000; Ki, Mi, Gi: of 1024)')
-    .option('--patience <seconds>', `when the connection to the other side is lost, keep trying to reconnect this long (default ${DEFAULT_PATIENCE_MS / 1000}; 0: end at once, as before)`)
+    .option(
+      '--patience <seconds>',
+      `when the connection to the other side is lost, keep trying to reconnect this long (default ${DEFAULT_PATIENCE_MS / 1000}; 0: end at once, as before)`,
+    )
     .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
     .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
