@@ -269,7 +269,8 @@ describe('play while downloading', { concurrency: true }, () => {
     const server = await PlayServer.listen(0);
     try {
       const u = server.serve('my/odd name?.webm', source);
-      assert.match(u, /^http:\/\/127\.0\.0\.1:\d+\/odd%20name%3F\.webm$/);
+      // the name as common/file-name.ts makes it safe: the last path part, `?` replaced
+      assert.match(u, /^http:\/\/127\.0\.0\.1:\d+\/odd%20name_\.webm$/);
       // a client that reads the first bytes of the whole file and hangs up
       await new Promise<void>((resolve, reject) => {
         const req = http.get(u, { agent: false }, (res) => {
