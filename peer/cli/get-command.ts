@@ -37,7 +37,7 @@ import { rendezvous } from '../rendezvous/rendezvous.js';
 import { healingTransfer } from '../rendezvous/heal.js';
 import { receiveFile } from '../transfer/receiver.js';
 import { SignalClient } from '../rendezvous/signal-client.js';
-import { nodePeerFactory } from '../rtc/node-peer.js';
+import { closeNativeConnections, nodePeerFactory } from '../rtc/node-peer.js';
 import { NodeFileSink } from '../node/file-sink.js';
 import { checkResumeFiles, partPath, readSidecar, sidecarPath } from '../node/resume.js';
 import { StdoutSink } from '../node/stdout-sink.js';
@@ -315,5 +315,6 @@ void runMain(
     closeChannel?.();
     signal?.close();
     await play?.close();
+    await closeNativeConnections(1500);
   },
 );

@@ -18,7 +18,7 @@ import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Outp
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
-import { nodePeerFactory } from '../rtc/node-peer.js';
+import { closeNativeConnections, nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
@@ -218,5 +218,6 @@ void runMain(
     closeChannel?.();
     signal?.close();
     await embedded?.close();
+    await closeNativeConnections(1500);
   },
 );

@@ -33,11 +33,38 @@ import { peerConnectionOf } from '../webrtc/simple-peer-adapter.js';
 /** A session description as the polyfill makes it (its DOM types do not resolve under our ES2022 lib). */
 type Description = { type: string; sdp: string };
 
+/** Every native connection this process made, until it is closed (see closeNativeConnections). */
+const natives = new Set<PeerConnection>();
+
+/**
+ * Before the process exits: close the native connections that ever connected
+ * and wait (at most `timeoutMs`) until every closing one says `closed`, so no
+ * libdatachannel thread is still working on one while the process tears down
+ * (an exit in the middle of that can abort in glibc: "The futex facility
+ * returned an unexpected error code", seen about once in 300 relayed runs).
+ * A connection that never connected is left alone: it may be stuck in the
+ * DTLS lock cycle (dtls-role.ts), where close() would block this thread.
+ */
+export async function closeNativeConnections(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const waiting: PeerConnection[] = [];
+  for (const pc of natives) {
+    const st = pc.state();
+    if (st === 'closed') natives.delete(pc);
+    else if (st === 'connected' || st === 'disconnected' || st === 'failed') {
+      pc.close();
+      waiting.push(pc);
+    }
+  }
+  while (waiting.some((pc) => pc.state() !== 'closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 function wrtcFor(config: RtcConfig) {
   class ShimPeerConnection extends RTCPeerConnection {
     native: PeerConnection;
     constructor() {
       const native = new PeerConnection(`movie-share-${randomBytes(4).toString('hex')}`, config);
+      natives.add(native);
       super({ iceServers: [], peerConnection: native } as unknown as ConstructorParameters<typeof RTCPeerConnection>[0]);
       this.native = native;
       // W3C: gathering complete is announced by an icecandidate event with a null
