@@ -1,5 +1,5 @@
 /**
- * `movie-get CODE` without -o (issue #17): the file lands in the current
+ * `movie-get CODE` without -o: the file lands in the current
  * folder under the sender's name, made safe (a hostile name from
  * test/support/named-host-main.ts stays inside it), and never replaces a
  * file there. `movie-share --text` (and `--text -` from stdin): the receiver

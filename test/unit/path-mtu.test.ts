@@ -110,7 +110,7 @@ test('behind TURN (--relay-only, or a TURN server configured) the net hint lists
   }
 });
 
-// One machine is one machine (issue #16): two processes on one kernel and network namespace,
+// One machine is one machine: two processes on one kernel and network namespace,
 // connected over its non-loopback address, prove it with equal keyed host values.
 const KEY = new Uint8Array(32).fill(7);
 const OTHER_KEY = new Uint8Array(32).fill(8);
