@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { BIN, Procs, type Proc } from '../support/procs.js';
 import { randomFile, sameBytes, tempDir } from '../support/files.js';
 import { netnsUnavailable, run } from '../support/netns.js';
+import { events, type JsonEvent } from '../support/reliability.js';
 
 /** the machine's first global address (IPv4 first), if it has one */
 function machineAddress(): string | undefined {
@@ -81,14 +82,7 @@ after(async () => {
   await removeDir?.();
 });
 
-type Ev = Record<string, unknown> & { event: string };
-const event = (p: Proc, name: string): Ev | undefined =>
-  p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Ev)
-    .find((e) => e.event === name);
+const event = (p: Proc, name: string): JsonEvent | undefined => events(p).find((e) => e.event === name);
 
 test('two CLIs on this machine, bound to its non-loopback address: same kernel and network namespace, MTU 4096', { skip, timeout: 60_000 }, async (t) => {
   const out = join(dir, 'out.bin');
