@@ -34,11 +34,15 @@ export type HostMessage =
    * they do not (it sends every chunk; the receiver drops what it kept).
    */
   | { t: 'start'; resume: boolean }
+  /** a piece of a set's manifest, right after the key (the key payload names its length and SHA-256) */
+  | { t: 'manifest'; data: string }
   | { t: 'end' }
   | { t: 'ping' }
   | { t: 'abort'; code: ExitCode; message: string };
 
 const MAX_B64 = 8192;
+/** a manifest piece's bytes at most (base64 on the wire: 4/3 of it) */
+export const MANIFEST_PIECE_BYTES = 30 * 1024;
 const MAX_MESSAGE = 2048;
 const EXIT_CODES: ReadonlySet<number> = new Set(Object.values(ExitCode));
 
@@ -134,6 +138,11 @@ export function parseHostMessage(json: string): HostMessage {
     case 'start':
       if (typeof o['resume'] !== 'boolean') throw protocolError('field resume');
       return { t: 'start', resume: o['resume'] };
+    case 'manifest': {
+      const data = str(o, 'data', (MANIFEST_PIECE_BYTES / 3) * 4);
+      if (!isBase64(data) || data === '') throw protocolError('field data is not base64');
+      return { t: 'manifest', data };
+    }
     case 'end':
       return { t: 'end' };
     case 'ping':
@@ -146,10 +155,19 @@ export function parseHostMessage(json: string): HostMessage {
 }
 
 /**
- * What a transfer carries: a file (saved), or a short text (`movie-share
- * --text`: printed by the receiver, at most MAX_TEXT_BYTES of UTF-8).
+ * What a transfer carries: a file (saved), a short text (`movie-share
+ * --text`: printed by the receiver, at most MAX_TEXT_BYTES of UTF-8), or a
+ * set of files and folders (the stream carries its files back to back; the
+ * manifest, common/protocol/manifest.ts, says which is which).
  */
-export type TransferKind = 'file' | 'text';
+export type TransferKind = 'file' | 'text' | 'set';
+
+/** What the key payload says of a set's manifest, which follows in `manifest` messages. */
+export interface ManifestRef {
+  bytes: number;
+  /** SHA-256 of the manifest's bytes, hex */
+  sha256: string;
+}
 /** the largest text a `text` transfer may carry, in bytes (both sides check) */
 export const MAX_TEXT_BYTES = 64 * 1024;
 
@@ -159,14 +177,16 @@ export interface KeyPayload {
   transferId: Uint8Array;
   /** fresh AES-256-GCM key for the chunks */
   key: Uint8Array;
-  /** SHA-256 of the whole file, hex */
+  /** SHA-256 of the whole file (of a set: of its stream, every file back to back), hex */
   sha256: string;
   size: number;
-  /** the host's file name: metadata only, never used as a path */
+  /** the host's file name (of a set: its name for the set): metadata only, never used as a path */
   name: string;
   chunkSize: number;
   /** absent on the wire for a file (what hosts before it sent) */
   kind: TransferKind;
+  /** a set's manifest: present exactly when kind is `set` */
+  manifest?: ManifestRef;
 }
 
 export function serializeKeyPayload(p: KeyPayload): Uint8Array {
@@ -178,7 +198,8 @@ export function serializeKeyPayload(p: KeyPayload): Uint8Array {
       size: p.size,
       name: p.name,
       chunkSize: p.chunkSize,
-      ...(p.kind === 'text' ? { kind: 'text' } : {}),
+      ...(p.kind !== 'file' ? { kind: p.kind } : {}),
+      ...(p.manifest ? { manifest: p.manifest } : {}),
     }),
   );
 }
@@ -192,8 +213,16 @@ export function parseKeyPayload(bytes: Uint8Array): KeyPayload {
   const chunkSize = uint(o, 'chunkSize');
   if (chunkSize < 1024 || chunkSize > 16 * 1024 * 1024) throw protocolError('chunk size');
   const kind = o['kind'] ?? 'file';
-  if (kind !== 'file' && kind !== 'text') throw protocolError('field kind');
+  if (kind !== 'file' && kind !== 'text' && kind !== 'set') throw protocolError('field kind');
   const size = uint(o, 'size');
   if (kind === 'text' && size > MAX_TEXT_BYTES) throw protocolError(`a text of more than ${MAX_TEXT_BYTES} bytes`);
-  return { transferId, key, sha256, size, name: str(o, 'name', 1024), chunkSize, kind };
+  const payload: KeyPayload = { transferId, key, sha256, size, name: str(o, 'name', 1024), chunkSize, kind };
+  if (kind === 'set') {
+    const m = o['manifest'];
+    if (typeof m !== 'object' || m === null) throw protocolError('field manifest');
+    const ref = m as Json;
+    payload.manifest = { bytes: uint(ref, 'bytes'), sha256: sha256Hex(ref, 'sha256') };
+    if (payload.manifest.bytes === 0) throw protocolError('field manifest');
+  }
+  return payload;
 }

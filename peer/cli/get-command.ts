@@ -9,6 +9,13 @@
  * removed; with --json a `text` event), and no file is written, unless -o
  * is given: then it goes there like a file.
  *
+ * A set (`movie-share DIR…`) goes into the folder -o DEST (made if absent;
+ * refused if it holds anything else, unless --force), or without -o into the
+ * current folder, where none of its top-level names may exist yet. The list
+ * (count, size, first names) is shown before anything is written, and on a
+ * terminal movie-get asks before accepting it (--yes: do not ask). Each file
+ * appears once its own SHA-256 matched (peer/node/folder-sink.ts).
+ *
  * `-o -` streams the file to stdout in order as it is authenticated (for a
  * player reading a pipe); the exit code is then the only verdict on the
  * whole-file SHA-256. `--play` also serves OUT while it arrives, at
@@ -24,14 +31,17 @@ import { safeFileName } from '../../common/file-name.js';
 import { fromUtf8 } from '../../common/bytes.js';
 import { MemorySink } from '../transfer/memory-sink.js';
 import type { IncomingFile } from '../transfer/files.js';
-import { access, constants, lstat, stat } from 'node:fs/promises';
+import { access, constants, lstat, readdir, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import type { Manifest } from '../../common/protocol/manifest.js';
+import { FolderSink, isStagingName, stagingName } from '../node/folder-sink.js';
 import { basename, dirname, resolve } from 'node:path';
 import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
-import { createProgress, printLine } from './progress.js';
+import { createProgress, endProgressLine, printLine, setProgress } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { healingTransfer } from '../rendezvous/heal.js';
@@ -47,6 +57,7 @@ import { receiverKeyPair } from './early-keygen.js';
 interface GetFlags extends CommonFlags {
   output?: string;
   force?: boolean;
+  yes?: boolean;
   play?: boolean;
   playPort?: string;
 }
@@ -63,7 +74,11 @@ const program = configureExit(
         '-o, --output <path>',
         'where to write the file (default: the sender\'s file name, made safe, in the current folder; never replacing a file there); "-" writes it to stdout as it arrives (e.g. | mpv -): stdout cannot be taken back, so if the final SHA-256 check fails the exit code (3) is the only verdict; not with --json or --play',
       )
-      .option('--force', 'overwrite OUT if it exists (or appears meanwhile), and an OUT.part left without its OUT.part.json; needs -o')
+      .option(
+        '--force',
+        'overwrite OUT if it exists (or appears meanwhile), and an OUT.part left without its OUT.part.json; for a set, write into a folder OUT that is not empty; needs -o',
+      )
+      .option('-y, --yes', 'accept a set of files without asking (on a terminal movie-get shows the list and asks first)')
       .option(
         '--play',
         'also serve OUT while it arrives at http://127.0.0.1:PORT/NAME for a player (seeking fetches that part first); after it is verified, keep serving until Ctrl-C',
@@ -102,10 +117,11 @@ async function checkHere(): Promise<void> {
  * must not exist, and whose NAME.part may only be the kept part of this very
  * file (same SHA-256 and size: resume).
  */
-async function defaultOutput(file: IncomingFile): Promise<string> {
+async function defaultOutput(file: IncomingFile, dir = '.'): Promise<string> {
   const name = safeFileName(file.name);
-  const out = resolve(name);
-  const taken = (what: string) => usageError(`${what} already exists in this folder and was not replaced; run both commands again, with -o OTHER-NAME for movie-get.`);
+  const out = resolve(dir, name);
+  const taken = (what: string) =>
+    usageError(`${what} already exists in ${dir === '.' ? 'this folder' : dir} and was not replaced; run both commands again, with -o OTHER-NAME for movie-get.`);
   if (await lstat(out).catch(() => null)) throw taken(name);
   const sidecar = await readSidecar(out);
   const ours = sidecar !== null && sidecar.sha256 === file.sha256 && sidecar.size === file.size;
@@ -118,7 +134,8 @@ async function defaultOutput(file: IncomingFile): Promise<string> {
 
 async function checkOutput(out: string, force: boolean): Promise<void> {
   const st = await stat(out).catch(() => null);
-  if (st?.isDirectory()) throw usageError(`${out} is a directory; give a file path with -o.`);
+  // a folder: a file goes into it under the sender's name, a set into it (checked once the list arrived)
+  if (st?.isDirectory()) return;
   // lstat: a link there (even a dangling one) is something that exists
   if ((st || (await lstat(out).catch(() => null))) && !force) throw usageError(`${out} already exists; choose another -o path or add --force to overwrite it.`);
   const dir = dirname(out);
@@ -130,6 +147,43 @@ async function checkOutput(out: string, force: boolean): Promise<void> {
     throw usageError(`Cannot write to the folder ${dir} (permission denied or read-only); choose another -o path.`);
   }
   await checkResumeFiles(out, force);
+}
+
+/**
+ * A set is about to be received into `root` (-o DEST, or the current folder):
+ * DEST must be absent, empty, or hold this very set's interrupted download,
+ * unless --force. Returns the sentence listing what comes.
+ */
+async function checkSetRoot(root: string, sha256: string): Promise<void> {
+  if (!explicitOut || flags.force) return;
+  const st = await lstat(root).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) throw usageError(`${root} is a file, and the sender sent a set of files; run both commands again with -o NEW-FOLDER.`);
+  const names = await readdir(root);
+  if (names.includes(stagingName(sha256))) return; // resuming this set
+  if (names.some((n) => !isStagingName(n)))
+    throw usageError(`${root} is a folder that is not empty; a set of files goes into a new or empty folder. Choose another -o folder, or add --force to write into it.`);
+}
+
+/** "12 files, 2 folders, 4.2 GB: a, b, c and 9 more" */
+function describeSet(m: Manifest, size: number): string {
+  const files = m.entries.filter((e) => e.kind === 'file').length;
+  const dirs = m.entries.length - files;
+  const tops = [...new Set(m.entries.map((e) => e.path.split('/')[0]!))];
+  const shown = tops.slice(0, 3).map((t) => safeText(t));
+  const more = tops.length > 3 ? ` and ${tops.length - 3} more` : '';
+  return `${files} file${files === 1 ? '' : 's'}${dirs > 0 ? `, ${dirs} folder${dirs === 1 ? '' : 's'}` : ''}, ${formatBytes(size)}: ${shown.join(', ')}${more}`;
+}
+
+/** On a terminal: ask before a set is written (no answer, or anything but yes, declines). */
+async function ask(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } finally {
+    rl.close();
+  }
 }
 
 function playPort(v: string | undefined): number {
@@ -172,8 +226,10 @@ void runMain(
     /** OUT: known now with -o, else once the key message named the file (the same on every reconnection) */
     let outPath = flags.output === undefined ? undefined : toStdout ? STDOUT : resolve(flags.output);
     let chosen: Promise<string> | undefined;
+    /** -o names a folder: a file goes into it under the sender's name */
+    const outIsDir = outPath !== undefined && !toStdout && Boolean((await stat(outPath).catch(() => null))?.isDirectory());
     const outputFor = (file: IncomingFile): Promise<string> =>
-      (chosen ??= defaultOutput(file).then((p) => {
+      (chosen ??= defaultOutput(file, outIsDir ? outPath : '.').then((p) => {
         outPath = p;
         return p;
       }));
@@ -181,6 +237,30 @@ void runMain(
     else if (!toStdout) await checkOutput(outPath, Boolean(flags.force));
     /** the text of a text transfer without -o */
     let text: MemorySink | undefined;
+    /** a set: the folder its entries go into, and what it holds */
+    let setRoot: string | undefined;
+    let setSummary = '';
+    let resolveManifest!: (m: Manifest) => void;
+    const manifestKnown = new Promise<Manifest>((r) => (resolveManifest = r));
+    const onManifest = async (m: Manifest, p: { name: string; size: number; sha256: string }): Promise<void> => {
+      if (toStdout) throw usageError('The sender sent a set of files, which cannot go to stdout; run both commands again with -o FOLDER.');
+      if (flags.play) throw usageError('The sender sent a set of files; --play serves one file. Run both commands again without --play.');
+      const root = explicitOut ? resolve(flags.output!) : resolve('.');
+      await checkSetRoot(root, p.sha256);
+      setSummary = describeSet(m, p.size);
+      if (setRoot === undefined) {
+        // asked once: a reconnection goes on with what was accepted
+        out.event('manifest', { name: p.name, size: p.size, entries: m.entries.length, first: m.entries.slice(0, 20).map((e) => e.path) });
+        const into = explicitOut ? root : 'the current folder';
+        if (mode !== 'json' && !flags.yes && process.stdin.isTTY && process.stderr.isTTY) {
+          endProgressLine();
+          if (!(await ask(`movie-get: the sender offers ${safeText(p.name)} (${setSummary}). Receive it into ${into}? [y/N] `)))
+            throw new MovieShareError(ExitCode.Other, 'Declined; nothing was written.');
+        } else out.info(`Receiving ${safeText(p.name)} (${setSummary}) into ${into}.`);
+      }
+      setRoot = root;
+      resolveManifest(m);
+    };
     const ice = iceOptions(flags);
     const tune = tuning(flags);
     const rate = maxRate(flags);
@@ -208,7 +288,7 @@ void runMain(
 
     const factory = nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine);
     let t0 = Date.now();
-    const bar = createProgress(mode, 'receiving');
+    const bar = setProgress(createProgress(mode, 'receiving'), manifestKnown, () => undefined);
     let firstByte = false;
     const progress: typeof bar = {
       start: (total, already) => bar.start(total, already),
@@ -222,7 +302,7 @@ void runMain(
       finish: () => bar.finish(),
       note: (text) => bar.note?.(text),
     };
-    const where = (): string => (toStdout ? 'stdout' : (outPath ?? 'the current folder'));
+    const where = (): string => (toStdout ? 'stdout' : (setRoot ?? outPath ?? 'the current folder'));
     let playing = false;
     const res = await healingTransfer({
       role: 'receiver',
@@ -239,13 +319,22 @@ void runMain(
       run: (c) => {
         closeChannel = () => c.session.channel.close();
         return receiveFile(c.session, {
+          onManifest,
           sink: (file) => {
+            if (file.kind === 'set')
+              return new FolderSink(setRoot!, {
+                force: Boolean(flags.force),
+                onFile: (f) => {
+                  out.event('file-verified', { path: f.path, size: f.size, sha256: f.sha256 });
+                  out.verbose(`verified ${safeText(f.path)}`);
+                },
+              });
             if (file.kind === 'text' && !explicitOut) {
               if (flags.play) throw usageError('The sender sent a text, not a file to play; run both commands again without --play.');
               return (text = new MemorySink());
             }
             if (toStdout) return new StdoutSink();
-            return new NodeFileSink(outPath ?? outputFor, Boolean(flags.force));
+            return new NodeFileSink(outPath !== undefined && !outIsDir ? outPath : outputFor, Boolean(flags.force));
           },
           keyPair,
           tuning: tune,
@@ -299,6 +388,11 @@ void runMain(
       }
       out.event('done', { kind: 'text', size: res.size, sha256: res.sha256, seconds: secs });
       out.info(`Received a text of ${formatBytes(res.size)}; SHA-256 verified (${res.sha256.slice(0, 16)}…).`);
+      return;
+    }
+    if (res.kind === 'set') {
+      out.event('done', { kind: 'set', path: where(), name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs });
+      out.info(`Received ${safeText(res.name)} (${setSummary}) into ${where()} in ${secs.toFixed(1)} s; every file's SHA-256 verified.`);
       return;
     }
     out.event('done', { path: where(), name: res.name, size: res.size, sha256: res.sha256, resumedFrom: res.resumedFrom, seconds: secs, ...(play ? { url: play.url } : {}) });

@@ -9,6 +9,7 @@ import cliProgress from 'cli-progress';
 import { silentProgress, type ProgressSink } from '../transfer/session.js';
 import { formatBytes } from '../../common/format.js';
 import { safeText } from '../../common/terminal.js';
+import { fileAt, streamFiles, type Manifest, type StreamFile } from '../../common/protocol/manifest.js';
 
 export type OutputMode = 'human' | 'json' | 'quiet';
 
@@ -128,9 +129,11 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
       cliProgress.Presets.shades_classic,
     );
     let last = 0;
+    /** the file of a set being sent or received, shown after the numbers */
+    let current = '';
     const fields = (done: number, note = '') => {
       const rate = meter.rate(done);
-      return { doneH: formatBytes(done), totalH: formatBytes(total), speed: formatBytes(rate), etaH: formatEta((total - done) / rate), note };
+      return { doneH: formatBytes(done), totalH: formatBytes(total), speed: formatBytes(rate), etaH: formatEta((total - done) / rate), note: note || current };
     };
     return {
       start(t, already) {
@@ -148,6 +151,9 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
         if (liveBar === bar) bar.update(last, fields(last, ` | ${text}`));
         else printLine(`${verb}: ${text}`, stream);
       },
+      label(text) {
+        current = ` | ${text}`;
+      },
       finish() {
         // once endProgressLine() stopped the bar, both calls do nothing
         bar.update(Math.max(total, 1), fields(total));
@@ -157,7 +163,11 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
     };
   }
   let lastLine = 0;
+  let current = '';
   return {
+    label(text) {
+      current = `: ${text}`;
+    },
     start(t, already) {
       total = t;
       meter.reset(already);
@@ -169,12 +179,47 @@ export function createProgress(mode: OutputMode, verb: string, opts: ProgressOpt
       lastLine = now;
       const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
       const rate = meter.rate(done);
-      stream.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}\n`);
+      stream.write(`${verb}: ${pct}% (${formatBytes(done)} of ${formatBytes(total)}), ${formatBytes(rate)}/s, ETA ${formatEta((total - done) / rate)}${current}\n`);
     },
     // the CLI's closing sentence ("Received …" / "Sent …") reports the end
     finish() {},
     note(text) {
       stream.write(`${verb}: ${text}\n`);
     },
+  };
+}
+
+/**
+ * A set's progress: the line names the file at the current offset of the
+ * stream (files back to back), and `onFile` hears each file as it begins.
+ */
+export function setProgress(inner: ProgressSink, manifest: Manifest | Promise<Manifest>, onFile: (f: StreamFile) => void): ProgressSink {
+  let files: StreamFile[] = [];
+  void Promise.resolve(manifest).then(
+    (m) => (files = streamFiles(m)),
+    () => undefined,
+  );
+  let current = -1;
+  /** the file holding the last byte moved: its first byte has been read (host) or written (receiver) */
+  const follow = (done: number): void => {
+    if (files.length === 0 || done === 0) return;
+    const i = fileAt(files, done - 1);
+    for (let j = current + 1; j <= i; j++) onFile(files[j]!);
+    if (i > current) {
+      current = i;
+      inner.label?.(safeText(files[i]!.path));
+    }
+  };
+  return {
+    start: (total, already) => {
+      follow(already);
+      inner.start(total, already);
+    },
+    update: (done) => {
+      follow(done);
+      inner.update(done);
+    },
+    finish: () => inner.finish(),
+    note: (text) => inner.note?.(text),
   };
 }

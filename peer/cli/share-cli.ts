@@ -3,6 +3,10 @@
  * movie-share FILE: the host. Prints the code, waits for one receiver, sends,
  * and exits 0 only after the receiver confirmed a verified write.
  *
+ * movie-share PATH… (folders, or several files): a set, sent as one stream
+ * with its manifest (peer/node/set-source.ts); the receiver verifies and
+ * places each file on its own.
+ *
  * movie-share --text "…" (or --text - to read it from stdin): a short text
  * (at most MAX_TEXT_BYTES) instead of a file, which movie-get prints.
  */
@@ -16,6 +20,10 @@ import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
+import { hashSet, inspectSet, setSource } from '../node/set-source.js';
+import { setProgress } from './progress.js';
+import type { StreamFile } from '../../common/protocol/manifest.js';
+import { stat } from 'node:fs/promises';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { closeNativeConnections, nodePeerFactory } from '../rtc/node-peer.js';
@@ -34,7 +42,7 @@ const program = configureExit(
   addCommonOptions(
     new Command('movie-share')
       .description('Send a file (or a short text) end-to-end encrypted and peer to peer. Prints a code for the receiver (movie-get).')
-      .argument('[file]', 'the file to send'),
+      .argument('[paths...]', 'the file to send, or several files and folders (sent as a set, into one folder on the other side)'),
   )
     .option('--text <text>', `send this text instead of a file (at most ${MAX_TEXT_BYTES / 1024} KiB; "-" reads it from stdin); movie-get prints it`)
     .option('--tls-cert <file>', 'run the signaling server (and the browser page) in this process over HTTPS with this certificate (PEM); needs --tls-key')
@@ -43,7 +51,7 @@ const program = configureExit(
 useCryptoBackend(nodeCrypto);
 program.parse();
 const flags = program.opts<CommonFlags & { tlsCert?: string; tlsKey?: string; text?: string }>();
-const file = program.args[0];
+const paths = program.args;
 
 let signal: SignalClient | undefined;
 let embedded: (RunningSignalServer & { connect: () => Promise<SignalClient> }) | undefined;
@@ -67,11 +75,23 @@ async function readStdinText(): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-/** FILE, or the text of --text: exactly one of them. */
-async function source(): Promise<{ source: FileSource }> {
-  if (flags.text !== undefined && file !== undefined) throw usageError('Give either a FILE or --text, not both; send them one after the other.');
+/** FILE, PATH…, or the text of --text: exactly one of them. */
+async function source(out: Output): Promise<{ source: FileSource; files?: StreamFile[]; count?: number }> {
+  if (flags.text !== undefined && paths.length > 0) throw usageError('Give either a FILE (or files and folders) or --text, not both; send them one after the other.');
   if (flags.text === undefined) {
-    if (file === undefined) throw usageError('Give the file to send (movie-share FILE), or a text with --text "…".');
+    if (paths.length === 0) throw usageError('Give the file to send (movie-share FILE, or several files and folders), or a text with --text "…".');
+    if (paths.length > 1 || (await stat(paths[0]!).catch(() => null))?.isDirectory()) {
+      const set = await inspectSet(paths);
+      if (set.skipped.length > 0) {
+        const shown = set.skipped.slice(0, 3).join(', ');
+        out.info(`Not sent (links and special files are skipped): ${shown}${set.skipped.length > 3 ? ` and ${set.skipped.length - 3} more` : ''}.`);
+      }
+      const hashed = hashSet(set);
+      hashed.catch(() => undefined);
+      const source = setSource(set, hashed);
+      return { source, count: set.files };
+    }
+    const file = paths[0]!;
     const info = await inspectFile(file);
     const hashing = hashFile(info.path);
     hashing.catch(() => undefined);
@@ -116,14 +136,15 @@ void runMain(
     const rate = maxRate(flags);
     const patience = patienceMs(flags);
     const tls = await readShareTls(flags.tlsCert, flags.tlsKey, signalUrl(flags).explicit);
-    const { source: info } = await source();
+    const { source: info, count } = await source(out);
     const isText = info.kind === 'text';
+    const isSet = info.kind === 'set';
 
     const { client, publicUrl, servesPage } = await connectSignal(out, tls);
     signal = client;
     const room = await client.createRoom();
     const code = makeCode(room.room);
-    const getLine = `movie-get ${code}${isText ? '' : ` -o ${shellQuote(info.name)}`}${publicUrl ? ` --signal ${publicUrl}` : ''}`;
+    const getLine = `movie-get ${code}${isText || isSet ? '' : ` -o ${shellQuote(info.name)}`}${publicUrl ? ` --signal ${publicUrl}` : ''}`;
     // the code only in the fragment: a browser never sends it to a server
     const browserUrl = servesPage === false ? undefined : browserLink(publicUrl ?? signalUrl(flags).url, code);
     if (servesPage === false) out.verbose('no browser link: the web page is not built into this movie-share');
@@ -135,6 +156,7 @@ void runMain(
         name: info.name,
         size: info.size,
         ...(isText ? { kind: 'text' } : {}),
+        ...(isSet ? { kind: 'set', files: count } : {}),
         ...(publicUrl ? { signal: publicUrl } : {}),
         ...(browserUrl ? { browserUrl } : {}),
       });
@@ -159,7 +181,9 @@ void runMain(
     });
 
     const factory = nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine);
-    const progress = createProgress(mode, 'sending');
+    const progress = isSet
+      ? setProgress(createProgress(mode, 'sending'), info.manifest!, (f) => out.event('file-start', { path: f.path, size: f.size }))
+      : createProgress(mode, 'sending');
     let t0 = Date.now();
     const res = await healingTransfer({
       role: 'host',
@@ -207,8 +231,21 @@ void runMain(
     });
     const secs = (Date.now() - t0) / 1000;
     const sha256 = await info.sha256;
-    out.event('done', { ...(isText ? { kind: 'text' } : {}), name: info.name, size: info.size, sha256, sentBytes: res.sentBytes, resumedFrom: res.resumedFrom, seconds: secs });
+    out.event('done', {
+      ...(isText ? { kind: 'text' } : {}),
+      ...(isSet ? { kind: 'set', files: count } : {}),
+      name: info.name,
+      size: info.size,
+      sha256,
+      sentBytes: res.sentBytes,
+      resumedFrom: res.resumedFrom,
+      seconds: secs,
+    });
     if (isText) out.info(`Sent a text of ${formatBytes(info.size)}. The receiver verified its SHA-256.`);
+    else if (isSet)
+      out.info(
+        `Sent ${info.name} (${count} files, ${formatBytes(info.size)}) in ${secs.toFixed(1)} s, ${formatBytes(res.sentBytes / Math.max(secs, 0.001))}/s. The receiver verified every file's SHA-256.`,
+      );
     else
       out.info(
         `Sent ${info.name} (${formatBytes(info.size)}) in ${secs.toFixed(1)} s, ${formatBytes(res.sentBytes / Math.max(secs, 0.001))}/s. The receiver verified its SHA-256.`,

@@ -1,4 +1,5 @@
 import type { TransferKind } from '../../common/protocol/messages.js';
+import type { Manifest } from '../../common/protocol/manifest.js';
 
 /**
  * The file at each end of a transfer, as the protocol core sees it. The Node
@@ -15,8 +16,10 @@ export interface FileSource {
   readonly size: number;
   /** SHA-256 of the whole file (hex); a promise while it is still being computed */
   readonly sha256: string | Promise<string>;
-  /** `text` for a short text the receiver prints (`movie-share --text`); absent: a file */
+  /** `text` for a short text the receiver prints (`movie-share --text`), `set` for several files and folders; absent: a file */
   readonly kind?: TransferKind;
+  /** a set's manifest (its files back to back are what chunks() yields); a promise while the files are being hashed */
+  readonly manifest?: Manifest | Promise<Manifest>;
   /** [from, size) in slices of `chunkSize` bytes (one empty slice for an empty file); each valid until the next step */
   chunks(from: number, chunkSize: number): AsyncIterable<Uint8Array>;
 }
@@ -26,8 +29,10 @@ export interface IncomingFile {
   sha256: string;
   size: number;
   name: string;
-  /** `text`: a short text (at most MAX_TEXT_BYTES) to show, not a file to save; absent: a file */
+  /** `text`: a short text (at most MAX_TEXT_BYTES) to show, not a file to save; `set`: files and folders; absent: a file */
   kind?: TransferKind;
+  /** a set's manifest, received and checked (SHA-256 from the key payload, safe paths, sizes adding up to `size`) */
+  manifest?: Manifest;
 }
 
 /** Where the receiver puts the file: staged, and visible under its final name only after commit(). */

@@ -14,7 +14,16 @@ import { PROTOCOL_VERSION } from '../../common/config.js';
 import { ExitCode, MovieShareError } from '../../common/errors.js';
 import { CHUNK_OVERHEAD, chunkCount, encodeChunk, KEY_BYTES, TRANSFER_ID_BYTES } from '../../common/protocol/framing.js';
 import { encryptKeyMessage, importReceiverPublicKey } from '../../common/crypto/key-transport.js';
-import { MAX_TEXT_BYTES, parseReceiverMessage, serializeKeyPayload, type ReceiverMessage, type HostMessage } from '../../common/protocol/messages.js';
+import {
+  MANIFEST_PIECE_BYTES,
+  MAX_TEXT_BYTES,
+  parseReceiverMessage,
+  serializeKeyPayload,
+  type ManifestRef,
+  type ReceiverMessage,
+  type HostMessage,
+} from '../../common/protocol/messages.js';
+import { serializeManifest } from '../../common/protocol/manifest.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
 import { cryptoBackend, isPromise } from '../../common/crypto/backend.js';
 import { bytesToHex, fromBase64, toBase64 } from '../../common/bytes.js';
@@ -61,11 +70,18 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
     const rsaPublicKey = fromBase64(hello.rsaPublicKey);
     const publicKey = await link.guard(importReceiverPublicKey(rsaPublicKey));
     const sha256 = await link.guard(Promise.resolve(file.sha256));
+    const manifest = file.kind === 'set' ? serializeManifest(await link.guard(Promise.resolve(file.manifest!))) : undefined;
+    let manifestRef: ManifestRef | undefined;
+    if (manifest) {
+      const h = cryptoBackend().sha256();
+      h.update(manifest);
+      manifestRef = { bytes: manifest.length, sha256: bytesToHex(h.digest()) };
+    }
     const chunkSize = Math.min(tuning.chunkSize, session.channel.maxMessageSize - CHUNK_OVERHEAD);
     const key = cryptoBackend().randomBytes(KEY_BYTES);
     const transferId = cryptoBackend().randomBytes(TRANSFER_ID_BYTES);
     const encryptedKey = await link.guard(
-      encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize, kind: file.kind ?? 'file' })),
+      encryptKeyMessage(publicKey, serializeKeyPayload({ transferId, key, sha256, size: file.size, name: file.name, chunkSize, kind: file.kind ?? 'file', manifest: manifestRef })),
     );
     const transcript = transcriptBytes({
       version: PROTOCOL_VERSION,
@@ -80,6 +96,10 @@ export async function sendFile(session: SecureSession, opts: SendOptions): Promi
       encryptedKey: toBase64(encryptedKey),
       mac: toBase64(hostMac(session.confirmHost, transcript)),
     });
+    // a set's manifest right behind the key, before the receiver confirms: it checks every name before anything is written
+    for (let at = 0; manifest && at < manifest.length; at += MANIFEST_PIECE_BYTES) {
+      link.sendControl({ t: 'manifest', data: toBase64(manifest.subarray(at, at + MANIFEST_PIECE_BYTES)) });
+    }
 
     // a want may come right behind the confirm, before the code after this await runs: keep
     // it (the newest MAX_WANTS, as the schedule would)

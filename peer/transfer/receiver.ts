@@ -19,6 +19,7 @@ import { CHUNK_OVERHEAD, chunkCount, decodeChunk, MAX_CHUNKS, type OpenedChunk }
 import { decryptKeyMessage, type ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { MAX_HAVE_RANGES, parseKeyPayload, parseHostMessage, type ReceiverMessage, type HostMessage, type TransferKind } from '../../common/protocol/messages.js';
 import { checkMac, receiverMac, hostMac, transcriptBytes } from '../../common/crypto/transcript.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../../common/protocol/manifest.js';
 import { ChunkSet } from './chunk-set.js';
 import type { FileSink, IncomingFile, TransferReader } from './files.js';
 import { Link, type LinkOptions } from './link.js';
@@ -38,6 +39,11 @@ export interface ReceiveOptions {
   link?: LinkOptions;
   /** bytes per second the host may send at most (0 or absent: no cap) */
   maxRate?: number;
+  /**
+   * A set's manifest, checked, before the sink is made and anything written:
+   * the receiver's chance to decline (reject with the error to end with).
+   */
+  onManifest?: (manifest: Manifest, payload: { name: string; size: number; sha256: string }) => Promise<void>;
   /** told once the host is authenticated and the resume decision is made */
   onStart?: (info: { name: string; size: number; resumeFrom: number; notice?: string }) => void;
   /** given a reader for a player once the file is open (not for a sink that only streams forward) */
@@ -72,6 +78,19 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
   const waiters = new Set<Waiter>();
   try {
     const kp = await link.guard(opts.keyPair);
+    // a set's manifest pieces follow the key at once: gathered as they come (bounded), read once the key says how many bytes
+    const pieces: Uint8Array[] = [];
+    let pieceBytes = 0;
+    let piecesArrived: (() => void) | undefined;
+    link.onEager = (m) => {
+      if (m.t !== 'manifest') return false;
+      const piece = fromBase64(m.data);
+      pieceBytes += piece.length;
+      if (pieceBytes > MAX_MANIFEST_BYTES) throw integrityError(`The sender's list of files is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB; nothing was written.`);
+      pieces.push(piece);
+      piecesArrived?.();
+      return true;
+    };
     link.sendControl({ t: 'hello', v: PROTOCOL_VERSION, rsaPublicKey: toBase64(kp.publicKeyDer) });
 
     const keyMsg = await link.expect('key');
@@ -106,8 +125,32 @@ export async function receiveFile(session: SecureSession, opts: ReceiveOptions):
         link.sendControl({ t: 'ack', written });
       }
     };
-    const sink = typeof opts.sink === 'function' ? opts.sink(payload) : opts.sink;
-    const resume = await link.guard(sink.open(payload, onWritten));
+    let incoming: IncomingFile = { sha256: payload.sha256, size: payload.size, name: payload.name, kind: payload.kind };
+    if (payload.kind === 'set') {
+      const ref = payload.manifest!;
+      if (ref.bytes > MAX_MANIFEST_BYTES) throw integrityError(`The sender's list of files is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB; nothing was written.`);
+      while (pieceBytes < ref.bytes) await link.guard(new Promise<void>((r) => (piecesArrived = r)));
+      piecesArrived = undefined;
+      if (pieceBytes !== ref.bytes) throw integrityError("The sender's list of files is longer than it said; nothing was written.");
+      const bytes = new Uint8Array(ref.bytes);
+      let at = 0;
+      for (const p of pieces) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+      const h = cryptoBackend().sha256();
+      h.update(bytes);
+      if (!constantTimeEqual(h.digest(), hexToBytes(ref.sha256))) throw integrityError("The sender's list of files does not match its SHA-256; nothing was written.");
+      const manifest = parseManifest(bytes, size);
+      await link.guard(opts.onManifest?.(manifest, { name: payload.name, size, sha256: payload.sha256 }) ?? Promise.resolve());
+      incoming = { ...payload, manifest };
+    } else if (pieces.length > 0) throw new MovieShareError(ExitCode.Other, 'The other side sent a list of files for a single file; it may be running an incompatible version.');
+    link.onEager = (m) => {
+      if (m.t === 'manifest') throw new MovieShareError(ExitCode.Other, 'The other side sent more of a list of files than it said; it may be running an incompatible version.');
+      return false;
+    };
+    const sink = typeof opts.sink === 'function' ? opts.sink(incoming) : opts.sink;
+    const resume = await link.guard(sink.open(incoming, onWritten));
     opened = sink;
     sink.failure.catch((e: unknown) => link.fail(e));
     const kept = haveChunks(count, chunkSize, size, resume.have);

@@ -20,6 +20,8 @@ export interface ProgressSink {
   finish(): void;
   /** a word on the progress line until the next update, e.g. "reconnecting (attempt 2)…" */
   note?(text: string): void;
+  /** what is being moved now, kept on the line (a set's current file) */
+  label?(text: string): void;
 }
 
 export const silentProgress: ProgressSink = { start() {}, update() {}, finish() {} };

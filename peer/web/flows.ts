@@ -8,6 +8,7 @@
  */
 import { makeCode, parseCode } from '../../common/code/code.js';
 import { DEFAULT_PATIENCE_MS, DEFAULT_TUNING, LINGER_MS } from '../../common/config.js';
+import { ExitCode, MovieShareError } from '../../common/errors.js';
 import type { ReceiverKeyPair } from '../../common/crypto/key-transport.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
 import { healingTransfer } from '../rendezvous/heal.js';
@@ -144,6 +145,14 @@ export async function receiveInPage(p: ReceiveParams): Promise<ReceivedInPage> {
         tuning: DEFAULT_TUNING,
         progress: p.view.progress,
         link: { cancel: p.cancel, lingerMs: LINGER_MS },
+        // a set (folders, several files) would need a folder to write into, which this page does not ask for
+        onManifest: (m) =>
+          Promise.reject(
+            new MovieShareError(
+              ExitCode.Usage,
+              `The sender is sending ${m.entries.length} files and folders; this page receives one file at a time. Receive them with movie-get instead.`,
+            ),
+          ),
         onStart: (i) => p.view.incoming({ name: i.name, size: i.size }),
         onReader: (reader) => sink.playing && p.play?.start(reader, sink.playing),
       });
