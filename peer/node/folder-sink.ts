@@ -85,6 +85,8 @@ export class FolderSink implements FileSink {
   /** verification and placing, one file at a time, in order of completion */
   private placing: Promise<void> = Promise.resolve();
   private sinceState = 0;
+  /** state.json writes, in order (they share the temp file) */
+  private stateWrites: Promise<void> = Promise.resolve();
   private stateBusy = false;
   private closed = false;
 
@@ -174,19 +176,24 @@ export class FolderSink implements FileSink {
     }
   }
 
+  /** Write state.json (atomically: a temp file, then rename), one write at a time, in call order. */
   private saveState(): Promise<void> {
-    const tmp = join(this.staging, 'state.json.tmp');
     const text = JSON.stringify(this.state);
-    return (async () => {
-      await rm(tmp, { force: true });
-      const fh = await open(tmp, O_RDWR | O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
-      try {
-        await fh.writeFile(text);
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(this.staging, 'state.json'));
-    })();
+    const tmp = join(this.staging, 'state.json.tmp');
+    const next = this.stateWrites
+      .catch(() => undefined)
+      .then(async () => {
+        await rm(tmp, { force: true });
+        const fh = await open(tmp, O_RDWR | O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+        try {
+          await fh.writeFile(text);
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, join(this.staging, 'state.json'));
+      });
+    this.stateWrites = next;
+    return next;
   }
 
   /** Top-level names of the set that exist in DEST and were not made by an earlier run of it: refused unless --force. */
@@ -419,6 +426,7 @@ export class FolderSink implements FileSink {
       await utimes(join(this.realRoot, ...d.path.split('/')), t, t);
     }
     this.closed = true;
+    await this.stateWrites.catch(() => undefined);
     await rm(this.staging, { recursive: true, force: true });
   }
 
@@ -431,6 +439,7 @@ export class FolderSink implements FileSink {
       s.fh = undefined;
     }
     if (!this.staging) return;
+    await this.stateWrites.catch(() => undefined);
     if (keepForResume) await this.saveState().catch(() => undefined);
     else await rm(this.staging, { recursive: true, force: true }).catch(() => undefined);
   }
