@@ -16,6 +16,8 @@ import { SignalClient } from '../rendezvous/signal-client.js';
 import type { FileSink, IncomingFile, TransferReader } from '../transfer/files.js';
 import { sendFile, type SendResult } from '../transfer/host.js';
 import { receiveFile, type ReceiveResult } from '../transfer/receiver.js';
+import { MemorySink } from '../transfer/memory-sink.js';
+import { fromUtf8 } from '../../common/bytes.js';
 import type { ProgressSink } from '../transfer/session.js';
 import { browserPeerFactory } from './browser-peer.js';
 import { browserStaging, WritableFileSink } from './file-sink.js';
@@ -53,6 +55,8 @@ export interface ReceiveParams {
 export interface ReceivedInPage extends ReceiveResult {
   /** the verified file in the browser's storage, to download (when no file was picked) */
   download?: FileSystemFileHandle;
+  /** a text (`movie-share --text`), verified: shown, not saved */
+  text?: string;
 }
 
 /**
@@ -138,9 +142,10 @@ export async function receiveInPage(p: ReceiveParams): Promise<ReceivedInPage> {
     });
     signal.close();
     const sink = new ChosenSink(p.choose, p.play, (l) => p.view.log(l));
+    let text: MemorySink | undefined;
     try {
       const res = await receiveFile(rz.session, {
-        sink,
+        sink: (file) => (file.kind === 'text' ? (text = new MemorySink()) : sink),
         keyPair: p.keyPair,
         tuning: DEFAULT_TUNING,
         progress: p.view.progress,
@@ -156,7 +161,7 @@ export async function receiveInPage(p: ReceiveParams): Promise<ReceivedInPage> {
         onStart: (i) => p.view.incoming({ name: i.name, size: i.size }),
         onReader: (reader) => sink.playing && p.play?.start(reader, sink.playing),
       });
-      return { ...res, download: sink.download };
+      return text ? { ...res, text: fromUtf8(text.bytes()) } : { ...res, download: sink.download };
     } finally {
       rz.session.channel.close();
     }

@@ -75,6 +75,7 @@ const ui = {
   status: $('status'),
   error: $('error'),
   result: $('result'),
+  receivedText: $('received-text'),
   download: $<HTMLAnchorElement>('download'),
   again: $<HTMLButtonElement>('again'),
   player: $('player'),
@@ -149,6 +150,7 @@ function openTransfer(job: 'receive' | 'send'): void {
   ui.transfer.hidden = false;
   ui.error.hidden = true;
   ui.result.hidden = true;
+  ui.receivedText.hidden = true;
   ui.receiveButton.disabled = true;
   ui.fileInput.disabled = true;
   ui.transferTitle.focus();
@@ -322,6 +324,14 @@ async function receive(code: string): Promise<void> {
       },
     });
     ui.progressLabel.textContent = `Received ${formatBytes(res.size)}; SHA-256 verified.`;
+    if (res.text !== undefined) {
+      // text, never markup: the sender chose every character
+      ui.receivedText.textContent = res.text;
+      ui.receivedText.hidden = false;
+      say('Verified: the text below arrived intact.');
+      setState('verified');
+      return;
+    }
     say(`Verified: ${displayName(res.name)} arrived intact (SHA-256 ${res.sha256.slice(0, 16)}…).`);
     playback?.verified();
     if (res.download) {

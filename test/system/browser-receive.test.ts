@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { WORDS } from '../../common/code/wordlist.js';
 import { formatCode, parseCode } from '../../common/code/code.js';
-import { DIST, Procs, type Proc } from '../support/procs.js';
+import { BIN, DIST, Procs, type Proc } from '../support/procs.js';
+import { mkdir } from 'node:fs/promises';
 import { eventually } from '../support/eventually.js';
 import { randomFile, sameBytes, sha256File, tempDir } from '../support/files.js';
 import { launchBrowser, openPage, pageError, pageState, privateFile, privateFiles, type SaveMode, type TestPage } from '../support/browser.js';
@@ -169,6 +170,40 @@ test('a host told --mtu 4096 still sends to a page at 1280 (Chromium stalls abov
     assert.equal(r.hostExit, 0, r.host.stderr());
     assert.match(r.host.stderr() + r.host.stdout(), /MTU 1280: the other side lists no links \(a browser[^)]*\): --mtu 4096 capped/);
     assert.deepEqual(await privateFile(r.tp.page, 'picked-mtu.bin'), { size: 4 * MiB, sha256: await sha256File(src) });
+  } finally {
+    await r.tp.context.close();
+  }
+});
+
+test('movie-share --text → page: the verified text is shown as text (markup and all), nothing downloaded; the host exits 0', { timeout: 120_000 }, async () => {
+  const text = 'meet at 8 <b>sharp</b>\nsecond line';
+  const shareText = async (): Promise<{ proc: Proc; code: string }> => {
+    const proc = procs.node(BIN.share, ['--text', text, '--signal', url, '--bind-address', '127.0.0.1']);
+    return { proc, code: (await proc.waitFor(/Code: (\S+)/, 30_000))[1]! };
+  };
+  const r = await receiveInPage(shareText, 'download');
+  try {
+    assert.equal(r.state, 'verified', `${JSON.stringify(await pageError(r.tp.page))}\n${r.tp.log()}`);
+    assert.equal(r.hostExit, 0, r.host.stderr());
+    assert.equal(await r.tp.page.locator('#received-text').textContent(), text);
+    assert.equal(await r.tp.page.locator('#received-text b').count(), 0, 'not parsed as markup');
+    assert.equal(r.tp.downloads.length, 0);
+  } finally {
+    await r.tp.context.close();
+  }
+});
+
+test('a set (movie-share DIR) → page: refused with a sentence pointing to movie-get, nothing saved', { timeout: 120_000 }, async () => {
+  const src = join(dir, 'a-set');
+  await mkdir(src, { recursive: true });
+  await randomFile(join(src, 'one.bin'), 1000);
+  await randomFile(join(src, 'two.bin'), 2000);
+  const r = await receiveInPage(cliHost(src), 'download');
+  try {
+    assert.equal(r.state, 'failed');
+    assert.match((await pageError(r.tp.page)).text, /sending 3 files and folders; this page receives one file at a time\. Receive them with movie-get/);
+    assert.notEqual(r.hostExit, 0);
+    assert.deepEqual(await privateFiles(r.tp.page), []);
   } finally {
     await r.tp.context.close();
   }
