@@ -11,7 +11,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BIN, DIST, Procs, type Proc } from '../support/procs.js';
@@ -211,7 +211,7 @@ test('a file whose bytes do not match its SHA-256 is named (exit 3); the files v
   assert.deepEqual(await tree(dest), ['set/', 'set/1-first.bin']);
 });
 
-test('a file that vanishes on the host while the set is sent ends the host with a sentence naming it', { timeout: 90_000 }, async () => {
+test('a file that vanishes or grows on the host while the set is sent ends the host with a sentence naming it', { timeout: 90_000 }, async () => {
   const src = await fresh('src');
   const s = join(src, 'set');
   await mkdir(s);
@@ -225,6 +225,15 @@ test('a file that vanishes on the host while the set is sent ends the host with 
   assert.equal(await share.proc.exited, 1, share.proc.stderr());
   assert.match(share.proc.stderr(), /b\.bin vanished while it was being sent/);
   assert.notEqual(await get.exited, 0);
+  // the same with b.bin growing instead
+  await randomFile(join(s, 'b.bin'), 1 * MiB);
+  const again = await shareJson(procs, s, url, ['--max-rate', '1M']);
+  const get2 = getJson(procs, again.code, join(await fresh('dst'), 'DEST'), url);
+  await waitEvent(again.proc, 'file-start', 30_000);
+  await appendFile(join(s, 'b.bin'), 'more');
+  assert.equal(await again.proc.exited, 1, again.proc.stderr());
+  assert.match(again.proc.stderr(), /b\.bin changed while it was being sent; send the set again when nothing is writing to it/);
+  assert.notEqual(await get2.exited, 0);
 });
 
 test('a link planted inside DEST during the transfer stops it (exit 2); nothing is written through it', { timeout: 90_000 }, async () => {
