@@ -183,7 +183,7 @@ test('usage errors (unknown option, missing code or value, --text too long) are 
     [BIN.get, ['some-code', '--force'], /^movie-get: --force replaces OUT, so it needs -o OUT/],
     [BIN.share, ['--txt', 'x'], /^movie-share: Unknown option --txt \(did you mean --text\?\)/],
     [BIN.share, [], /^movie-share: Give the file to send/],
-    [BIN.share, ['file.bin', '--text', 'x'], /^movie-share: Give either a FILE or --text, not both/],
+    [BIN.share, ['file.bin', '--text', 'x'], /^movie-share: Give either a FILE \(or files and folders\) or --text, not both/],
     [BIN.share, ['--text', 'x'.repeat(64 * 1024 + 1)], /^movie-share: The text is 65537 bytes; at most 64 KiB/],
   ];
   for (const [bin, args, re] of cases) {
