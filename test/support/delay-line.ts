@@ -24,6 +24,7 @@
  *     await line.set(PROFILES.longhaul);                         // switch profile in place
  *     await line.set({ id: 'raw', label: 'no shaping', rttMs: 0, loss: 0 }); // pass-through (its ceiling)
  *     const s = await line.stats();                              // per direction: in, out, lost, overflow
+ *     await line.bypass(); await line.engage();                  // plain forwarding in R / through the line again
  *     await line.stop();                                         // or topo.destroy(): it runs inside R
  *
  * Profiles are symmetric: each direction gets half the RTT, the full rate and
@@ -43,6 +44,8 @@ import { netnsUnavailable, run, type Topology } from './netns.js';
 export interface LinkProfile {
   id: string;
   label: string;
+  /** a few words, for a chart */
+  short?: string;
   /** bottleneck rate in Mbit/s (10^6 bit/s) each way; undefined = no cap */
   rateMbit?: number;
   /** round-trip time added by the line, ms (half each way) */
@@ -54,10 +57,10 @@ export interface LinkProfile {
 }
 
 export const PROFILES = {
-  lan: { id: 'lan', label: 'LAN 1 Gbit/s, 0.5 ms RTT', rateMbit: 1000, rttMs: 0.5, loss: 0 },
-  wan: { id: 'wan', label: 'WAN 200 Mbit/s, 20 ms RTT', rateMbit: 200, rttMs: 20, loss: 0 },
-  longhaul: { id: 'longhaul', label: 'long-haul 100 Mbit/s, 120 ms RTT', rateMbit: 100, rttMs: 120, loss: 0 },
-  lossy: { id: 'lossy', label: 'lossy 50 Mbit/s, 40 ms RTT, 1 % loss', rateMbit: 50, rttMs: 40, loss: 0.01 },
+  lan: { id: 'lan', label: 'LAN 1 Gbit/s, 0.5 ms RTT', short: 'LAN 1 Gbit/s 0.5 ms', rateMbit: 1000, rttMs: 0.5, loss: 0 },
+  wan: { id: 'wan', label: 'WAN 200 Mbit/s, 20 ms RTT', short: 'WAN 200 Mbit/s 20 ms', rateMbit: 200, rttMs: 20, loss: 0 },
+  longhaul: { id: 'longhaul', label: 'long-haul 100 Mbit/s, 120 ms RTT', short: 'long-haul 100 Mbit/s 120 ms', rateMbit: 100, rttMs: 120, loss: 0 },
+  lossy: { id: 'lossy', label: 'lossy 50 Mbit/s, 40 ms RTT, 1 % loss', short: 'lossy 50 Mbit/s 40 ms 1 %', rateMbit: 50, rttMs: 40, loss: 0.01 },
 } as const satisfies Record<string, LinkProfile>;
 export type ProfileId = keyof typeof PROFILES;
 
@@ -164,17 +167,37 @@ export class DelayLine {
       for (const dev of ['dl-ab', 'dl-ba']) await must('ip', ['-n', ns, 'link', 'set', dev, 'mtu', '1500', 'txqueuelen', '4096', 'up']);
       await must('ip', ['-n', ns, 'route', 'replace', 'default', 'dev', 'dl-ab', 'table', '101']);
       await must('ip', ['-n', ns, 'route', 'replace', 'default', 'dev', 'dl-ba', 'table', '102']);
-      // replace-like: a second start in the same R finds the rules already there
-      await run('ip', ['-n', ns, 'rule', 'del', 'pref', '1001']);
-      await run('ip', ['-n', ns, 'rule', 'del', 'pref', '1002']);
-      await must('ip', ['-n', ns, 'rule', 'add', 'pref', '1001', 'iif', 'eth-a', 'lookup', '101']);
-      await must('ip', ['-n', ns, 'rule', 'add', 'pref', '1002', 'iif', 'eth-b', 'lookup', '102']);
+      await line.engage();
       await line.set(profile, seed);
     } catch (e) {
       await line.stop();
       throw e;
     }
     return line;
+  }
+
+  /** Route A<->B through the line (the policy rules in R); `start` does this. */
+  async engage(): Promise<void> {
+    const ns = this.topo.r;
+    await this.bypass(); // replace-like: the rules may be there already
+    await must('ip', ['-n', ns, 'rule', 'add', 'pref', '1001', 'iif', 'eth-a', 'lookup', '101']);
+    await must('ip', ['-n', ns, 'rule', 'add', 'pref', '1002', 'iif', 'eth-b', 'lookup', '102']);
+  }
+
+  /** Plain forwarding in R again, around the line (to compare the line with no line); `engage` undoes it. */
+  async bypass(): Promise<void> {
+    await run('ip', ['-n', this.topo.r, 'rule', 'del', 'pref', '1001']);
+    await run('ip', ['-n', this.topo.r, 'rule', 'del', 'pref', '1002']);
+  }
+
+  /** CPU seconds (user + system) the program has used so far, which includes the kernel's forwarding of what it writes back. */
+  cpuSeconds(): number {
+    try {
+      const f = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return NaN;
+    }
   }
 
   /** Switch to `profile` (packets already held keep their due times). */
@@ -201,7 +224,6 @@ export class DelayLine {
     await gone;
     clearTimeout(t);
     // without the devices the policy rules would send A<->B traffic into empty tables: drop them
-    await run('ip', ['-n', this.topo.r, 'rule', 'del', 'pref', '1001']);
-    await run('ip', ['-n', this.topo.r, 'rule', 'del', 'pref', '1002']);
+    await this.bypass();
   }
 }
