@@ -412,8 +412,8 @@ export async function tcpRun(ch: Children, bytes: number, place: Place = LOOPBAC
 
 // ---------------------------------------------------------------- row 1: ceiling
 
-export async function ceilingRun(ch: Children, bytes: number, mtu: number, messageBytes = FRAME_BYTES, place: Place = LOOPBACK): Promise<PairRun> {
-  const extra = ['--mtu', String(mtu), '--message', String(messageBytes)];
+export async function ceilingRun(ch: Children, bytes: number, mtu: number, messageBytes = FRAME_BYTES, place: Place = LOOPBACK, more: string[] = []): Promise<PairRun> {
+  const extra = ['--mtu', String(mtu), '--message', String(messageBytes), ...more];
   const bind = (a: string | undefined) => (a ? ['--bind', a] : []);
   const send = ch.spawn('raw-send', ...at(place.send, process.execPath, [BIN.raw, 'send', String(bytes), ...extra, ...bind(place.bindSend)]), { stdin: true });
   const recv = ch.spawn('raw-recv', ...at(place.recv, process.execPath, [BIN.raw, 'recv', String(bytes), ...extra, ...bind(place.bindRecv)]), { stdin: true });

@@ -3,7 +3,7 @@
  *
  *   node dist/bench/run.js [--quick] [--runs N] [--size BYTES|1G|256M] [--rss-size BYTES]
  *                          [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big]
- *                          [--profiles lan,wan,longhaul,lossy:32M | --no-profiles | --profiles-only]
+ *                          [--profiles lan,wan,longhaul,lossy:16M | --no-profiles | --profiles-only]
  *                          [--profile-size 256M] [--line-size 256M] [--readme-size SIZE]
  *                          [--chart FILE] [--data DIR] [--out FILE]
  *
@@ -45,7 +45,7 @@ const value = (n: string): string | undefined => {
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
     'usage: node dist/bench/run.js [--quick] [--runs N] [--size 1G] [--rss-size 4G] [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big]\n' +
-      '       [--profiles lan,wan,longhaul,lossy:32M | --no-profiles | --profiles-only] [--profile-size 256M] [--line-size 256M] [--readme-size SIZE]\n' +
+      '       [--profiles lan,wan,longhaul,lossy:16M | --no-profiles | --profiles-only] [--profile-size 256M] [--line-size 256M] [--readme-size SIZE]\n' +
       '       [--chart FILE] [--data DIR] [--out FILE]\n',
   );
   process.exit(0);
