@@ -54,9 +54,10 @@ test('lossy profile: UDP round trips take ≥ 40 ms and ~2 % are lost (1 % each 
   const lostRound = 1 - done.received / COUNT;
   const ab = { in: after.ab.in - before.ab.in, lost: after.ab.lost - before.ab.lost };
   t.diagnostic(`RTT min ${done.rttMs.min} ms, median ${done.rttMs.median} ms; round trips lost ${(lostRound * 100).toFixed(2)} %; A→B dropped ${ab.lost}/${ab.in}`);
-  // the line never delivers early (only load can add time: no upper bound beyond a loose one)
+  // the line never delivers early; a busy machine only adds time, so the bound above is on
+  // the fastest of the 2000 round trips (some always get through promptly), not the median
   assert.ok(done.rttMs.min >= 39.9, `min RTT ${done.rttMs.min} ms < 40 ms`);
-  assert.ok(done.rttMs.median < 100, `median RTT ${done.rttMs.median} ms`);
+  assert.ok(done.rttMs.min < 60, `min RTT ${done.rttMs.min} ms: the line holds packets too long`);
   // 1 - 0.99² ≈ 2 %: expected 40 of 2000 (sd ~6); the bounds are ±5 sd and more
   assert.ok(lostRound > 0.005 && lostRound < 0.045, `round-trip loss ${lostRound}`);
   assert.ok(ab.lost > 0 && ab.lost / ab.in < 0.03, `A→B dropped ${ab.lost} of ${ab.in}`);
