@@ -267,7 +267,8 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
       const lossPct = (rs: WithLine<object>[]) => {
         const lost = medianOf(rs, (r) => r.lineStats.ab.lost + r.lineStats.ba.lost);
         const over = medianOf(rs, (r) => r.lineStats.ab.overflow + r.lineStats.ba.overflow);
-        return { lineLost: lost, lineQueueDrops: over };
+        const tun = medianOf(rs, (r) => r.lineStats.ab.tunDrops + r.lineStats.ba.tunDrops);
+        return { lineLost: lost, lineQueueDrops: over, lineInputDrops: tun };
       };
       const name = `${profile.label}, ${gib(bytes)}`;
       rows.push({

@@ -74,6 +74,8 @@ export interface DirStats {
   overflow: number;
   writeErrors: number;
   queued: number;
+  /** packets the kernel dropped in the TUN device's queue before the program read them (the line's input overflowing) */
+  tunDrops: number;
 }
 
 const SOURCE = fileURLToPath(new URL('../../../test/support/delay-line.c', import.meta.url));
@@ -164,7 +166,7 @@ export class DelayLine {
       if (!ready.includes('"ready"')) throw new Error(`delay line: unexpected ${ready}`);
       const ns = topo.r;
       for (const k of ['all', 'default', 'eth-a', 'eth-b', 'dl-ab', 'dl-ba']) await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
-      for (const dev of ['dl-ab', 'dl-ba']) await must('ip', ['-n', ns, 'link', 'set', dev, 'mtu', '1500', 'txqueuelen', '4096', 'up']);
+      for (const dev of ['dl-ab', 'dl-ba']) await must('ip', ['-n', ns, 'link', 'set', dev, 'mtu', '1500', 'txqueuelen', '10000', 'up']);
       await must('ip', ['-n', ns, 'route', 'replace', 'default', 'dev', 'dl-ab', 'table', '101']);
       await must('ip', ['-n', ns, 'route', 'replace', 'default', 'dev', 'dl-ba', 'table', '102']);
       await line.engage();
@@ -212,7 +214,12 @@ export class DelayLine {
   async stats(): Promise<{ ab: DirStats; ba: DirStats }> {
     this.child.stdin!.write('stats\n');
     const l = await this.next();
-    return JSON.parse(l) as { ab: DirStats; ba: DirStats };
+    const s = JSON.parse(l) as { ab: DirStats; ba: DirStats };
+    const links = JSON.parse(await must('ip', ['-n', this.topo.r, '-j', '-s', 'link', 'show', 'type', 'tun'])) as { ifname: string; stats64?: { tx?: { dropped?: number } } }[];
+    const drops = (dev: string) => links.find((x) => x.ifname === dev)?.stats64?.tx?.dropped ?? 0;
+    s.ab.tunDrops = drops('dl-ab');
+    s.ba.tunDrops = drops('dl-ba');
+    return s;
   }
 
   /** End the program (closing its stdin); its devices, and the routes through them, go with it. */
