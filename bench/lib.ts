@@ -1280,6 +1280,15 @@ const DETAIL_NAMES: Record<string, string> = {
   backingPeakMB: 'ArrayBuffer backing stores peak MB',
   rendererRssMB: 'renderer peak RSS MB',
   smallMBps: 'small MB/s',
+  lineCpuSPerGiB: 'line CPU s/GiB',
+  directMBps: 'plain forwarding MB/s',
+  sentMBps: 'sent MB/s',
+  lostPct: 'lost %',
+  ofLink: '÷ link',
+  vsRaw: '÷ raw channel',
+  lineLost: 'line: lost (random)',
+  lineQueueDrops: 'line: queue drops',
+  lineInputDrops: 'line: input drops',
 };
 
 export function formatTable(res: BenchResults): string {
