@@ -54,7 +54,7 @@ function shebangNodeFlags(file: string): string[] {
   return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
 }
 
-const BIN = {
+export const BIN = {
   // BENCH_SIGNAL_BIN: another signaling server to start (development: e.g. one that serves a page build)
   signal: process.env.BENCH_SIGNAL_BIN ?? join(DIST, 'bin/movie-signal.js'),
   share: join(DIST, 'bin/movie-share.js'),
@@ -136,8 +136,8 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const round = (x: number | undefined, d = 1): number | undefined => (x === undefined || !Number.isFinite(x) ? undefined : Number(x.toFixed(d)));
-const medianOf = <T>(rs: T[], f: (r: T) => number | undefined): number | undefined => {
+export const round = (x: number | undefined, d = 1): number | undefined => (x === undefined || !Number.isFinite(x) ? undefined : Number(x.toFixed(d)));
+export const medianOf = <T>(rs: T[], f: (r: T) => number | undefined): number | undefined => {
   const xs = rs.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   return xs.length ? median(xs) : undefined;
 };
@@ -158,6 +158,27 @@ export const BROWSER_MTU = 1280;
 export const PRODUCT_MTU = DEFAULT_TUNING.mtu ?? chooseMtu(undefined, localLinks('127.0.0.1'), localLinks('127.0.0.1'), false).mtu;
 const mtuName = (mtu: number) => `mtu ${mtu}${mtu === LIBRARY_DEFAULT_MTU ? ' (library default; ours on unknown paths)' : ''}`;
 const mtuId = (mtu: number) => String(mtu);
+
+// ---------------------------------------------------------------- where peers run
+
+/**
+ * Where the two peers of a run live: by default both on this machine, ICE bound
+ * to 127.0.0.1; for the delay-line profiles (bench/profiles.ts) the sender in
+ * namespace A and the receiver in B, each command prefixed with `ip netns exec NS`.
+ */
+export interface Place {
+  /** argv prefix that runs a command where the sender / receiver lives ([] = here) */
+  send: string[];
+  recv: string[];
+  /** --bind-address (CLIs) / --bind (raw-peer) of each side; undefined: none (the product's default) */
+  bindSend?: string;
+  bindRecv?: string;
+  /** the slowest expected MB/s, for the runs' timeouts (default: 1 MB/s for the CLIs, 5 for the raw channel) */
+  minMBps?: number;
+}
+export const LOOPBACK: Place = { send: [], recv: [], bindSend: '127.0.0.1', bindRecv: '127.0.0.1' };
+/** `cmd args` run at `prefix` */
+export const at = (prefix: string[], cmd: string, args: string[]): [string, string[]] => (prefix.length ? [prefix[0]!, [...prefix.slice(1), cmd, ...args]] : [cmd, args]);
 
 // ---------------------------------------------------------------- tools
 
@@ -361,7 +382,7 @@ export function cryptoLimits(bytes: number): { encMBps: number; decMBps: number;
   return { encMBps, decMBps, shaMBps };
 }
 
-interface PairRun {
+export interface PairRun {
   mbps: number;
   seconds: number;
   cpuSendS?: number;
@@ -371,12 +392,13 @@ interface PairRun {
   maxMessageSize?: number;
 }
 
-export async function tcpRun(ch: Children, bytes: number): Promise<PairRun> {
-  const recv = ch.spawn('tcp-recv', process.execPath, [BIN.tcp, 'recv', String(bytes)]);
+export async function tcpRun(ch: Children, bytes: number, place: Place = LOOPBACK): Promise<PairRun> {
+  const host = place.bindRecv ?? '127.0.0.1';
+  const recv = ch.spawn('tcp-recv', ...at(place.recv, process.execPath, [BIN.tcp, 'recv', String(bytes), host]));
   let send: Child | undefined;
   try {
     const port = Number((await recv.waitFor(/"port":(\d+)/))[1]);
-    send = ch.spawn('tcp-send', process.execPath, [BIN.tcp, 'send', String(bytes), String(port)]);
+    send = ch.spawn('tcp-send', ...at(place.send, process.execPath, [BIN.tcp, 'send', String(bytes), String(port), host]));
     const start = parseJsonLine((await send.waitFor(/\{"t":"start".*\}/))[0])!;
     const done = parseJsonLine((await recv.waitFor(/\{"t":"done".*\}/, 600_000))[0])!;
     await Promise.all([recv.exited, send.exited]);
@@ -390,10 +412,11 @@ export async function tcpRun(ch: Children, bytes: number): Promise<PairRun> {
 
 // ---------------------------------------------------------------- row 1: ceiling
 
-export async function ceilingRun(ch: Children, bytes: number, mtu: number, messageBytes = FRAME_BYTES): Promise<PairRun> {
-  const extra = ['--mtu', String(mtu), '--message', String(messageBytes)];
-  const send = ch.spawn('raw-send', process.execPath, [BIN.raw, 'send', String(bytes), ...extra], { stdin: true });
-  const recv = ch.spawn('raw-recv', process.execPath, [BIN.raw, 'recv', String(bytes), ...extra], { stdin: true });
+export async function ceilingRun(ch: Children, bytes: number, mtu: number, messageBytes = FRAME_BYTES, place: Place = LOOPBACK, more: string[] = []): Promise<PairRun> {
+  const extra = ['--mtu', String(mtu), '--message', String(messageBytes), ...more];
+  const bind = (a: string | undefined) => (a ? ['--bind', a] : []);
+  const send = ch.spawn('raw-send', ...at(place.send, process.execPath, [BIN.raw, 'send', String(bytes), ...extra, ...bind(place.bindSend)]), { stdin: true });
+  const recv = ch.spawn('raw-recv', ...at(place.recv, process.execPath, [BIN.raw, 'recv', String(bytes), ...extra, ...bind(place.bindRecv)]), { stdin: true });
   try {
     const relay = (from: Child, to: Child) =>
       from.onLine((l) => {
@@ -402,7 +425,7 @@ export async function ceilingRun(ch: Children, bytes: number, mtu: number, messa
       });
     relay(send, recv);
     relay(recv, send);
-    const timeoutMs = 60_000 + (bytes / MB) * 200;
+    const timeoutMs = 60_000 + ((bytes / MB) * 1000) / (place.minMBps ?? 5);
     const startLine = await send.waitFor(/\{"t":"start".*\}/, 30_000);
     const sendDoneP = send.waitFor(/\{"t":"done".*\}/, timeoutMs);
     const doneLine = await recv.waitFor(/\{"t":"done".*\}/, timeoutMs);
@@ -451,19 +474,30 @@ export interface ShareRun {
   hostMtu?: number;
 }
 
-export async function startSignal(ch: Children): Promise<{ url: string; proc: Child }> {
-  const proc = ch.spawn('movie-signal', process.execPath, [BIN.signal, '--host', '127.0.0.1', '--port', '0']);
+/** movie-signal on 127.0.0.1, or (`where`) on `host` inside a namespace (`prefix` = `ip netns exec NS`) */
+export async function startSignal(ch: Children, where?: { prefix: string[]; host: string }): Promise<{ url: string; proc: Child }> {
+  const proc = ch.spawn('movie-signal', ...at(where?.prefix ?? [], process.execPath, [BIN.signal, '--host', where?.host ?? '127.0.0.1', '--port', '0']));
   const m = await proc.waitFor(/listening on (http:\/\/\S+)/, 20_000);
   return { url: m[1]!, proc };
 }
 
-export async function movieShareRun(ch: Children, tools: Tools, url: string, file: string, size: number, workDir: string, extra: string[]): Promise<ShareRun> {
+export async function movieShareRun(
+  ch: Children,
+  tools: Tools,
+  url: string,
+  file: string,
+  size: number,
+  workDir: string,
+  extra: string[],
+  place: Place = LOOPBACK,
+): Promise<ShareRun> {
   const tag = randomBytes(4).toString('hex');
   const out = join(workDir, `out-${tag}.bin`);
   const shareTime = join(workDir, `share-${tag}.time`);
   const getTime = join(workDir, `get-${tag}.time`);
-  const common = ['--signal', url, '--bind-address', '127.0.0.1', '--json', ...extra];
-  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, process.execPath, [BIN.share, file, ...common]);
+  const common = ['--signal', url, '--json', ...extra];
+  const bind = (a: string | undefined) => (a ? ['--bind-address', a] : []);
+  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, ...at(place.send, process.execPath, [BIN.share, file, ...common, ...bind(place.bindSend)]));
   const share = shareT.proc;
   let hostMtu: number | undefined;
   share.onLine((l) => {
@@ -474,7 +508,13 @@ export async function movieShareRun(ch: Children, tools: Tools, url: string, fil
     const codeEv = parseJsonLine((await share.waitFor(/\{"event":"code".*\}/, 30_000))[0])!;
     const code = codeEv.code as string;
     const t0 = nowMs();
-    const getT = spawnTimed(ch, tools, 'movie-get', getTime, process.execPath, [...shebangNodeFlags(BIN.get), BIN.get, code, '-o', out, ...common]);
+    const getT = spawnTimed(
+      ch,
+      tools,
+      'movie-get',
+      getTime,
+      ...at(place.recv, process.execPath, [...shebangNodeFlags(BIN.get), BIN.get, code, '-o', out, ...common, ...bind(place.bindRecv)]),
+    );
     const get = getT.proc;
     let firstByteAt: number | undefined;
     let connectedAt: number | undefined;
@@ -483,7 +523,7 @@ export async function movieShareRun(ch: Children, tools: Tools, url: string, fil
       if (ev?.event === 'first-byte' && firstByteAt === undefined) firstByteAt = nowMs();
       if (ev?.event === 'connected' && connectedAt === undefined) connectedAt = nowMs();
     });
-    const timeout = 120_000 + (size / MB) * 1000;
+    const timeout = 120_000 + ((size / MB) * 1000) / (place.minMBps ?? 1);
     const timer = setTimeout(() => {
       get.kill();
       share.kill();
@@ -539,7 +579,7 @@ function pageShareRun(ch: Children, tools: Tools, url: string, file: string, siz
 
 // ---------------------------------------------------------------- row 5: magic-wormhole
 
-interface WormholeRun {
+export interface WormholeRun {
   mbps: number;
   seconds: number;
   rssSendMB?: number;
@@ -548,36 +588,79 @@ interface WormholeRun {
   cpuRecvS?: number;
 }
 
-async function startWormholeServers(ch: Children, tools: Tools, workDir: string): Promise<{ relayUrl: string; transit: string; db: string; procs: Child[] }> {
-  const mailboxPort = await freePort();
-  const transitPort = await freePort();
-  const db = join(workDir, `mailbox-${randomBytes(3).toString('hex')}.sqlite`);
-  const mailbox = ch.spawn('wormhole-mailbox', tools.twist!, ['wormhole-mailbox', `--port=tcp:${mailboxPort}:interface=127.0.0.1`, `--channel-db=${db}`], { cwd: workDir });
-  const relay = ch.spawn('transit-relay', tools.twist!, ['transitrelay', `--port=tcp:${transitPort}:interface=127.0.0.1`], { cwd: workDir });
-  await Promise.all([waitPort(mailboxPort), waitPort(transitPort)]);
-  return { relayUrl: `ws://127.0.0.1:${mailboxPort}/v1`, transit: `tcp:127.0.0.1:${transitPort}`, db, procs: [mailbox, relay] };
+export interface WormholeServers {
+  relayUrl: string;
+  transit: string;
+  db: string;
+  procs: Child[];
 }
 
-async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; transit: string }, file: string, size: number, workDir: string): Promise<WormholeRun> {
+/**
+ * The mailbox and the transit relay, on 127.0.0.1 here, or (`where`) on `host`
+ * inside a namespace (`prefix` = `ip netns exec NS`), reached from there.
+ */
+export async function startWormholeServers(ch: Children, tools: Tools, workDir: string, where?: { prefix: string[]; host: string }): Promise<WormholeServers> {
+  const host = where?.host ?? '127.0.0.1';
+  // a namespace of our own has every port free
+  const mailboxPort = where ? 4001 : await freePort();
+  const transitPort = where ? 4002 : await freePort();
+  const db = join(workDir, `mailbox-${randomBytes(3).toString('hex')}.sqlite`);
+  const mailbox = ch.spawn(
+    'wormhole-mailbox',
+    ...at(where?.prefix ?? [], tools.twist!, ['wormhole-mailbox', `--port=tcp:${mailboxPort}:interface=${host}`, `--channel-db=${db}`]),
+    {
+      cwd: workDir,
+    },
+  );
+  const relay = ch.spawn('transit-relay', ...at(where?.prefix ?? [], tools.twist!, ['transitrelay', `--port=tcp:${transitPort}:interface=${host}`]), { cwd: workDir });
+  if (where) await Promise.all([waitPortIn(where.prefix, host, mailboxPort), waitPortIn(where.prefix, host, transitPort)]);
+  else await Promise.all([waitPort(mailboxPort), waitPort(transitPort)]);
+  return { relayUrl: `ws://${host}:${mailboxPort}/v1`, transit: `tcp:${host}:${transitPort}`, db, procs: [mailbox, relay] };
+}
+
+/** Wait until something listens on host:port, seen from the namespace `prefix` runs in (bash's /dev/tcp). */
+async function waitPortIn(prefix: string[], host: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (spawnSync(...at(prefix, 'bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`]), { stdio: 'ignore' }).status !== 0) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on ${host}:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function wormholeRun(
+  ch: Children,
+  tools: Tools,
+  srv: { relayUrl: string; transit: string },
+  file: string,
+  size: number,
+  workDir: string,
+  place: Place = LOOPBACK,
+): Promise<WormholeRun> {
   const tag = randomBytes(4).toString('hex');
   const out = join(workDir, `wh-out-${tag}.bin`);
   const sendTime = join(workDir, `wh-send-${tag}.time`);
   const recvTime = join(workDir, `wh-recv-${tag}.time`);
   const code = `${1 + (randomBytes(2).readUInt16BE(0) % 900)}-bench-${tag}`;
   const global = ['--relay-url', srv.relayUrl, '--transit-helper', srv.transit];
-  const sendT = spawnTimed(ch, tools, 'wormhole-send', sendTime, tools.wormhole!, [...global, 'send', '--no-listen', '--hide-progress', '--code', code, file]);
+  const sendT = spawnTimed(ch, tools, 'wormhole-send', sendTime, ...at(place.send, tools.wormhole!, [...global, 'send', '--no-listen', '--hide-progress', '--code', code, file]));
   const send = sendT.proc;
   try {
     await send.waitFor(/Wormhole code is|On the other computer/, 30_000);
     const t0 = nowMs();
-    const recvT = spawnTimed(ch, tools, 'wormhole-receive', recvTime, tools.wormhole!, [...global, 'receive', '--no-listen', '--hide-progress', '--accept-file', '-o', out, code]);
+    const recvT = spawnTimed(
+      ch,
+      tools,
+      'wormhole-receive',
+      recvTime,
+      ...at(place.recv, tools.wormhole!, [...global, 'receive', '--no-listen', '--hide-progress', '--accept-file', '-o', out, code]),
+    );
     const recv = recvT.proc;
     const timer = setTimeout(
       () => {
         recv.kill();
         send.kill();
       },
-      120_000 + (size / MB) * 1000,
+      120_000 + ((size / MB) * 1000) / (place.minMBps ?? 1),
     );
     const rc = await recv.exited;
     const t1 = nowMs();
@@ -603,7 +686,7 @@ async function wormholeRun(ch: Children, tools: Tools, srv: { relayUrl: string; 
 /** failed runs, by row, retried (a busy machine sometimes times out an ICE check) */
 const failures: string[] = [];
 
-interface Task<T> {
+export interface Task<T> {
   what: string;
   f: () => Promise<T>;
   show: (r: T) => string;
@@ -617,7 +700,7 @@ interface Task<T> {
  * meaningless. A failed run is logged and retried at once, at most max(n, 2)
  * failures per task; the failures are reported in the results' notes.
  */
-async function interleave<T extends unknown[]>(n: number, log: (l: string) => void, tasks: { [K in keyof T]: Task<T[K]> }): Promise<{ [K in keyof T]: T[K][] }> {
+export async function interleave<T extends unknown[]>(n: number, log: (l: string) => void, tasks: { [K in keyof T]: Task<T[K]> }): Promise<{ [K in keyof T]: T[K][] }> {
   const list = tasks as unknown as Task<unknown>[];
   const out = list.map(() => [] as unknown[]);
   const failed = list.map(() => 0);
@@ -649,7 +732,7 @@ async function repeat<T>(n: number, log: (l: string) => void, what: string, f: (
 }
 
 /** Median of the per-round ratios a[i] / b[i] (runs of one interleave() call). */
-function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): number | undefined {
+export function pairedRatio(a: (number | undefined)[], b: (number | undefined)[]): number | undefined {
   const rs = a.map((x, i) => (x !== undefined && b[i] ? x / b[i] : undefined)).filter((x): x is number => x !== undefined);
   return rs.length ? median(rs) : undefined;
 }
@@ -1119,6 +1202,19 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
     await ch.cleanup();
   }
   return {
+    ...emptyResults(opts, loadavgStart),
+    rows,
+    browserRuns: browserRunsOut,
+    notes: [...notes, ...takeFailures()],
+  };
+}
+
+/** the failed (and retried) runs since the last call, as notes */
+export const takeFailures = (): string[] => failures.splice(0).map((f) => `retried after a failed run: ${f}`);
+
+/** Results with no rows yet: the machine (load average now as the end) and the options. */
+export function emptyResults(opts: BenchOptions, loadavgStart = loadavg().map((x) => round(x, 2)!)): BenchResults {
+  return {
     when: new Date().toISOString(),
     machine: {
       node: process.version,
@@ -1140,9 +1236,8 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
       browser: opts.browser,
     },
     productDefaultMtu: PRODUCT_MTU,
-    rows,
-    browserRuns: browserRunsOut,
-    notes: [...notes, ...failures.splice(0).map((f) => `retried after a failed run: ${f}`)],
+    rows: [],
+    notes: [],
   };
 }
 
@@ -1185,6 +1280,15 @@ const DETAIL_NAMES: Record<string, string> = {
   backingPeakMB: 'ArrayBuffer backing stores peak MB',
   rendererRssMB: 'renderer peak RSS MB',
   smallMBps: 'small MB/s',
+  lineCpuSPerGiB: 'line CPU s/GiB',
+  directMBps: 'plain forwarding MB/s',
+  sentMBps: 'sent MB/s',
+  lostPct: 'lost %',
+  ofLink: '÷ link',
+  vsRaw: '÷ raw channel',
+  lineLost: 'line: lost (random)',
+  lineQueueDrops: 'line: queue drops',
+  lineInputDrops: 'line: input drops',
 };
 
 export function formatTable(res: BenchResults): string {

@@ -3,7 +3,9 @@
  *
  *   node dist/bench/run.js [--quick] [--runs N] [--size BYTES|1G|256M] [--rss-size BYTES]
  *                          [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big]
- *                          [--data DIR] [--out FILE]
+ *                          [--profiles lan,wan,longhaul,lossy:16M | --no-profiles | --profiles-only]
+ *                          [--profile-size 256M] [--line-size 256M] [--readme-size SIZE]
+ *                          [--chart FILE] [--data DIR] [--out FILE]
  *
  * Env equivalents: BENCH_RUNS, BENCH_SIZE, BENCH_RSS_SIZE, BENCH_MTUS, BENCH_QUICK=1.
  * Prints a markdown table and writes bench/results.json (gitignored).
@@ -12,11 +14,18 @@
  * --no-browser: skip the Chromium rows (skipped anyway, with a note, when
  *          /usr/bin/chromium or playwright-core is missing; BENCH_CHROMIUM=PATH
  *          for another Chromium).
+ * --profiles: the rows across the delay line (bench/profiles.ts; root only, skipped
+ *          with the reason otherwise), after the loopback rows: `ID[:SIZE]` each,
+ *          SIZE defaulting to --profile-size (256 MiB); --line-size: the line's own
+ *          ceiling rows (0 = skip); --readme-size: the README's one-machine row
+ *          (default --size; 0 = skip). --profiles-only: only those rows.
+ *          The chart of the profile rows goes to --chart (default docs/bench-profiles.svg).
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Children } from './children.js';
-import { defaultOptions, formatTable, GiB, MiB, runBench } from './lib.js';
+import { defaultOptions, emptyResults, findTools, formatTable, GiB, MiB, runBench, takeFailures } from './lib.js';
+import { DEFAULT_PROFILE_BYTES, DEFAULT_PROFILES, parseProfiles, runProfiles } from './profiles.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
@@ -35,7 +44,9 @@ const value = (n: string): string | undefined => {
 };
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
-    'usage: node dist/bench/run.js [--quick] [--runs N] [--size 1G] [--rss-size 4G] [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big] [--data DIR] [--out FILE]\n',
+    'usage: node dist/bench/run.js [--quick] [--runs N] [--size 1G] [--rss-size 4G] [--mtu 1280,4096] [--no-wormhole] [--no-browser] [--no-install] [--big]\n' +
+      '       [--profiles lan,wan,longhaul,lossy:16M | --no-profiles | --profiles-only] [--profile-size 256M] [--line-size 256M] [--readme-size SIZE]\n' +
+      '       [--chart FILE] [--data DIR] [--out FILE]\n',
   );
   process.exit(0);
 }
@@ -61,6 +72,12 @@ if (flag('--no-browser') || process.env.BENCH_NO_BROWSER === '1') opts.browser =
 if (flag('--no-install')) opts.install = false;
 if (flag('--big')) opts.bigBytes = 5 * GiB;
 const out = value('--out') ?? `${BENCH_DIR}results.json`;
+const profileBytes = value('--profile-size') ? parseSize(value('--profile-size')!) : DEFAULT_PROFILE_BYTES;
+const profiles = flag('--no-profiles') ? [] : parseProfiles(value('--profiles') ?? DEFAULT_PROFILES, profileBytes, parseSize);
+const lineBytes = value('--line-size') ? parseSize(value('--line-size')!) : 256 * MiB;
+const readmeBytes = value('--readme-size') ? parseSize(value('--readme-size')!) : opts.bytes;
+const profilesOnly = flag('--profiles-only');
+const chartOut = value('--chart') ?? fileURLToPath(new URL('../../docs/bench-profiles.svg', import.meta.url));
 
 const children = new Children();
 const stop = () => {
@@ -70,7 +87,17 @@ process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 
 try {
-  const res = await runBench(opts, children);
+  const res = profilesOnly ? emptyResults(opts) : await runBench(opts, children);
+  if (!flag('--no-profiles')) {
+    const p = await runProfiles(
+      { profiles, ceilingBytes: lineBytes, readmeBytes, runs: opts.runs, wormhole: opts.wormhole, dataDir: opts.dataDir, chartOut, log: opts.log },
+      children,
+      findTools(opts),
+    );
+    res.rows.push(...p.rows);
+    res.notes.push(...p.notes, ...takeFailures());
+    res.machine.loadavgEnd = emptyResults(opts).machine.loadavgEnd;
+  }
   const table = formatTable(res);
   await writeFile(out, `${JSON.stringify({ ...res, table }, null, 2)}\n`);
   process.stdout.write(`\n${table}\n\n`);

@@ -5,13 +5,18 @@
  * (docs/PERFORMANCE.md has the real numbers). Children are killed even when
  * the run fails. The browser rows (bench/browser.ts) run when Chromium is
  * installed (~15 s more), and must then complete too; without it they are
- * skipped with a reason.
+ * skipped with a reason. A second test runs one tiny delay-line profile
+ * (bench/profiles.ts: LAN, 4 MiB, no wormhole) and draws its chart; without
+ * root it checks that the profiles are skipped with the reason.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Children, defaultOptions, formatTable, MiB, PRODUCT_MTU, runBench, type BenchResults } from '../../bench/lib.js';
+import { join } from 'node:path';
+import { Children, defaultOptions, findTools, formatTable, MiB, PRODUCT_MTU, runBench, type BenchResults } from '../../bench/lib.js';
 import { browserUnavailable } from '../../bench/browser.js';
-import { tempDir } from '../support/files.js';
+import { runProfiles } from '../../bench/profiles.js';
+import { delayLineUnavailable } from '../support/delay-line.js';
+import { readFile, tempDir } from '../support/files.js';
 
 const children = new Children();
 let removeDir: (() => Promise<void>) | undefined;
@@ -81,4 +86,35 @@ test('bench smoke: every row completes with positive numbers', { timeout: 180_00
     positive('page-heap', heap?.details.heapBigSmall, 'heap big/small');
   }
   assert.match(formatTable(res), /\| ceiling: raw data channel/);
+});
+
+test('bench smoke: one tiny delay-line profile (LAN, 4 MiB) and its chart, or skipped with the reason', { timeout: 120_000 }, async () => {
+  const { dir, remove } = await tempDir();
+  const lines: string[] = [];
+  try {
+    const opts = { ...defaultOptions(dir), runs: 1, wormhole: false, install: false, log: (l: string) => void lines.push(l) };
+    const chartOut = join(dir, 'chart.svg');
+    let res: Awaited<ReturnType<typeof runProfiles>>;
+    try {
+      res = await runProfiles(
+        { profiles: [{ id: 'lan', bytes: 4 * MiB }], ceilingBytes: 0, readmeBytes: 0, runs: 1, wormhole: false, dataDir: dir, chartOut, log: opts.log },
+        children,
+        findTools(opts),
+      );
+    } catch (e) {
+      throw new Error(`profiles failed: ${(e as Error).message}\n${lines.join('\n')}`, { cause: e });
+    }
+    const skip = delayLineUnavailable();
+    if (skip) {
+      assert.equal(res.rows[0]?.skipped, skip);
+      return;
+    }
+    const byId = new Map(res.rows.map((r) => [r.id, r]));
+    for (const id of ['lan-raw', 'lan-movie-share']) assert.ok((byId.get(id)?.mbps ?? 0) > 0, `${id}: ${JSON.stringify(byId.get(id))}`);
+    assert.equal(byId.get('lan-movie-share')?.details.hostMtu, '1280', 'a routed path: the safe MTU');
+    assert.equal(byId.get('lan-wormhole')?.skipped, 'disabled');
+    assert.match(await readFile(chartOut, 'utf8'), /^<svg[^>]*>[\s\S]*LAN 1 Gbit\/s[\s\S]*<\/svg>\s*$/);
+  } finally {
+    await remove();
+  }
 });
