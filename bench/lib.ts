@@ -463,7 +463,7 @@ export async function movieShareRun(ch: Children, tools: Tools, url: string, fil
   const shareTime = join(workDir, `share-${tag}.time`);
   const getTime = join(workDir, `get-${tag}.time`);
   const common = ['--signal', url, '--bind-address', '127.0.0.1', '--json', ...extra];
-  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, process.execPath, [BIN.share, file, ...common]);
+  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, ...common]);
   const share = shareT.proc;
   let hostMtu: number | undefined;
   share.onLine((l) => {
@@ -533,7 +533,7 @@ function pageShareRun(ch: Children, tools: Tools, url: string, file: string, siz
     pageUrl: url,
     size,
     heapSampleMs,
-    startHost: (): HostProcess => spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
+    startHost: (): HostProcess => spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
   }).finally(() => rm(timeFile, { force: true }));
 }
 

@@ -1,7 +1,13 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * movie-share FILE: the host. Prints the code, waits for one receiver, sends,
  * and exits 0 only after the receiver confirmed a verified write.
+ *
+ * `--initial-old-space-size=64` (shebang), as movie-get has it (peer/cli/get-cli.ts):
+ * every sent chunk is fresh external memory (the AES-GCM output and the
+ * frame), and with our ~8.5 MiB heap V8 ran a full mark-compact every ~10 MB
+ * sent (50 per 512 MiB); with the 64 MB floor under the old-generation limit,
+ * none. Host CPU 13.6 → 11.0 s/GiB (docs/PERFORMANCE.md).
  *
  * movie-share --text "…" (or --text - to read it from stdin): a short text
  * (at most MAX_TEXT_BYTES) instead of a file, which movie-get prints.
