@@ -533,7 +533,8 @@ function pageShareRun(ch: Children, tools: Tools, url: string, file: string, siz
     pageUrl: url,
     size,
     heapSampleMs,
-    startHost: (): HostProcess => spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
+    startHost: (): HostProcess =>
+      spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
   }).finally(() => rm(timeFile, { force: true }));
 }
 

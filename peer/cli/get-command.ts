@@ -29,8 +29,23 @@ import { basename, dirname, resolve } from 'node:path';
 import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
-import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import {
+  addCommonOptions,
+  configureExit,
+  iceOptions,
+  maxRate,
+  onInterrupt,
+  Output,
+  outputMode,
+  patienceMs,
+  runMain,
+  signalUrl,
+  streamsFlag,
+  tuning,
+  type CommonFlags,
+} from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
+import { stripeSession } from '../rtc/path-tuning.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
@@ -206,7 +221,9 @@ void runMain(
       }
     });
 
-    const factory = nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine);
+    const rtcConfig = buildRtcConfig(ice, joined.iceServers);
+    const streams = streamsFlag(flags);
+    const factory = nodePeerFactory(rtcConfig, printLine, streams);
     let t0 = Date.now();
     const bar = createProgress(mode, 'receiving');
     let firstByte = false;
@@ -237,8 +254,9 @@ void runMain(
           log: (l) => out.verbose(l),
         }),
       run: (c) => {
-        closeChannel = () => c.session.channel.close();
-        return receiveFile(c.session, {
+        const striped = stripeSession(c, { host: false, config: rtcConfig, lowWaterMark: tune.lowWaterMark, streams, log: (l) => out.verbose(l) });
+        closeChannel = () => striped.session.channel.close();
+        return receiveFile(striped.session, {
           sink: (file) => {
             if (file.kind === 'text' && !explicitOut) {
               if (flags.play) throw usageError('The sender sent a text, not a file to play; run both commands again without --play.');

@@ -20,12 +20,27 @@ import { textSource } from '../transfer/text-source.js';
 import type { FileSource } from '../transfer/files.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
-import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import {
+  addCommonOptions,
+  configureExit,
+  iceOptions,
+  maxRate,
+  onInterrupt,
+  Output,
+  outputMode,
+  patienceMs,
+  runMain,
+  signalUrl,
+  streamsFlag,
+  tuning,
+  type CommonFlags,
+} from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { closeNativeConnections, nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
+import { stripeSession, windowFor } from '../rtc/path-tuning.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
@@ -164,7 +179,9 @@ void runMain(
       }
     });
 
-    const factory = nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine);
+    const rtcConfig = buildRtcConfig(ice, room.iceServers);
+    const streams = streamsFlag(flags);
+    const factory = nodePeerFactory(rtcConfig, printLine, streams);
     const progress = createProgress(mode, 'sending');
     let t0 = Date.now();
     const res = await healingTransfer({
@@ -179,11 +196,14 @@ void runMain(
           onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
           log: (l) => out.verbose(l),
         }),
-      run: (c) => {
-        closeChannel = () => c.session.channel.close();
-        return sendFile(c.session, {
+      run: async (c) => {
+        const striped = stripeSession(c, { host: true, config: rtcConfig, lowWaterMark: tune.lowWaterMark, streams, log: (l) => out.verbose(l) });
+        closeChannel = () => striped.session.channel.close();
+        // the credit window from the round-trip time (one ping; --window overrides)
+        const windowBytes = flags.window ? tune.windowBytes : windowFor(await striped.rtt);
+        return sendFile(striped.session, {
           file: info,
-          tuning: tune,
+          tuning: { ...tune, windowBytes },
           maxRate: rate,
           progress,
           link: { cancel: cancel.signal, lingerMs: LINGER_MS },

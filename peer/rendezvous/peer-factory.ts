@@ -59,6 +59,12 @@ export interface WebRtcPeer {
 export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   /** only relayed connections are allowed */
   readonly relayOnly: boolean;
+  /**
+   * this side can carry a transfer over several connections
+   * (peer/transfer/stripes.ts): at most this many, the first included;
+   * undefined: it cannot (a page), and the other side keeps to one
+   */
+  readonly streams?: number;
   /** a TURN server is configured: this side can gather relay candidates */
   readonly hasTurn: boolean;
   /** our links for the sealed net hint */

@@ -1,0 +1,28 @@
+/**
+ * libdatachannel's SCTP send and receive buffers: process-wide settings that
+ * each association takes when it is created (`setSctpSettings`), so they are
+ * set right before each connection is made. A window of W bytes moves at most
+ * W / RTT: the library's 1 MiB caps one association at ~8.7 MB/s at 120 ms
+ * (docs/PERFORMANCE.md, "High round-trip times").
+ */
+import nodeDataChannel from 'node-datachannel';
+
+const MiB = 1024 * 1024;
+/** libdatachannel's SCTP send and receive buffers when we set none */
+export const LIBRARY_SCTP_BUFFER = 1 * MiB;
+
+/**
+ * The primary connection's buffers, chosen before any round trip is measured,
+ * from the MTU the net hints gave (peer/rtc/path-mtu.ts): the library's
+ * default on one machine (4096: both sides proved one kernel), 4 MiB on any
+ * other path (enough for ~35 MB/s at 120 ms; memory is only taken by bytes in
+ * flight).
+ */
+export function primarySctpBuffer(mtu: number): number | undefined {
+  return mtu >= 4096 ? undefined : 4 * MiB;
+}
+
+/** Sets the SCTP buffers of the associations made from now on (undefined: the library's default). */
+export function setSctpBuffers(bytes: number | undefined): void {
+  nodeDataChannel.setSctpSettings(bytes ? { recvBufferSize: bytes, sendBufferSize: bytes } : {});
+}
