@@ -4,8 +4,11 @@
  * polyfill. Run as a child process; the parent (bench/lib.ts) relays the
  * signaling lines between the two children over stdin/stdout:
  *
- *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]
- *   node dist/bench/raw-peer.js recv BYTES [--mtu N]
+ *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N] [--bind ADDR]
+ *   node dist/bench/raw-peer.js recv BYTES [--mtu N] [--bind ADDR]
+ *
+ * `--bind ADDR` (default 127.0.0.1): the address ICE binds to (a namespace's
+ * address for the delay-line profiles, bench/profiles.ts).
  *
  * stdout, one JSON object a line:
  *   {"t":"sdp",...} / {"t":"cand",...}   signaling for the other side
@@ -50,7 +53,9 @@ const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.string
 const sctpSendBuffer = opt('--sctp-send-buffer');
 if (sctpSendBuffer) nodeDataChannel.setSctpSettings({ sendBufferSize: sctpSendBuffer });
 
-const config: RtcConfig = { iceServers: [], bindAddress: '127.0.0.1' };
+const bindIdx = rest.indexOf('--bind');
+const bindAddress = bindIdx >= 0 ? rest[bindIdx + 1]! : '127.0.0.1';
+const config: RtcConfig = { iceServers: [], bindAddress };
 if (mtu) config.mtu = mtu;
 const pc: PeerConnection = new nodeDataChannel.PeerConnection(`bench-${role}`, config);
 /** strong references: a collected DataChannel wrapper closes the channel */
