@@ -22,7 +22,11 @@ export function primarySctpBuffer(mtu: number): number | undefined {
   return mtu >= 4096 ? undefined : 4 * MiB;
 }
 
+/** MOVIE_SCTP_BUFFER=BYTES: every association's buffers, whatever the path (for measurements: docs/PERFORMANCE.md) */
+const forced = Number(process.env.MOVIE_SCTP_BUFFER) || undefined;
+
 /** Sets the SCTP buffers of the associations made from now on (undefined: the library's default). */
 export function setSctpBuffers(bytes: number | undefined): void {
-  nodeDataChannel.setSctpSettings(bytes ? { recvBufferSize: bytes, sendBufferSize: bytes } : {});
+  const size = forced ?? bytes;
+  nodeDataChannel.setSctpSettings(size ? { recvBufferSize: size, sendBufferSize: size } : {});
 }
