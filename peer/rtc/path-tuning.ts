@@ -24,27 +24,39 @@ import { nodeStripeConnector } from './stripe-connector.js';
 const MiB = 1024 * 1024;
 /** the rate we size windows for: what one transfer here can move at most (two loopback CLIs, mtu 4096) */
 const TARGET_RATE = 200e6;
+/** the rate the SCTP buffer budget of a path is sized for (a routed path's bottleneck, not loopback's) */
+const BUDGET_RATE = 35e6;
 /** round-trip times below this are one machine or one LAN: no window is too small there */
 const LOCAL_RTT_MS = 5;
 
 /**
  * How many connections (the primary included) for a path of `rttMs`, on
- * `cores` cores: on one machine or a LAN, one per two cores beyond the first
+ * `cores` cores. On one machine or a LAN, one per two cores beyond the first
  * two (each side runs a native SCTP thread per association beside its
- * JavaScript, so two cores are taken by one association already), at most 4;
- * on longer paths 2 per 30 ms of round trip, 2 to 4, since each association
- * has its own congestion window (losses cost 1/N of the rate each) and buffers.
+ * JavaScript, so two cores are taken by one association already), at most 4.
+ * On longer paths 4: each association has its own congestion window, so a
+ * random loss halves a quarter of the rate, not all of it (1 % loss at 40 ms:
+ * 0.3 MB/s over one, 0.7 over four, 1.7 over eight; docs/PERFORMANCE.md).
  */
 export function defaultStreams(rttMs: number | undefined, cores: number): number {
   if (rttMs === undefined || rttMs < LOCAL_RTT_MS) return Math.max(1, Math.min(4, Math.floor((cores - 2) / 2) + 1));
-  return Math.max(2, Math.min(4, Math.ceil(rttMs / 30)));
+  return 4;
 }
 
-/** Each association's SCTP buffers: its share of twice the target rate's bandwidth-delay product, 1 to 8 MiB. */
+/**
+ * Each extra association's SCTP buffers: a share of one budget for the whole
+ * path, not a full window each. The budget is the bandwidth-delay product at
+ * BUDGET_RATE, 1 to 4 MiB (the primary's own on a routed path,
+ * peer/rtc/sctp-buffers.ts); each association at least 256 KiB (usrsctp's own
+ * default). More than the path's bottleneck queue holds is worse than too
+ * little: usrsctp recovers from a burst of tail drops slowly (over the delay
+ * line's long-haul profile, 8 MiB per association fell to 2.5 MB/s where
+ * 1 MiB moved 7.6).
+ */
 export function sctpBufferFor(rttMs: number | undefined, streams: number): number | undefined {
   if (rttMs === undefined || rttMs < LOCAL_RTT_MS) return undefined;
-  const bytes = Math.ceil((2 * TARGET_RATE * (rttMs / 1000)) / streams);
-  return Math.min(8 * MiB, Math.max(LIBRARY_SCTP_BUFFER, bytes));
+  const budget = Math.min(4 * MiB, Math.max(LIBRARY_SCTP_BUFFER, Math.ceil(BUDGET_RATE * (rttMs / 1000))));
+  return Math.max(256 * 1024, Math.ceil(budget / streams));
 }
 
 /** The host's credit window: the bandwidth-delay product at the target rate, 8 (the default) to 32 MiB. */

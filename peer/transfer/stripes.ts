@@ -1,5 +1,5 @@
 /**
- * One transfer over several connections (docs/PROTOCOL.md §7): a
+ * One transfer over several connections (docs/PROTOCOL.md §7a): a
  * MessageChannel that stripes the host's frames across N connections, the
  * first being the one the rendezvous made (the primary), and hands the
  * receiver's transfer the same frames in the same order, as one channel would.
@@ -9,21 +9,24 @@
  *
  * How, in one direction only (host → receiver carries the file; the
  * receiver's few messages all go on the primary):
- *  - The host sends frame k (counted since the last `use`) on connection
- *    k mod n of its current list; the receiver reads frame k from that same
- *    connection. Every connection is ordered and reliable, so the receiver
- *    rebuilds the host's exact order without a header or a copy: control
- *    frames and chunks keep their order (`start` before the first chunk,
- *    `end` after the last) and chunks reach the sink and the hash in file
- *    order, as before.
+ *  - The host sends its frames in runs of at least BATCH_BYTES, each run on
+ *    one connection: the one with the least queued when the run starts (a
+ *    connection whose congestion window shrank after a loss takes less, as
+ *    with parallel TCP streams, instead of holding the others to its pace).
+ *    A run that moves to another connection ends with a small `to` frame
+ *    naming it. The receiver reads one connection until its `to`, then the
+ *    named one. Every connection is ordered and reliable, so the receiver
+ *    rebuilds the host's exact order without a header or a copy per frame:
+ *    control frames and chunks keep their order (`start` before the first
+ *    chunk, `end` after the last) and chunks reach the sink and the hash in
+ *    file order, as before.
  *  - The extra connections are set up through the primary: the host sends
  *    `offer` (its description, every candidate included), the receiver
  *    answers with `answer` (or `refuse`), both over the authenticated primary,
  *    whose DTLS fingerprints the PAKE-sealed signaling fixed: the new
  *    connections' fingerprints are as authentic as the primary's.
- *  - Once an extra connection is open on its side, the host sends
- *    `use` [ids] in its place in the order (on the connection that frame falls
- *    to) and switches: the frames after it are counted from 0 over the new list.
+ *  - Once an extra connection is open on its side, the host sends `use`
+ *    [ids] in its place in the order: the connections a `to` may name from then on.
  *  - Before any of that, RTT_PINGS `ping`/`pong` pairs measure the round-trip
  *    time (the host chooses N, the SCTP buffers and its credit window from it).
  * Striping changes nothing for integrity or confidentiality: every chunk is
@@ -50,6 +53,8 @@ export const RTT_PROBE_MS = 2_000;
 export const RTT_PINGS = 3;
 /** a description in an offer or an answer is at most this long (a few dozen candidates) */
 const MAX_SDP_CHARS = 32 * 1024;
+/** the host moves to another connection only after this many bytes on one (1 MiB: one send burst, common/config.ts) */
+export const BATCH_BYTES = 1024 * 1024;
 /** SCTP buffers an offer may ask the receiver for, at most */
 export const MAX_SCTP_BUFFER = 16 * 1024 * 1024;
 
@@ -90,7 +95,8 @@ type StripeMessage =
   | { t: 'offer'; id: number; sdp: string; buf?: number }
   | { t: 'answer'; id: number; sdp: string }
   | { t: 'refuse'; id: number }
-  | { t: 'use'; ids: number[] };
+  | { t: 'use'; ids: number[] }
+  | { t: 'to'; id: number };
 
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v < MAX_STREAMS;
 
@@ -116,6 +122,8 @@ export function parseStripeMessage(frame: Uint8Array): StripeMessage | undefined
       return { t: 'offer', id: d.id, sdp: d.sdp, ...(d.buf === undefined ? {} : { buf: Math.min(d.buf, MAX_SCTP_BUFFER) }) };
     case 'refuse':
       return isId(d.id) ? { t: 'refuse', id: d.id } : undefined;
+    case 'to':
+      return d.id === 0 || isId(d.id) ? { t: 'to', id: d.id } : undefined;
     case 'use': {
       const ids = d.ids;
       if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_STREAMS || ids[0] !== 0) return undefined;
@@ -153,13 +161,14 @@ export interface StripedOptions {
 
 export class StripedChannel implements MessageChannel {
   readonly maxMessageSize: number;
-  /** host: where frames go now, in `use` order (the primary first) */
-  private active: MessageChannel[];
-  private sent = 0;
-  /** receiver: the `use` order by id, frames waiting per id, and frames read since the last `use` */
+  /** host: the connections in use, by id (the primary is 0); the one this run goes on, and the bytes left in the run */
+  private active = new Map<number, MessageChannel>();
+  private current = 0;
+  private runLeft = 0;
+  /** receiver: the ids in use, frames waiting per id, and the connection the next frame comes on */
   private order: number[] = [0];
   private queues = new Map<number, Uint8Array[]>([[0, []]]);
-  private read = 0;
+  private reading = 0;
   /** every extra connection: open ones by id, and what closes pending ones */
   private readonly extras = new Map<number, MessageChannel>();
   private readonly pending = new Map<number, () => void>();
@@ -182,7 +191,7 @@ export class StripedChannel implements MessageChannel {
     private readonly opts: StripedOptions,
   ) {
     this.maxMessageSize = primary.maxMessageSize;
-    this.active = [primary];
+    this.active.set(0, primary);
     this.rtt = new Promise((r) => (this.resolveRtt = r));
     primary.onMessage((f) => this.fromPrimary(f));
     primary.onClose(() => this.lost());
@@ -201,7 +210,7 @@ export class StripedChannel implements MessageChannel {
 
   /** connections in use now, the primary included */
   get streams(): number {
-    return this.opts.role === 'host' ? this.active.length : this.order.length;
+    return this.opts.role === 'host' ? this.active.size : this.order.length;
   }
 
   private log(line: string): void {
@@ -211,10 +220,28 @@ export class StripedChannel implements MessageChannel {
   // ------------------------------------------------------------ sending
 
   send(frame: Uint8Array): void {
-    if (this.opts.role === 'receiver') return this.primary.send(frame);
-    const ch = this.active.length === 1 ? this.primary : this.active[this.sent % this.active.length]!;
-    this.sent++;
-    ch.send(frame);
+    if (this.opts.role === 'receiver' || this.active.size === 1) return this.primary.send(frame);
+    if (this.runLeft <= 0) {
+      // a new run: on the connection with the least queued (the current one on a tie)
+      const next = this.leastQueued();
+      if (next !== this.current) {
+        this.active.get(this.current)!.send(encode({ t: 'to', id: next }));
+        this.current = next;
+      }
+      this.runLeft = BATCH_BYTES;
+    }
+    this.runLeft -= frame.length;
+    this.active.get(this.current)!.send(frame);
+  }
+
+  private leastQueued(): number {
+    let best = this.current;
+    let least = this.active.get(this.current)?.bufferedAmount() ?? Infinity;
+    for (const [id, c] of this.active) {
+      const q = c.bufferedAmount();
+      if (q < least) [best, least] = [id, q];
+    }
+    return best;
   }
 
   private sendStripe(m: StripeMessage): void {
@@ -225,16 +252,17 @@ export class StripedChannel implements MessageChannel {
     }
   }
 
+  /** what is queued where the next frame goes: this run's connection, or the least queued one when a new run starts */
   bufferedAmount(): number {
-    if (this.active.length === 1) return this.primary.bufferedAmount();
-    let max = 0;
-    for (const c of this.active) max = Math.max(max, c.bufferedAmount());
-    return max;
+    if (this.opts.role === 'receiver' || this.active.size === 1) return this.primary.bufferedAmount();
+    return this.active.get(this.runLeft > 0 ? this.current : this.leastQueued())!.bufferedAmount();
   }
 
+  /** resolves once the connection the next frame goes to (any, when a new run starts) is at its low-water mark */
   drained(): Promise<void> {
-    if (this.active.length === 1) return this.primary.drained();
-    return Promise.all(this.active.map((c) => c.drained())).then(() => undefined);
+    if (this.opts.role === 'receiver' || this.active.size === 1) return this.primary.drained();
+    if (this.runLeft > 0) return this.active.get(this.current)!.drained();
+    return Promise.race([...this.active.values()].map((c) => c.drained()));
   }
 
   // ------------------------------------------------------------ receiving
@@ -271,24 +299,21 @@ export class StripedChannel implements MessageChannel {
     const q = this.queues.get(id);
     if (!q) return; // a connection the host never offered
     // the usual case, one connection: straight through
-    if (this.order.length === 1 && id === 0 && q.length === 0) return this.deliver(frame);
-    q.push(frame);
+    if (this.reading === id && q.length === 0) this.deliver(frame);
+    else q.push(frame);
     this.pump();
   }
 
   private pump(): void {
     for (;;) {
       if (this.closed) return;
-      const id = this.order[this.read % this.order.length]!;
-      const q = this.queues.get(id);
-      const f = q?.shift();
+      const f = this.queues.get(this.reading)?.shift();
       if (!f) return;
       this.deliver(f);
     }
   }
 
   private deliver(frame: Uint8Array): void {
-    this.read++;
     if (frame.length > 0 && frame[0] === FRAME_STRIPE) this.receiverStripeMessage(frame);
     else this.up(frame);
   }
@@ -300,8 +325,12 @@ export class StripedChannel implements MessageChannel {
     if (m.t === 'use') {
       for (const id of m.ids) if (!this.queues.has(id)) return this.violation(`connection ${id}, which it never offered`);
       this.order = m.ids;
-      this.read = 0;
       this.log(`receiving over ${m.ids.length} connection(s)`);
+      return;
+    }
+    if (m.t === 'to') {
+      if (!this.order.includes(m.id)) return this.violation(`frames on connection ${m.id}, which is not in use`);
+      this.reading = m.id; // pump() goes on there
       return;
     }
     if (m.t !== 'offer') return this.violation(`"${m.t}"`);
@@ -400,8 +429,7 @@ export class StripedChannel implements MessageChannel {
       // its place in the order: the frames after `use` go round the new list
       const ids = [0, ...[...this.extras.keys()]];
       this.sendStripe({ t: 'use', ids });
-      this.active = ids.map((i) => (i === 0 ? this.primary : this.extras.get(i)!));
-      this.sent = 0;
+      this.active.set(id, ch);
       this.log(`sending over ${ids.length} connection(s)`);
     } catch (e) {
       clearTimeout(timer);
