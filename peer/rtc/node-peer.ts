@@ -146,9 +146,9 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
     },
     hasTurn: hasTurn(config),
     describe: (plan) => describeIce(planConfig(config, plan)),
-    create(host, mtu, plan) {
+    create(host, mtu, plan, striped) {
       turnMark = turnLogMark();
-      setSctpBuffers(primarySctpBuffer(mtu));
+      setSctpBuffers(primarySctpBuffer(mtu, striped === true && plan !== 'relay'));
       return createNodePeer(host, { ...planConfig(config, plan), mtu }, debugLine);
     },
     // a relayed path: the host is the DTLS client (see dtls-role.ts)

@@ -14,12 +14,15 @@ export const LIBRARY_SCTP_BUFFER = 1 * MiB;
 /**
  * The primary connection's buffers, chosen before any round trip is measured,
  * from the MTU the net hints gave (peer/rtc/path-mtu.ts): the library's
- * default on one machine (4096: both sides proved one kernel), 4 MiB on any
- * other path (enough for ~35 MB/s at 120 ms; memory is only taken by bytes in
- * flight).
+ * default on one machine (4096: both sides proved one kernel); on any other
+ * path 4 MiB (enough for ~35 MB/s at 120 ms), unless the transfer is likely
+ * striped (`striped`: both sides stripe), when the extra connections bring the
+ * rest of the path's budget (peer/rtc/path-tuning.ts): buffers that add up to
+ * more than the path's bottleneck queue holds cost more than they give
+ * (docs/PERFORMANCE.md, "High round-trip times").
  */
-export function primarySctpBuffer(mtu: number): number | undefined {
-  return mtu >= 4096 ? undefined : 4 * MiB;
+export function primarySctpBuffer(mtu: number, striped = false): number | undefined {
+  return mtu >= 4096 || striped ? undefined : 4 * MiB;
 }
 
 /** MOVIE_SCTP_BUFFER=BYTES: every association's buffers, whatever the path (for measurements: docs/PERFORMANCE.md) */

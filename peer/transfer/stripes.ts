@@ -222,7 +222,7 @@ export class StripedChannel implements MessageChannel {
   send(frame: Uint8Array): void {
     if (this.opts.role === 'receiver' || this.active.size === 1) return this.primary.send(frame);
     if (this.runLeft <= 0) {
-      // a new run: on the connection with the least queued (the current one on a tie)
+      // a new run: on the connection with the least queued (the next in turn on a tie)
       const next = this.leastQueued();
       if (next !== this.current) {
         this.active.get(this.current)!.send(encode({ t: 'to', id: next }));
@@ -234,11 +234,15 @@ export class StripedChannel implements MessageChannel {
     this.active.get(this.current)!.send(frame);
   }
 
+  /** the connection with the least queued; on a tie the next in turn after the current one (a round robin while all keep up) */
   private leastQueued(): number {
+    const ids = [...this.active.keys()];
+    const at = ids.indexOf(this.current);
     let best = this.current;
-    let least = this.active.get(this.current)?.bufferedAmount() ?? Infinity;
-    for (const [id, c] of this.active) {
-      const q = c.bufferedAmount();
+    let least = Infinity;
+    for (let k = 1; k <= ids.length; k++) {
+      const id = ids[(at + k) % ids.length]!;
+      const q = this.active.get(id)!.bufferedAmount();
       if (q < least) [best, least] = [id, q];
     }
     return best;

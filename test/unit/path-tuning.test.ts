@@ -40,8 +40,9 @@ test('credit window: the default up to 40 ms, the bandwidth-delay product at 200
   assert.equal(windowFor(1000), 32 * MiB);
 });
 
-test("the primary's buffers: the library's on one machine (mtu 4096), 4 MiB on any other path", () => {
+test("the primary's buffers: the library's on one machine (mtu 4096) or when striped, 4 MiB on any other path", () => {
   assert.equal(primarySctpBuffer(4096), undefined);
   assert.equal(primarySctpBuffer(1500), 4 * MiB);
   assert.equal(primarySctpBuffer(1280), 4 * MiB);
+  assert.equal(primarySctpBuffer(1280, true), undefined);
 });
