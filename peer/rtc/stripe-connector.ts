@@ -50,7 +50,7 @@ export class NativeChannel implements MessageChannel {
     };
     dc.onClosed(gone);
     pc.onStateChange((s) => {
-      if (s === 'closed' || s === 'failed' || s === 'disconnected') gone();
+      if (s === 'closed' || s === 'failed') gone(); // 'disconnected' may pass: the liveness timeout decides (peer/transfer/link.ts)
     });
   }
 
