@@ -29,21 +29,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
-import {
-  addCommonOptions,
-  configureExit,
-  iceOptions,
-  maxRate,
-  onInterrupt,
-  Output,
-  outputMode,
-  patienceMs,
-  runMain,
-  signalUrl,
-  streamsFlag,
-  tuning,
-  type CommonFlags,
-} from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { streamsFlag } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
 import { stripeSession } from '../rtc/path-tuning.js';
 import { createProgress, printLine } from './progress.js';

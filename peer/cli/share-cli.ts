@@ -20,21 +20,8 @@ import { textSource } from '../transfer/text-source.js';
 import type { FileSource } from '../transfer/files.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
-import {
-  addCommonOptions,
-  configureExit,
-  iceOptions,
-  maxRate,
-  onInterrupt,
-  Output,
-  outputMode,
-  patienceMs,
-  runMain,
-  signalUrl,
-  streamsFlag,
-  tuning,
-  type CommonFlags,
-} from './cli-common.js';
+import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { streamsFlag } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
