@@ -497,7 +497,13 @@ export async function movieShareRun(
   const getTime = join(workDir, `get-${tag}.time`);
   const common = ['--signal', url, '--json', ...extra];
   const bind = (a: string | undefined) => (a ? ['--bind-address', a] : []);
-  const shareT = spawnTimed(ch, tools, 'movie-share', shareTime, ...at(place.send, process.execPath, [BIN.share, file, ...common, ...bind(place.bindSend)]));
+  const shareT = spawnTimed(
+    ch,
+    tools,
+    'movie-share',
+    shareTime,
+    ...at(place.send, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, ...common, ...bind(place.bindSend)]),
+  );
   const share = shareT.proc;
   let hostMtu: number | undefined;
   share.onLine((l) => {
@@ -573,7 +579,8 @@ function pageShareRun(ch: Children, tools: Tools, url: string, file: string, siz
     pageUrl: url,
     size,
     heapSampleMs,
-    startHost: (): HostProcess => spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
+    startHost: (): HostProcess =>
+      spawnTimed(ch, tools, 'movie-share', timeFile, process.execPath, [...shebangNodeFlags(BIN.share), BIN.share, file, '--signal', url, '--bind-address', '127.0.0.1', '--json']),
   }).finally(() => rm(timeFile, { force: true }));
 }
 

@@ -4,6 +4,9 @@
  *
  *   control frame: 0x01 || utf8(JSON control message)
  *   chunk frame:   0x02 || flags(u8, bit0 = last) || u32be(i) || AES-256-GCM ciphertext || tag(16)
+ *   stripe frame:  0x03 || utf8(JSON stripe message): only between two peers that
+ *                  agreed on several connections (peer/transfer/stripes.ts); the
+ *                  striping layer consumes them, the transfer never sees one
  *
  * Chunk i holds the file's bytes [i * chunkSize, (i + 1) * chunkSize). It is
  * sealed with the transfer's fresh key under
@@ -22,6 +25,7 @@ import { integrityError } from '../errors.js';
 
 export const FRAME_CONTROL = 0x01;
 export const FRAME_CHUNK = 0x02;
+export const FRAME_STRIPE = 0x03;
 export const FLAG_LAST = 0x01;
 export const TAG_BYTES = 16;
 /** type, flags, u32 index */

@@ -12,6 +12,7 @@ import { jsonEvent, printLine, type OutputMode } from './progress.js';
 import type { PairInfo } from '../rtc/candidate-pair.js';
 import type { MtuChoice } from '../rendezvous/peer-factory.js';
 import type { ProgressSink } from '../transfer/session.js';
+import { MAX_STREAMS } from '../transfer/stripes.js';
 
 export interface CommonFlags {
   signal?: string;
@@ -28,6 +29,7 @@ export interface CommonFlags {
   mtu?: string;
   chunkSize?: string;
   window?: string;
+  streams?: string;
   maxRate?: string;
   patience?: string;
 }
@@ -53,6 +55,10 @@ export function addCommonOptions(cmd: Command): Command {
       `when the connection to the other side is lost, keep trying to reconnect this long (default ${DEFAULT_PATIENCE_MS / 1000}; 0: end at once, as before)`,
     )
     .option('--mtu <bytes>', 'SCTP/DTLS MTU, 576-4096 (env MOVIE_MTU); default: 1280, or the MTU of the one link both sides prove they share')
+    .option(
+      '--streams <n>',
+      `connections to stripe the file over, 1-${MAX_STREAMS} (env MOVIE_STREAMS; the sender's choice, at most the receiver's); default: chosen from the round-trip time and the cores`,
+    )
     .addOption(new Option('--chunk-size <bytes>', 'plaintext bytes per chunk').hideHelp())
     .addOption(new Option('--window <bytes>', 'credit window in bytes').hideHelp());
 }
@@ -108,6 +114,13 @@ export function signalUrl(f: CommonFlags): { url: string; explicit: boolean } {
   const env = process.env[SIGNAL_URL_ENV];
   if (env) return { url: env, explicit: true };
   return { url: DEFAULT_SIGNAL_URL, explicit: false };
+}
+
+/** --streams (MOVIE_STREAMS): 1 to MAX_STREAMS, or undefined (chosen per connection: peer/rtc/path-tuning.ts). */
+export function streamsFlag(f: CommonFlags): number | undefined {
+  const n = positiveInt(f.streams ?? process.env.MOVIE_STREAMS, '--streams');
+  if (n !== undefined && n > MAX_STREAMS) throw usageError(`--streams must be between 1 and ${MAX_STREAMS}, not ${n}.`);
+  return n;
 }
 
 function positiveInt(v: string | undefined, what: string): number | undefined {

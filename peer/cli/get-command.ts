@@ -40,7 +40,9 @@ import { EXAMPLE_CODE, parseCode } from '../../common/code/code.js';
 import { ExitCode, isMovieShareError, MovieShareError, usageError } from '../../common/errors.js';
 import { LINGER_MS } from '../../common/config.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { streamsFlag } from './cli-common.js';
 import { buildRtcConfig } from '../rtc/ice.js';
+import { stripeSession } from '../rtc/path-tuning.js';
 import { createProgress, endProgressLine, printLine, setProgress } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
@@ -286,7 +288,9 @@ void runMain(
       }
     });
 
-    const factory = nodePeerFactory(buildRtcConfig(ice, joined.iceServers), printLine);
+    const rtcConfig = buildRtcConfig(ice, joined.iceServers);
+    const streams = streamsFlag(flags);
+    const factory = nodePeerFactory(rtcConfig, printLine, streams);
     let t0 = Date.now();
     const bar = setProgress(createProgress(mode, 'receiving'), manifestKnown, () => undefined);
     let firstByte = false;
@@ -317,8 +321,9 @@ void runMain(
           log: (l) => out.verbose(l),
         }),
       run: (c) => {
-        closeChannel = () => c.session.channel.close();
-        return receiveFile(c.session, {
+        const striped = stripeSession(c, { host: false, config: rtcConfig, lowWaterMark: tune.lowWaterMark, streams, log: (l) => out.verbose(l) });
+        closeChannel = () => striped.session.channel.close();
+        return receiveFile(striped.session, {
           onManifest,
           sink: (file) => {
             if (file.kind === 'set')

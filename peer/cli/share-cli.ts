@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * movie-share FILE: the host. Prints the code, waits for one receiver, sends,
  * and exits 0 only after the receiver confirmed a verified write.
@@ -6,6 +6,12 @@
  * movie-share PATH… (folders, or several files): a set, sent as one stream
  * with its manifest (peer/node/set-source.ts); the receiver verifies and
  * places each file on its own.
+ *
+ * `--initial-old-space-size=64` (shebang), as movie-get has it (peer/cli/get-cli.ts):
+ * every sent chunk is fresh external memory (the AES-GCM output and the
+ * frame), and with our ~8.5 MiB heap V8 ran a full mark-compact every ~10 MB
+ * sent (50 per 512 MiB); with the 64 MB floor under the old-generation limit,
+ * none. Host CPU 13.6 → 11.0 s/GiB (docs/PERFORMANCE.md).
  *
  * movie-share --text "…" (or --text - to read it from stdin): a short text
  * (at most MAX_TEXT_BYTES) instead of a file, which movie-get prints.
@@ -19,6 +25,7 @@ import type { FileSource } from '../transfer/files.js';
 import { LINGER_MS } from '../../common/config.js';
 import type { RunningSignalServer } from '../../signaling/server/index.js';
 import { addCommonOptions, configureExit, iceOptions, maxRate, onInterrupt, Output, outputMode, patienceMs, runMain, signalUrl, tuning, type CommonFlags } from './cli-common.js';
+import { streamsFlag } from './cli-common.js';
 import { hashFile, inspectFile, nodeFileSource } from '../node/file-source.js';
 import { hashSet, inspectSet, setSource } from '../node/set-source.js';
 import { setProgress } from './progress.js';
@@ -28,6 +35,7 @@ import { nodeCrypto } from '../node/crypto.js';
 import { useCryptoBackend } from '../../common/crypto/backend.js';
 import { closeNativeConnections, nodePeerFactory } from '../rtc/node-peer.js';
 import { buildRtcConfig } from '../rtc/ice.js';
+import { stripeSession, windowFor } from '../rtc/path-tuning.js';
 import { createProgress, printLine } from './progress.js';
 import { formatBytes } from '../../common/format.js';
 import { rendezvous } from '../rendezvous/rendezvous.js';
@@ -180,7 +188,9 @@ void runMain(
       }
     });
 
-    const factory = nodePeerFactory(buildRtcConfig(ice, room.iceServers), printLine);
+    const rtcConfig = buildRtcConfig(ice, room.iceServers);
+    const streams = streamsFlag(flags);
+    const factory = nodePeerFactory(rtcConfig, printLine, streams);
     const progress = isSet
       ? setProgress(createProgress(mode, 'sending'), info.manifest!, (f) => out.event('file-start', { path: f.path, size: f.size }))
       : createProgress(mode, 'sending');
@@ -197,11 +207,14 @@ void runMain(
           onVerified: (v) => out.verification(v, Boolean(flags.verify), 'receiver'),
           log: (l) => out.verbose(l),
         }),
-      run: (c) => {
-        closeChannel = () => c.session.channel.close();
-        return sendFile(c.session, {
+      run: async (c) => {
+        const striped = stripeSession(c, { host: true, config: rtcConfig, lowWaterMark: tune.lowWaterMark, streams, log: (l) => out.verbose(l) });
+        closeChannel = () => striped.session.channel.close();
+        // the credit window from the round-trip time (one ping; --window overrides)
+        const windowBytes = flags.window ? tune.windowBytes : windowFor(await striped.rtt);
+        return sendFile(striped.session, {
           file: info,
-          tuning: tune,
+          tuning: { ...tune, windowBytes },
           maxRate: rate,
           progress,
           link: { cancel: cancel.signal, lingerMs: LINGER_MS },

@@ -33,6 +33,7 @@ import { fromUtf8, toBase64, utf8 } from '../../common/bytes.js';
 import { DIRECT_ATTEMPT_MS, DTLS_STALL_MS, DTLS_TIMEOUT_MS } from '../../common/config.js';
 import type SimplePeer from 'simple-peer';
 import type { SecureSession } from '../transfer/session.js';
+import { MAX_STREAMS } from '../transfer/stripes.js';
 import { Inbox } from './inbox.js';
 import type { LinkHint, MtuChoice, PathPlan, PeerFactory, WebRtcPeer } from './peer-factory.js';
 import { splitCandidates, type SdpCandidate } from './sdp.js';
@@ -63,6 +64,11 @@ interface NetHint {
   turn?: boolean;
   /** this side allows only relayed connections */
   relayOnly?: boolean;
+  /**
+   * the most connections this side carries a transfer over (the primary
+   * included; peer/transfer/stripes.ts); absent: it does not stripe at all
+   */
+  streams?: number;
 }
 
 /**
@@ -75,7 +81,10 @@ interface NetHint {
 export function parsePeerSignal(data: unknown, from: Role): SignalData | NetHint | 'ignore' {
   if (typeof data !== 'object' || data === null) throw authError(AUTH_FAILURE_SENTENCE);
   const d = data as Record<string, unknown>;
-  if (d.type === 'net') return { type: 'net', links: d.links, host: d.host, turn: d.turn === true, relayOnly: d.relayOnly === true };
+  if (d.type === 'net') {
+    const streams = typeof d.streams === 'number' && Number.isInteger(d.streams) && d.streams >= 1 ? Math.min(d.streams, MAX_STREAMS) : undefined;
+    return { type: 'net', links: d.links, host: d.host, turn: d.turn === true, relayOnly: d.relayOnly === true, ...(streams === undefined ? {} : { streams }) };
+  }
   // simple-peer's request for a new offer: one offer and one answer are all this protocol uses
   if (d.type === 'renegotiate' || d.renegotiate === true) return 'ignore';
   const description = from === 'host' ? 'offer' : 'answer';
@@ -135,6 +144,11 @@ export interface Connected<P extends WebRtcPeer> {
   rtc: P;
   /** the MTU this side's connection uses, and why */
   mtu: MtuChoice;
+  /**
+   * both sides stripe (peer/transfer/stripes.ts): the most connections the
+   * other side takes; undefined when either side does not stripe
+   */
+  peerStreams?: number;
 }
 
 export class Handshake<P extends WebRtcPeer> {
@@ -263,19 +277,21 @@ export class Handshake<P extends WebRtcPeer> {
     const myLinks: LinkHint[] = factory.localLinks();
     const myHost = factory.hostValue(k.sameHost);
     const mine: RelayAbility = { turn: factory.hasTurn, relayOnly: factory.relayOnly };
-    await this.step(this.sendSealed(k, { type: 'net', links: myLinks, ...(myHost === undefined ? {} : { host: myHost }), ...mine }));
+    const myStreams = factory.streams === undefined ? {} : { streams: factory.streams };
+    await this.step(this.sendSealed(k, { type: 'net', links: myLinks, ...(myHost === undefined ? {} : { host: myHost }), ...mine, ...myStreams }));
     const hint = await this.takeSealed(k, 'sdp');
     if (hint === 'ignore' || hint.type !== 'net') throw authError(AUTH_FAILURE_SENTENCE);
     const mtu = factory.chooseMtu(myLinks, hint.links, { mine: myHost, theirs: hint.host });
     if (!mtu) throw authError(AUTH_FAILURE_SENTENCE);
     const theirs: RelayAbility = { turn: hint.turn === true, relayOnly: hint.relayOnly === true };
+    const peerStreams = factory.streams === undefined ? undefined : hint.streams;
     const plan = pathPlan(attempt, mine, theirs);
     const fallback = plan === 'direct'; // a relay waits if this fails
     log(`attempt ${attempt}: path ${plan}; MTU ${mtu.mtu}: ${mtu.reason}`);
     log(factory.describe(plan));
 
     // WebRTC: one sealed description each way, then the host's candidates
-    const r = (this.rtc = factory.create(host, mtu.mtu, plan));
+    const r = (this.rtc = factory.create(host, mtu.mtu, plan, peerStreams !== undefined && peerStreams > 1 && (factory.streams ?? 1) > 1));
     const connected = new Promise<void>((resolve) => r.peer.once('connect', () => resolve()));
     const localDescription = new Promise<SignalData>((resolve) =>
       r.peer.on('signal', (d: { type?: string; sdp?: string }) => {
@@ -410,6 +426,7 @@ export class Handshake<P extends WebRtcPeer> {
     return {
       rtc: r,
       mtu,
+      ...(peerStreams === undefined ? {} : { peerStreams }),
       session: {
         channel,
         confirmHost: k.confirmHost,

@@ -59,6 +59,12 @@ export interface WebRtcPeer {
 export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   /** only relayed connections are allowed */
   readonly relayOnly: boolean;
+  /**
+   * this side can carry a transfer over several connections
+   * (peer/transfer/stripes.ts): at most this many, the first included;
+   * undefined: it cannot (a page), and the other side keeps to one
+   */
+  readonly streams?: number;
   /** a TURN server is configured: this side can gather relay candidates */
   readonly hasTurn: boolean;
   /** our links for the sealed net hint */
@@ -77,8 +83,12 @@ export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   chooseMtu(mine: LinkHint[], theirs: unknown, hosts?: { mine?: string; theirs?: unknown }): MtuChoice | undefined;
   /** one line for --verbose: the ICE servers and policy of an attempt with this plan */
   describe(plan: PathPlan): string;
-  /** a connection for this side, on this plan; the host makes the offer */
-  create(host: boolean, mtu: number, plan: PathPlan): P;
+  /**
+   * a connection for this side, on this plan; the host makes the offer.
+   * `striped`: both sides stripe (their net hints said so), so this
+   * connection is likely one of several (peer/transfer/stripes.ts)
+   */
+  create(host: boolean, mtu: number, plan: PathPlan, striped?: boolean): P;
   /** the host's offer as it is sent (the host fixes its DTLS role there on a relayed plan) */
   prepareOffer(sdp: string, plan: PathPlan): string;
   checkGathered(sdp: string, plan: PathPlan): GatherCheck;

@@ -29,12 +29,19 @@ import { offerAsDtlsClient } from './dtls-role.js';
 import { describePair, iceSettled, type PairInfo, type PolyfillPeerConnection } from './candidate-pair.js';
 import { DataChannelTransport } from '../webrtc/datachannel.js';
 import { peerConnectionOf } from '../webrtc/simple-peer-adapter.js';
+import { primarySctpBuffer, setSctpBuffers } from './sctp-buffers.js';
+import { MAX_STREAMS } from '../transfer/stripes.js';
 
 /** A session description as the polyfill makes it (its DOM types do not resolve under our ES2022 lib). */
 type Description = { type: string; sdp: string };
 
 /** Every native connection this process made, until it is closed (see closeNativeConnections). */
 const natives = new Set<PeerConnection>();
+
+/** Counts `pc` among this process's native connections (closeNativeConnections closes it). */
+export function trackNative(pc: PeerConnection): void {
+  natives.add(pc);
+}
 
 /**
  * Before the process exits: close the native connections that ever connected
@@ -119,13 +126,16 @@ export function createNodePeer(host: boolean, config: RtcConfig, debugLine?: (li
 
 /**
  * The Node PeerFactory for one transfer, from the ICE options as configured;
- * `debugLine` prints the native stack's log under MOVIE_DEBUG_RTC.
+ * `debugLine` prints the native stack's log under MOVIE_DEBUG_RTC; `streams`:
+ * the most connections a transfer may be striped over (--streams).
  */
-export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) => void): PeerFactory<NodeRtcPeer> {
+export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) => void, streams: number = MAX_STREAMS): PeerFactory<NodeRtcPeer> {
   const relayOnly = config.iceTransportPolicy === 'relay';
   let turnMark = turnLogMark();
   return {
     relayOnly,
+    // the most connections this side stripes a transfer over (peer/transfer/stripes.ts); one under --relay-only
+    streams: relayOnly ? 1 : streams,
     // behind TURN our addresses stay here (--relay-only promises it)
     localLinks: () => hintLinks({ bindAddress: config.bindAddress, relayOnly, turnConfigured: hasTurn(config) }),
     // one kernel and network namespace: the same value on both sides (path-mtu.ts)
@@ -136,8 +146,9 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
     },
     hasTurn: hasTurn(config),
     describe: (plan) => describeIce(planConfig(config, plan)),
-    create(host, mtu, plan) {
+    create(host, mtu, plan, striped) {
       turnMark = turnLogMark();
+      setSctpBuffers(primarySctpBuffer(mtu, striped === true && plan !== 'relay'));
       return createNodePeer(host, { ...planConfig(config, plan), mtu }, debugLine);
     },
     // a relayed path: the host is the DTLS client (see dtls-role.ts)

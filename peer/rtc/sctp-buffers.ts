@@ -1,0 +1,35 @@
+/**
+ * libdatachannel's SCTP send and receive buffers: process-wide settings that
+ * each association takes when it is created (`setSctpSettings`), so they are
+ * set right before each connection is made. A window of W bytes moves at most
+ * W / RTT: the library's 1 MiB caps one association at ~8.7 MB/s at 120 ms
+ * (docs/PERFORMANCE.md, "High round-trip times").
+ */
+import nodeDataChannel from 'node-datachannel';
+
+const MiB = 1024 * 1024;
+/** libdatachannel's SCTP send and receive buffers when we set none */
+export const LIBRARY_SCTP_BUFFER = 1 * MiB;
+
+/**
+ * The primary connection's buffers, chosen before any round trip is measured,
+ * from the MTU the net hints gave (peer/rtc/path-mtu.ts): the library's
+ * default on one machine (4096: both sides proved one kernel); on any other
+ * path 4 MiB (enough for ~35 MB/s at 120 ms), unless the transfer is likely
+ * striped (`striped`: both sides stripe), when the extra connections bring the
+ * rest of the path's budget (peer/rtc/path-tuning.ts): buffers that add up to
+ * more than the path's bottleneck queue holds cost more than they give
+ * (docs/PERFORMANCE.md, "High round-trip times").
+ */
+export function primarySctpBuffer(mtu: number, striped = false): number | undefined {
+  return mtu >= 4096 || striped ? undefined : 4 * MiB;
+}
+
+/** MOVIE_SCTP_BUFFER=BYTES: every association's buffers, whatever the path (for measurements: docs/PERFORMANCE.md) */
+const forced = Number(process.env.MOVIE_SCTP_BUFFER) || undefined;
+
+/** Sets the SCTP buffers of the associations made from now on (undefined: the library's default). */
+export function setSctpBuffers(bytes: number | undefined): void {
+  const size = forced ?? bytes;
+  nodeDataChannel.setSctpSettings(size ? { recvBufferSize: size, sendBufferSize: size } : {});
+}
