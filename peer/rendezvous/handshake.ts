@@ -291,7 +291,7 @@ export class Handshake<P extends WebRtcPeer> {
     log(factory.describe(plan));
 
     // WebRTC: one sealed description each way, then the host's candidates
-    const r = (this.rtc = factory.create(host, mtu.mtu, plan, peerStreams !== undefined && peerStreams > 1 && (factory.streams ?? 1) > 1));
+    const r = (this.rtc = factory.create(host, mtu.mtu, plan, peerStreams));
     const connected = new Promise<void>((resolve) => r.peer.once('connect', () => resolve()));
     const localDescription = new Promise<SignalData>((resolve) =>
       r.peer.on('signal', (d: { type?: string; sdp?: string }) => {

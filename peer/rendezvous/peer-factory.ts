@@ -85,10 +85,11 @@ export interface PeerFactory<P extends WebRtcPeer = WebRtcPeer> {
   describe(plan: PathPlan): string;
   /**
    * a connection for this side, on this plan; the host makes the offer.
-   * `striped`: both sides stripe (their net hints said so), so this
-   * connection is likely one of several (peer/transfer/stripes.ts)
+   * `peerStreams`: the most connections the other side stripes over, from its
+   * net hint (peer/transfer/stripes.ts); undefined when it does not say (a
+   * page, or a peer before striping)
    */
-  create(host: boolean, mtu: number, plan: PathPlan, striped?: boolean): P;
+  create(host: boolean, mtu: number, plan: PathPlan, peerStreams?: number): P;
   /** the host's offer as it is sent (the host fixes its DTLS role there on a relayed plan) */
   prepareOffer(sdp: string, plan: PathPlan): string;
   checkGathered(sdp: string, plan: PathPlan): GatherCheck;

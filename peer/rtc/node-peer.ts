@@ -146,9 +146,10 @@ export function nodePeerFactory(config: RtcConfig, debugLine?: (line: string) =>
     },
     hasTurn: hasTurn(config),
     describe: (plan) => describeIce(planConfig(config, plan)),
-    create(host, mtu, plan, striped) {
+    create(host, mtu, plan, peerStreams) {
       turnMark = turnLogMark();
-      setSctpBuffers(primarySctpBuffer(mtu, striped === true && plan !== 'relay'));
+      const striped = peerStreams !== undefined && peerStreams > 1 && streams > 1 && plan !== 'relay';
+      setSctpBuffers(primarySctpBuffer(mtu, { striped, cliPeer: peerStreams !== undefined }));
       return createNodePeer(host, { ...planConfig(config, plan), mtu }, debugLine);
     },
     // a relayed path: the host is the DTLS client (see dtls-role.ts)

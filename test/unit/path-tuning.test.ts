@@ -40,9 +40,11 @@ test('credit window: the default up to 40 ms, the bandwidth-delay product at 200
   assert.equal(windowFor(1000), 32 * MiB);
 });
 
-test("the primary's buffers: the library's on one machine (mtu 4096) or when striped, 4 MiB on any other path", () => {
-  assert.equal(primarySctpBuffer(4096), undefined);
-  assert.equal(primarySctpBuffer(1500), 4 * MiB);
-  assert.equal(primarySctpBuffer(1280), 4 * MiB);
-  assert.equal(primarySctpBuffer(1280, true), undefined);
+test("the primary's buffers: the library's on one machine (mtu 4096), when striped, or toward a page; 4 MiB on any other path", () => {
+  const cli = { striped: false, cliPeer: true };
+  assert.equal(primarySctpBuffer(4096, cli), undefined);
+  assert.equal(primarySctpBuffer(1500, cli), 4 * MiB);
+  assert.equal(primarySctpBuffer(1280, cli), 4 * MiB);
+  assert.equal(primarySctpBuffer(1280, { striped: true, cliPeer: true }), undefined);
+  assert.equal(primarySctpBuffer(1280, { striped: false, cliPeer: false }), undefined, 'toward a page: the library default');
 });
