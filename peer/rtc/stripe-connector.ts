@@ -155,13 +155,7 @@ export function nodeStripeConnector(config: RtcConfig, lowWaterMark: number, tra
   return {
     async offer(params: StripeParams): Promise<PendingStripe> {
       const pc = make(params);
-      const close = (): void => {
-        try {
-          pc.close();
-        } catch {
-          // already closed
-        }
-      };
+      const close = closer(pc);
       try {
         const dc = pc.createDataChannel('movie-share-stripe');
         const channel = opened(pc, dc);
@@ -182,13 +176,7 @@ export function nodeStripeConnector(config: RtcConfig, lowWaterMark: number, tra
     },
     async answer(sdp: string, params: StripeParams) {
       const pc = make(params);
-      const close = (): void => {
-        try {
-          pc.close();
-        } catch {
-          // already closed
-        }
-      };
+      const close = closer(pc);
       try {
         const channel = new Promise<MessageChannel>((resolve, reject) => {
           pc.onDataChannel((dc) => {
@@ -206,5 +194,16 @@ export function nodeStripeConnector(config: RtcConfig, lowWaterMark: number, tra
         throw e;
       }
     },
+  };
+}
+
+/** Closes `pc`, once or again (a connection already closed throws). */
+function closer(pc: { close(): void }): () => void {
+  return () => {
+    try {
+      pc.close();
+    } catch {
+      // already closed
+    }
   };
 }
