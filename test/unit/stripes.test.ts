@@ -40,7 +40,15 @@ function slowPair(maxDelayMs: number): [MessageChannel, MessageChannel] {
       send: (f) => {
         const copy = Uint8Array.from(f);
         const wait = Math.random() * maxDelayMs;
-        chain = chain.then(() => new Promise((r) => setTimeout(r, wait))).then(() => ch.send(copy));
+        chain = chain
+          .then(() => new Promise((r) => setTimeout(r, wait)))
+          .then(() => {
+            try {
+              ch.send(copy);
+            } catch {
+              // closed while the frame was on its way: lost, as on a real connection
+            }
+          });
       },
       bufferedAmount: () => ch.bufferedAmount(),
       drained: () => ch.drained(),
