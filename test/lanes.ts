@@ -32,8 +32,6 @@ const LANE_B = new Set([
   'default-out-text.test.js',
   // sets: rate-capped transfers interrupted or tampered with mid-way, and 13 refused manifests
   'folders.test.js',
-  // a few MiB across the emulated lossy link (50 Mbit/s, 40 ms RTT, 1 % loss): mostly waiting on the line
-  'delay-line.test.js',
 ]);
 
 const here = fileURLToPath(new URL('.', import.meta.url));
