@@ -827,6 +827,27 @@ function browserRows(b: { ceiling: BrowserCeilingRun[]; page: PageRun[]; share?:
 /** the page's goals: it receives at ≥ 0.8 × the browser's raw ceiling, and at ≥ 2 MB/s */
 export const PAGE_GOAL = { ratio: 0.8, mbps: 2 };
 
+/** CPU seconds per GiB moved. */
+export const cpuPerGiB = (s: number | undefined, bytes: number): number | undefined => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
+
+/** What every row of two peer processes reports: median seconds, each side's CPU s/GiB and peak RSS. */
+export const pairDetails = (rs: Pick<PairRun, 'seconds' | 'cpuSendS' | 'cpuRecvS' | 'rssSendMB' | 'rssRecvMB'>[], bytes: number) => ({
+  seconds: round(
+    medianOf(rs, (r) => r.seconds),
+    2,
+  ),
+  cpuSPerGiBSend: cpuPerGiB(
+    medianOf(rs, (r) => r.cpuSendS),
+    bytes,
+  ),
+  cpuSPerGiBRecv: cpuPerGiB(
+    medianOf(rs, (r) => r.cpuRecvS),
+    bytes,
+  ),
+  rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
+  rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
+});
+
 export async function runBench(opts: BenchOptions, ch: Children = new Children()): Promise<BenchResults> {
   const { log } = opts;
   const loadavgStart = loadavg().map((x) => round(x, 2)!);
@@ -840,25 +861,6 @@ export async function runBench(opts: BenchOptions, ch: Children = new Children()
   if (!tools.time) notes.push('/usr/bin/time not available: peak RSS and CPU of the CLIs polled from /proc (VmHWM) every 50 ms');
   const gib = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(b % GiB ? 1 : 0)} GiB` : `${(b / MiB).toFixed(0)} MiB`);
   const sizeName = gib(opts.bytes);
-  const cpuPerGiB = (s: number | undefined, bytes: number) => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
-  /** What every row of two peer processes reports: median seconds, each side's CPU s/GiB and peak RSS. */
-  const pairDetails = (rs: Pick<PairRun, 'seconds' | 'cpuSendS' | 'cpuRecvS' | 'rssSendMB' | 'rssRecvMB'>[], bytes: number) => ({
-    seconds: round(
-      medianOf(rs, (r) => r.seconds),
-      2,
-    ),
-    cpuSPerGiBSend: cpuPerGiB(
-      medianOf(rs, (r) => r.cpuSendS),
-      bytes,
-    ),
-    cpuSPerGiBRecv: cpuPerGiB(
-      medianOf(rs, (r) => r.cpuRecvS),
-      bytes,
-    ),
-    rssSendMB: round(medianOf(rs, (r) => r.rssSendMB)),
-    rssRecvMB: round(medianOf(rs, (r) => r.rssRecvMB)),
-  });
-
   try {
     const file = await randomFile(workDir, opts.bytes, log);
 

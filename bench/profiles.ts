@@ -29,6 +29,8 @@ import { DelayLine, delayLineUnavailable, PASS_THROUGH, PROFILES, type DirStats,
 import { parseJsonLine, type Children } from './children.js';
 import {
   ceilingRun,
+  cpuPerGiB,
+  pairDetails,
   at,
   DIST,
   GiB,
@@ -176,7 +178,6 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
     servers.push(sig.proc);
     const wormholeSkip = !opts.wormhole ? 'disabled' : !tools.wormhole || !tools.twist ? 'magic-wormhole or its servers are not installed' : undefined;
     if (!wormholeSkip) srv = await startWormholeServers(ch, tools, opts.dataDir, { prefix: b, host: ADDR.b });
-    const perGiB = (s: number | undefined, bytes: number) => (s === undefined ? undefined : round(s / (bytes / GiB), 2));
 
     // ---- the line's own ceiling: through the line vs R's plain forwarding, alternated
     if (opts.ceilingBytes > 0) {
@@ -218,7 +219,7 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
           : undefined,
         ratioTo: direct ? 'the same through plain forwarding in R, run by run' : undefined,
         details: {
-          lineCpuSPerGiB: perGiB(
+          lineCpuSPerGiB: cpuPerGiB(
             medianOf(rs, (r) => r.lineCpuS),
             bytes,
           ),
@@ -277,19 +278,8 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
         mbps: round(medianOf(rawRs, (r) => r.mbps)),
         runs: rawRs.map((r) => round(r.mbps)!),
         details: {
-          seconds: round(
-            medianOf(rawRs, (r) => r.seconds),
-            2,
-          ),
+          ...pairDetails(rawRs, bytes),
           ofLink: link ? round((medianOf(rawRs, (r) => r.mbps) ?? 0) / link, 2) : undefined,
-          cpuSPerGiBSend: perGiB(
-            medianOf(rawRs, (r) => r.cpuSendS),
-            bytes,
-          ),
-          cpuSPerGiBRecv: perGiB(
-            medianOf(rawRs, (r) => r.cpuRecvS),
-            bytes,
-          ),
           ...lossPct(rawRs),
         },
       });
@@ -330,11 +320,11 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
             medianOf(shareRs, (r) => r.firstByteMs),
             0,
           ),
-          cpuSPerGiBShare: perGiB(
+          cpuSPerGiBShare: cpuPerGiB(
             medianOf(shareRs, (r) => r.cpuShareS),
             bytes,
           ),
-          cpuSPerGiBGet: perGiB(
+          cpuSPerGiBGet: cpuPerGiB(
             medianOf(shareRs, (r) => r.cpuGetS),
             bytes,
           ),
@@ -350,19 +340,8 @@ export async function runProfiles(opts: ProfileOptions, ch: Children, tools: Too
           mbps: round(medianOf(whRs, (r) => r.mbps)),
           runs: whRs.map((r) => round(r.mbps)!),
           details: {
-            seconds: round(
-              medianOf(whRs, (r) => r.seconds),
-              2,
-            ),
+            ...pairDetails(whRs, bytes),
             ofLink: link ? round((medianOf(whRs, (r) => r.mbps) ?? 0) / link, 2) : undefined,
-            cpuSPerGiBSend: perGiB(
-              medianOf(whRs, (r) => r.cpuSendS),
-              bytes,
-            ),
-            cpuSPerGiBRecv: perGiB(
-              medianOf(whRs, (r) => r.cpuRecvS),
-              bytes,
-            ),
             ...lossPct(whRs),
           },
         });
