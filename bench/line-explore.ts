@@ -5,7 +5,8 @@
  *
  *   node dist/bench/line-explore.js PROFILE SIZE ROUNDS VARIANT...
  *
- * PROFILE: lan, wan, longhaul, lossy (test/support/delay-line.ts); SIZE e.g. 64M.
+ * PROFILE: lan, wan, longhaul, lossy (test/support/delay-line.ts), or RATE_MBIT:RTT_MS:LOSS
+ * (e.g. 0:120:0, a 120 ms path with no rate cap); SIZE e.g. 64M.
  * A VARIANT is `raw` followed by raw-peer flags (bench/raw-peer.ts, given to both
  * sides, e.g. 'raw --sctp-send-buffer 4194304 --sctp-recv-buffer 4194304'),
  * `share` followed by CLI flags (movie-share and movie-get, e.g. 'share --mtu 1400'),
@@ -16,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ADDR, Topology } from '../test/support/netns.js';
-import { DelayLine, PROFILES, type ProfileId } from '../test/support/delay-line.js';
+import { DelayLine, PROFILES, type LinkProfile, type ProfileId } from '../test/support/delay-line.js';
 import { Children } from './children.js';
 import {
   ceilingRun,
@@ -36,8 +37,17 @@ import {
 } from './lib.js';
 
 const [profileArg, sizeArg, roundsArg, ...variants] = process.argv.slice(2);
-if (!profileArg || !(profileArg in PROFILES) || !sizeArg || !roundsArg || !variants.length) {
-  process.stderr.write('usage: line-explore.js lan|wan|longhaul|lossy SIZE_MiB ROUNDS VARIANT...\n');
+/** a profile's name, or RATE_MBIT:RTT_MS:LOSS (rate 0: no cap) for a path between them */
+function profileOf(arg: string | undefined): LinkProfile | undefined {
+  if (arg && arg in PROFILES) return PROFILES[arg as ProfileId];
+  const m = arg?.match(/^([\d.]+):([\d.]+):([\d.]+)$/);
+  if (!m) return undefined;
+  const [rateMbit, rttMs, loss] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return { id: 'custom', label: `${rateMbit || 'no cap'} Mbit/s, ${rttMs} ms, ${loss * 100} % loss`, ...(rateMbit ? { rateMbit } : {}), rttMs, loss };
+}
+const profile = profileOf(profileArg);
+if (!profile || !sizeArg || !roundsArg || !variants.length) {
+  process.stderr.write('usage: line-explore.js lan|wan|longhaul|lossy|RATE_MBIT:RTT_MS:LOSS SIZE_MiB ROUNDS VARIANT...\n');
   process.exit(2);
 }
 const bytes = Math.round(Number(sizeArg.replace(/M$/i, '')) * MiB);
@@ -50,14 +60,14 @@ await mkdir(dataDir, { recursive: true });
 const topo = await Topology.create('mse');
 const tools = findTools(opts);
 try {
-  const line = await DelayLine.start(topo, PROFILES[profileArg as ProfileId]);
+  const line = await DelayLine.start(topo, profile);
   const a = ['ip', 'netns', 'exec', topo.a];
   const b = ['ip', 'netns', 'exec', topo.b];
   const file = await randomFile(dataDir, bytes, log);
   const sig = await startSignal(ch, { prefix: b, host: ADDR.b });
   const needsWormhole = variants.some((v) => v.trim() === 'wormhole');
   const srv = needsWormhole ? await startWormholeServers(ch, tools, dataDir, { prefix: b, host: ADDR.b }) : undefined;
-  const tasks: Task<{ mbps: number }>[] = variants.map((v) => {
+  const tasks: Task<{ mbps: number; streamMBps?: number }>[] = variants.map((v) => {
     const [kind, ...flags] = v.trim().split(/\s+/);
     const f =
       kind === 'raw'
@@ -68,9 +78,9 @@ try {
             ? () => wormholeRun(ch, tools, srv, file, bytes, dataDir, { send: a, recv: b, minMBps: 0.1 })
             : undefined;
     if (!f) throw new Error(`unknown variant ${v}`);
-    return { what: v, f, show: (r) => `${r.mbps.toFixed(2)} MB/s` };
+    return { what: v, f, show: (r) => `${r.mbps.toFixed(2)} MB/s${r.streamMBps ? ` (streaming ${r.streamMBps.toFixed(2)})` : ''}` };
   });
-  const results = await interleave<{ mbps: number }[]>(rounds, log, tasks);
+  const results = await interleave<{ mbps: number; streamMBps?: number }[]>(rounds, log, tasks);
   const first = results[0]!.map((r) => r.mbps);
   for (const [i, v] of variants.entries()) {
     const xs = results[i]!.map((r) => r.mbps);

@@ -4,7 +4,7 @@
  * polyfill. Run as a child process; the parent (bench/lib.ts) relays the
  * signaling lines between the two children over stdin/stdout:
  *
- *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N] [--bind ADDR]
+ *   node dist/bench/raw-peer.js send BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N] [--sctp-recv-buffer N] [--sctp-cc N] [--sctp-icwnd N] [--sctp-sack MS] [--kick MS] [--bind ADDR]
  *   node dist/bench/raw-peer.js recv BYTES [--mtu N] [--bind ADDR] [--sctp-recv-buffer N]
  *
  * `--bind ADDR` (default 127.0.0.1): the address ICE binds to (a namespace's
@@ -29,12 +29,16 @@
  */
 import nodeDataChannel, { type DataChannel, type PeerConnection, type RtcConfig } from 'node-datachannel';
 import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
 import { CHUNK_OVERHEAD } from '../common/protocol/framing.js';
 import { DEFAULT_TUNING } from '../common/config.js';
+import { SACK_DELAY_MS } from '../peer/rtc/sctp-buffers.js';
 
 const [role, bytesArg, ...rest] = process.argv.slice(2);
 if ((role !== 'send' && role !== 'recv') || !bytesArg) {
-  process.stderr.write('usage: raw-peer.js send|recv BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N]\n');
+  process.stderr.write(
+    'usage: raw-peer.js send|recv BYTES [--mtu N] [--message N] [--channels N] [--sctp-send-buffer N] [--sctp-recv-buffer N] [--sctp-cc N] [--sctp-icwnd N] [--sctp-sack MS] [--kick MS]\n',
+  );
   process.exit(2);
 }
 const total = Number(bytesArg);
@@ -45,16 +49,39 @@ const opt = (name: string): number | undefined => {
 const mtu = opt('--mtu');
 const messageBytes = opt('--message') ?? DEFAULT_TUNING.chunkSize + CHUNK_OVERHEAD;
 const channelCount = Math.max(1, opt('--channels') ?? 1);
+/** --kick MS: while data is queued, a 1-byte message every MS ms (each send makes libdatachannel flush its queue into usrsctp) */
+const kickMs = opt('--kick');
 
 const now = () => performance.timeOrigin + performance.now();
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
-// --sctp-send-buffer N: usrsctp's send space (bytes in flight, unacknowledged, at most), process-wide;
-// --sctp-recv-buffer N: its receive space (the window this side advertises)
+// SCTP settings, process-wide: by default the product's SACK delay (peer/rtc/sctp-buffers.ts) and
+// the library's buffers.
+// --sctp-send-buffer N: usrsctp's send space (bytes in flight, unacknowledged, at most);
+// --sctp-recv-buffer N: its receive space (the window this side advertises);
+// --sctp-cc N: its congestion control module (0 RFC 4960, 1 HSTCP, 2 H-TCP, 3 RTCC);
+// --sctp-icwnd N: its initial congestion window in MTUs (libdatachannel: 10);
+// --sctp-sack MS: how long it may delay a SACK (libdatachannel: 20 ms)
 const sctpSendBuffer = opt('--sctp-send-buffer');
 const sctpRecvBuffer = opt('--sctp-recv-buffer');
-if (sctpSendBuffer || sctpRecvBuffer) {
-  nodeDataChannel.setSctpSettings({ ...(sctpSendBuffer ? { sendBufferSize: sctpSendBuffer } : {}), ...(sctpRecvBuffer ? { recvBufferSize: sctpRecvBuffer } : {}) });
+const sctpCc = opt('--sctp-cc');
+const sctpIcwnd = opt('--sctp-icwnd');
+nodeDataChannel.setSctpSettings({
+  delayedSackTime: opt('--sctp-sack') ?? SACK_DELAY_MS,
+  ...(sctpSendBuffer ? { sendBufferSize: sctpSendBuffer } : {}),
+  ...(sctpRecvBuffer ? { recvBufferSize: sctpRecvBuffer } : {}),
+  ...(sctpCc !== undefined ? { congestionControlModule: sctpCc } : {}),
+  ...(sctpIcwnd ? { initialCongestionWindow: sctpIcwnd } : {}),
+});
+
+/** RAW_TRACE=DIR: every 100 ms, the bytes sent (handed to the channel) or received so far, to DIR/ROLE.trace */
+function traceEvery(what: () => string): void {
+  const dir = process.env.RAW_TRACE;
+  if (!dir) return;
+  const lines: string[] = [];
+  const t0 = Date.now();
+  setInterval(() => lines.push(`${Date.now() - t0} ${what()}`), 100).unref();
+  process.on('exit', () => writeFileSync(`${dir}/${role}-${process.pid}.trace`, lines.join('\n') + '\n'));
 }
 
 const bindIdx = rest.indexOf('--bind');
@@ -125,14 +152,17 @@ if (role === 'send') {
       }
       if (++opened === channelCount) {
         emit({ t: 'start', at: now(), maxMessageSize: max });
+        if (kickMs && i === 0) setInterval(() => dc.bufferedAmount() > 0 && dc.sendMessage('k'), kickMs).unref();
         for (const p of pumps) p();
       }
     });
     return guardedPump;
   };
+  traceEvery(() => `${sentAll}`);
   const pumps = Array.from({ length: channelCount }, (_, i) => channel(i, Math.floor(total / channelCount) + (i === channelCount - 1 ? total % channelCount : 0)));
 } else {
   let got = 0;
+  traceEvery(() => `${got}`);
   pc.onDataChannel((dc) => {
     channels.add(dc);
     dc.onClosed(onGone);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultStreams, sctpBufferFor, windowFor } from '../../peer/rtc/path-tuning.js';
-import { primarySctpBuffer } from '../../peer/rtc/sctp-buffers.js';
+import { primarySctpBuffer, SACK_DELAY_MS, sctpSettings } from '../../peer/rtc/sctp-buffers.js';
 import { DEFAULT_TUNING } from '../../common/config.js';
 
 const MiB = 1024 * 1024;
@@ -40,11 +40,18 @@ test('credit window: the default up to 40 ms, the bandwidth-delay product at 200
   assert.equal(windowFor(1000), 32 * MiB);
 });
 
-test("the primary's buffers: the library's on one machine (mtu 4096), when striped, or toward a page; 4 MiB on any other path", () => {
+test("the primary's buffers: the library's on one machine (mtu 4096), when striped, or toward a page; 2 MiB on any other path", () => {
   const cli = { striped: false, cliPeer: true };
   assert.equal(primarySctpBuffer(4096, cli), undefined);
-  assert.equal(primarySctpBuffer(1500, cli), 4 * MiB);
-  assert.equal(primarySctpBuffer(1280, cli), 4 * MiB);
+  assert.equal(primarySctpBuffer(1500, cli), 2 * MiB);
+  assert.equal(primarySctpBuffer(1280, cli), 2 * MiB);
   assert.equal(primarySctpBuffer(1280, { striped: true, cliPeer: true }), undefined);
   assert.equal(primarySctpBuffer(1280, { striped: false, cliPeer: false }), undefined, 'toward a page: the library default');
+});
+
+test("every association acknowledges within SACK_DELAY_MS (1 ms), not the library's 20 ms, whatever its buffers", () => {
+  // with 20 ms, one association on a 120 ms path with no loss fell to 0.2-0.4 MB/s (docs/PERFORMANCE.md, "Delayed acknowledgements")
+  assert.equal(SACK_DELAY_MS, 1);
+  assert.deepEqual(sctpSettings(undefined), { delayedSackTime: 1 });
+  assert.deepEqual(sctpSettings(2 * MiB), { delayedSackTime: 1, recvBufferSize: 2 * MiB, sendBufferSize: 2 * MiB });
 });
