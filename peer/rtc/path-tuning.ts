@@ -46,7 +46,7 @@ export function defaultStreams(rttMs: number | undefined, cores: number): number
 /**
  * Each extra association's SCTP buffers: a share of one budget for the whole
  * path, not a full window each. The budget is the bandwidth-delay product at
- * BUDGET_RATE, 1 to 4 MiB (the primary's own on a routed path,
+ * BUDGET_RATE, 1 to 4 MiB (the unstriped primary takes 2 MiB on a routed path,
  * peer/rtc/sctp-buffers.ts); each association at least 256 KiB (usrsctp's own
  * default). More than the path's bottleneck queue holds is worse than too
  * little: usrsctp recovers from a burst of tail drops slowly (over the delay

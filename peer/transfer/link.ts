@@ -23,6 +23,8 @@ export const MAX_QUEUED_MESSAGES = 256;
 export const FLOOD_SENTENCE = 'The other side sent more messages than the transfer needs; start again with a new code.';
 /** linger(): how long our last message gets on the wire, once our send queue is empty */
 const LINGER_GRACE_MS = 300;
+/** after the channel closed, how long a message queued before the close may still arrive */
+const CLOSE_SETTLE_MS = 100;
 type Base = { t: string };
 
 export interface LinkOptions {
@@ -77,9 +79,12 @@ export class Link<In extends Base, Out extends Base> {
     channel.onMessage((frame) => this.receive(frame));
     channel.onClose(() => {
       this.markGone();
-      if (!this.finished) {
-        this.fail(connectionError(CONNECTION_LOST), false);
-      }
+      // node-datachannel calls back messages and the close through separate queues, so a
+      // message the peer sent right before closing (its abort) can reach us after the close:
+      // its cause, not "connection lost", is what both sides should report
+      setTimeout(() => {
+        if (!this.finished) this.fail(connectionError(CONNECTION_LOST), false);
+      }, CLOSE_SETTLE_MS);
     });
     this.timer = setInterval(
       () => {
