@@ -9,8 +9,8 @@
  * - The SACK delay: SACK_DELAY_MS instead of the library's 20 ms. With 20 ms,
  *   an association on a 120 ms path with no loss at all fell from 6 MB/s to
  *   0.2-0.4 MB/s a few seconds into most transfers, and never recovered
- *   (usrsctp retransmitted data that had arrived: its retransmission timer
- *   fired before the delayed acknowledgements came back); with 1 ms none did
+ *   (usrsctp retransmitted data that had arrived, as if its retransmission
+ *   timer fired before the delayed acknowledgements came back); with 1 ms none did
  *   (docs/PERFORMANCE.md, "Delayed acknowledgements").
  */
 import nodeDataChannel, { type SctpSettings } from 'node-datachannel';
