@@ -154,16 +154,21 @@ test('an interrupted set resumes at the first file not yet verified, inside it; 
   const slow = await shareJson(procs, s, url, ['--max-rate', '2M']);
   const first = getJson(procs, slow.code, dest, url);
   await waitEvent(first, 'file-verified', 60_000);
-  // a.bin is verified; wait until part of b.bin is on disk (its staged file grows), then kill both
+  // a.bin is verified; wait until the receiver's resume record (state.json,
+  // rewritten every 2 MiB) holds part of b.bin, then kill both. Its staged
+  // file growing is not enough: a kill before the record is renamed into
+  // place resumes at b.bin's start.
   const staging = join(
     dest,
     (await readdir(dest)).find((x) => x.startsWith('.movie-share-'))!,
   );
-  for (let i = 0; i < 200; i++) {
-    const b = await stat(join(staging, '1')).catch(() => null);
-    if (b && b.size >= 2 * MiB) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const recorded = async (): Promise<number> => {
+    const text = await readFile(join(staging, 'state.json'), 'utf8').catch(() => '{}');
+    const have = ((JSON.parse(text) as { have?: number[] }).have ?? []).filter((_, k) => k % 2 === 1);
+    return Math.max(0, ...have);
+  };
+  for (let i = 0; i < 600 && (await recorded()) <= 2 * MiB; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok((await recorded()) > 2 * MiB, 'the resume record reached b.bin within 60 s');
   first.kill('SIGKILL');
   slow.proc.kill('SIGKILL');
   await first.exited;
