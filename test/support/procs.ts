@@ -56,11 +56,20 @@ export class Procs {
       err += d.toString();
       for (const l of listeners) l();
     });
+    // 'exit' can come before the last of stdout and stderr is read (curl's
+    // `-w %{http_code}` was seen missing under load), so `exited` waits for
+    // 'close' too; at most 2 s, in case a grandchild still holds the pipes.
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const exited = new Promise<number>((resolve) => {
       child.on('exit', (code, sig) => {
         live.delete(child);
-        resolve(code ?? 128 + (sig ? (SIGNALS[sig] ?? 0) : 0));
-        for (const l of listeners) l();
+        const status = code ?? 128 + (sig ? (SIGNALS[sig] ?? 0) : 0);
+        let timer: NodeJS.Timeout | undefined;
+        void Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).then(() => {
+          clearTimeout(timer);
+          resolve(status);
+          for (const l of listeners) l();
+        });
       });
     });
     const p: Proc = {
