@@ -47,6 +47,8 @@ export class Procs {
     live.add(child);
     let out = '';
     let err = '';
+    /** exited, and its pipes read (or 2 s passed) */
+    let ended = false;
     const listeners: (() => void)[] = [];
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -67,6 +69,7 @@ export class Procs {
         let timer: NodeJS.Timeout | undefined;
         void Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).then(() => {
           clearTimeout(timer);
+          ended = true;
           resolve(status);
           for (const l of listeners) l();
         });
@@ -87,7 +90,7 @@ export class Procs {
               resolve(m);
               return true;
             }
-            if (child.exitCode !== null || child.signalCode !== null) {
+            if (ended) {
               clearTimeout(t);
               reject(new Error(`process exited before ${re}:\nstdout: ${out}\nstderr: ${err}`));
               return true;
